@@ -1,0 +1,42 @@
+# Two commands matter: `make demo` and `make test`. Both create .venv and install first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EGL_PKGS := libegl1 libegl-mesa0 libgl1-mesa-dri
+# Headless MuJoCo/dm_control rendering; must be set before mujoco is imported, so it is set here.
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: install demo test bench egl clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) egl
+
+# Debian's mesa EGL, for MUJOCO_GL=egl. Installed when missing and we are root; otherwise a warning
+# with the exact command.
+egl:
+	@if ! dpkg -s $(EGL_PKGS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(EGL_PKGS) for headless rendering"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(EGL_PKGS); \
+	  else \
+	    echo "warning: headless rendering needs: sudo apt-get install -y $(EGL_PKGS)"; \
+	  fi; \
+	fi
+
+demo: install
+	$(VENV)/bin/gatosuite demo
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
