@@ -75,7 +75,8 @@ class TextModelCmd:
 
         model = default_text_model(self.vocab, self.txt, include_stdlib=not self.no_stdlib)
         path = model.save(self.out)
-        print(f"wrote {path} ({model.vocab_size} pieces, sha256 {model.fingerprint[:12]})")
+        note = "" if model.vocab_size == self.vocab else f"; asked for {self.vocab}, the corpus supports no more"
+        print(f"wrote {path} ({model.vocab_size} pieces{note}, sha256 {model.fingerprint[:12]})")
 
 
 @dataclass

@@ -81,7 +81,9 @@ class FieldSpec:
 
 
 def _flat(x: np.ndarray, n: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(x), (n,)).reshape(-1).copy()
+    """Per-element values of a scalar or full-shape bound, flattened row-major to (n,)."""
+    arr = np.asarray(x).reshape(-1)
+    return np.full(n, arr[0]) if arr.size == 1 else arr.copy()
 
 
 def _is_image(space: spaces.Box) -> bool:

@@ -82,7 +82,7 @@ class Tokenizer:
         for i, ids in enumerate(self.text_model.encode(list(uniq))):
             if len(ids) > f.n_tokens:
                 raise TokenizationError(
-                    f"observation '{f.label}' text {uniq[i]!r} is {len(ids)} tokens but the spec allows "
+                    f"observation '{f.label}' text {str(uniq[i])!r} is {len(ids)} tokens but the spec allows "
                     f"{f.n_tokens}; raise max_text_tokens when building the spec"
                 )
             table[i, : len(ids)] = ids

@@ -1,0 +1,28 @@
+"""Shared fixtures. Tests never write into the user's ~/.cache: trained text models go to a temp dir."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+from hypothesis import settings
+
+settings.register_profile("default", deadline=None, max_examples=60)
+settings.load_profile("default")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["GATOSUITE_CACHE"] = tempfile.mkdtemp(prefix="gatosuite-test-cache-")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+@pytest.fixture(scope="session")
+def text_model():
+    """A small SentencePiece model trained on the suite's own texts plus a few lines (about 1 s)."""
+    from gatosuite.tokenization.corpus import suite_texts
+    from gatosuite.tokenization.text import train_text_model
+
+    extra = ["the quick brown fox jumps over the lazy dog", "Return the number of items in the list.",
+             "what colour is the box?", "a red ball and a grey key"] * 20
+    return train_text_model(list(suite_texts()) + extra, vocab_size=400)

@@ -1,0 +1,43 @@
+"""The root-as-package layout must not hijack bare top-level names such as `datasets`."""
+
+import importlib.util
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import gatosuite
+
+REPO = Path(gatosuite.__file__).resolve().parent
+
+
+def _outside_repo(spec) -> bool:
+    return spec is None or not str(Path(spec.origin or "").resolve()).startswith(str(REPO) + "/")
+
+
+def test_subpackages_import_as_gatosuite_children():
+    import gatosuite.agent
+    import gatosuite.datasets
+    import gatosuite.envs
+    import gatosuite.evaluation
+    import gatosuite.tokenization  # noqa: F401
+
+    assert Path(gatosuite.datasets.__file__).resolve() == REPO / "datasets" / "__init__.py"
+
+
+def test_bare_datasets_is_not_ours_in_tests():
+    assert _outside_repo(importlib.util.find_spec("datasets"))
+
+
+def test_bare_datasets_is_not_ours_even_when_run_from_the_repo_root():
+    # `python -c` from the repo root puts the root on sys.path; importing gatosuite removes it.
+    code = ("import importlib.util, gatosuite; s = importlib.util.find_spec('datasets'); "
+            "print(s.origin if s else 'none')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    origin = out.stdout.strip()
+    assert origin == "none" or not origin.startswith(str(REPO) + "/"), origin
+
+
+def test_console_script_is_registered():
+    (ep,) = entry_points(group="console_scripts", name="gatosuite")
+    assert ep.value == "gatosuite.cli:main"
