@@ -15,3 +15,7 @@ __version__ = "0.1.0"
 
 _HERE = _os.path.dirname(_os.path.abspath(__file__))
 _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or _os.curdir) != _HERE]
+
+# Headless MuJoCo/dm_control rendering must be chosen before mujoco is first imported; a user's own
+# choice (e.g. MUJOCO_GL=glfw on a desktop) wins.
+_os.environ.setdefault("MUJOCO_GL", "egl")

@@ -36,6 +36,7 @@ class Tokenize:
         from gatosuite.tokenization import Tokenizer, default_text_model
         from gatosuite.tokenization.debug import dump_sequence
         from gatosuite.tokenization.spec import TokenKind
+        from gatosuite.tokenization.stacking import stack_timesteps
 
         try:
             env = gym.make(self.env)
@@ -52,7 +53,7 @@ class Tokenize:
             obs, *_ = env.step(actions[-1])
             observations.append(obs)
         env.close()
-        seq = tok.encode_episode(_stack(observations[:-1]), _stack(actions))
+        seq = tok.encode_episode(stack_timesteps(observations[:-1]), stack_timesteps(actions))
         print(f"env {self.env}\n{tok.spec.describe()}\n")
         print(dump_sequence(tok, seq, self.limit))
 
@@ -90,16 +91,6 @@ class Demo:
         from gatosuite.tokenization.walkthrough import walkthrough
 
         walkthrough(self.text_vocab)
-
-
-def _stack(items: list):
-    import numpy as np
-
-    if isinstance(items[0], dict):
-        return {k: _stack([x[k] for x in items]) for k in items[0]}
-    if isinstance(items[0], str):
-        return list(items)
-    return np.stack([np.asarray(x) for x in items])
 
 
 COMMANDS = {"tokenize": Tokenize, "text-model": TextModelCmd, "demo": Demo}

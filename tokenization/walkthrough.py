@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .debug import dump_sequence
+from .stacking import stack_timesteps
 from .text import default_text_model
 from .tokenizer import Tokenizer
 
@@ -23,7 +24,7 @@ def _rollout(env: gym.Env, steps: int, seed: int) -> tuple[np.ndarray, np.ndarra
         observations.append(obs)
         if term or trunc:
             break
-    return np.stack(observations), np.stack(actions)
+    return stack_timesteps(observations), stack_timesteps(actions)
 
 
 def walkthrough(text_vocab: int = 4096) -> None:

@@ -6,6 +6,8 @@ import numpy as np
 from gymnasium import spaces
 from hypothesis import strategies as st
 
+from gatosuite.tokenization.stacking import stack_timesteps
+
 small_shape = st.lists(st.integers(1, 4), min_size=1, max_size=2).map(tuple)
 
 
@@ -68,12 +70,4 @@ def sample_many(space: spaces.Space, n: int, seed: int):
     """n samples of `space`, stacked on a leading axis (lists of str for Text)."""
     space.seed(seed)
     samples = [space.sample() for _ in range(n)]
-    return stack(samples)
-
-
-def stack(items):
-    if isinstance(items[0], dict):
-        return {k: stack([x[k] for x in items]) for k in items[0]}
-    if isinstance(items[0], str):
-        return list(items)
-    return np.stack([np.asarray(x) for x in items])
+    return stack_timesteps(samples)
