@@ -39,21 +39,28 @@ def register_text_source(name: str) -> Callable[[Callable[[], Iterable[str]]], C
 
 COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
 OBJECTS = ("ball", "box", "key")
+LOCATIONS = ("", " on your left", " on your right", " in front of you", " behind you")
 
 
 @register_text_source("instruction-grammar")
 def instruction_grammar() -> Iterator[str]:
-    """Every BabyAI-style instruction the suite's grammar can produce (a few thousand lines)."""
-    things = [f"{c} {o}" for c in COLORS for o in OBJECTS] + list(OBJECTS)
+    """BabyAI-style instructions from its grammar (verbs, objects, locations, connectors)."""
+    things = [f"{c} {o}" for c in COLORS for o in OBJECTS + ("door",)] + list(OBJECTS) + ["door"]
     for t in things:
         for det in ("the", "a"):
-            yield f"go to {det} {t}"
-            yield f"pick up {det} {t}"
-    for c in COLORS:
-        yield f"open the {c} door"
-        yield f"go to the {c} door"
-    for a, b in itertools.permutations(things, 2):
+            for loc in LOCATIONS:
+                yield f"go to {det} {t}{loc}"
+                if not t.endswith("door"):
+                    yield f"pick up {det} {t}{loc}"
+                else:
+                    yield f"open {det} {t}{loc}"
+    for a, b in itertools.permutations([t for t in things if not t.endswith("door")], 2):
         yield f"put the {a} next to the {b}"
+    for c1, c2 in itertools.product(COLORS, repeat=2):
+        for o1, o2 in itertools.product(OBJECTS, repeat=2):
+            yield f"pick up a {c1} {o1}, then go to the {c2} {o2}"
+            yield f"go to the {c1} {o1} and pick up a {c2} {o2}"
+            yield f"open a {c1} door after you put the {c2} {o2} next to a {c1} {o1}"
 
 
 def stdlib_dir() -> Path:

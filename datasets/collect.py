@@ -1,0 +1,194 @@
+"""`gatosuite collect`: run a task's expert in vectorized envs and store the episodes as a Minari dataset.
+
+Episode i is always reset with seed `seed + i`, whatever the number of workers, so a dataset is
+reproducible and a resumed run collects exactly the missing indices. Vector envs run with
+`autoreset_mode=DISABLED`: finished sub-envs are reset explicitly with their next episode's seed
+(through `reset_mask`), which is what makes per-episode seeds possible.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+from tqdm.auto import tqdm
+
+from gatosuite.envs import SUITE, make_task_env
+from gatosuite.envs.expert_wrapper import EXPERT_ACTION
+from gatosuite.envs.registry import TaskSpec
+from gatosuite.tokenization.stacking import stack_timesteps
+
+from . import minari_store
+from .staging import Episode, next_chunk_number, staged_episodes, write_chunk, write_plan
+
+
+@dataclass
+class CollectResult:
+    task: str
+    episodes: int
+    steps: int
+    seconds: float
+    mean_return: float
+    success_rate: float | None
+    path: Path
+    collected_now: int
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else float("nan")
+
+
+def staging_dir(root: Path, task_id: str) -> Path:
+    return Path(root) / "staging" / task_id
+
+
+def make_vector_env(task_id: str, workers: int, expert: bool = True) -> gym.vector.VectorEnv:
+    """`workers` copies of the task env. One worker runs in-process (faster for state tasks here);
+    more use subprocesses started with forkserver, since fork hangs once EGL has rendered."""
+    fn = functools.partial(make_task_env, task_id, expert=expert)
+    if workers == 1:
+        return SyncVectorEnv([fn], autoreset_mode=AutoresetMode.DISABLED)
+    # shared_memory=False: gymnasium's shared-memory buffers return Text observations blank.
+    return AsyncVectorEnv([fn] * workers, context="forkserver", autoreset_mode=AutoresetMode.DISABLED,
+                          shared_memory=False)
+
+
+def _slot(batch: Any, k: int) -> Any:
+    if isinstance(batch, dict):
+        return {key: _slot(v, k) for key, v in batch.items()}
+    return batch[k]
+
+
+def _success(task: TaskSpec, infos: list[dict[str, Any]], terminated: bool, rewards: list[float]) -> bool | None:
+    if task.metric != "success":
+        return None
+    flags = [bool(i["success"]) for i in infos if "success" in i]
+    return any(flags) if flags else bool(terminated and rewards and rewards[-1] > 0)
+
+
+class _Running:
+    """The episode a vector-env slot is playing."""
+
+    def __init__(self, index: int | None, seed: int | None, obs: Any) -> None:
+        self.index, self.seed = index, seed
+        self.obs, self.actions, self.rewards, self.terms, self.truncs = [obs], [], [], [], []
+        self.infos: list[dict[str, Any]] = []
+
+
+def _run(task: TaskSpec, todo: list[int], seed: int, workers: int, stage: Path, chunk_episodes: int,
+         bar: tqdm) -> int:
+    """Collect episodes `todo` into chunk files; returns steps taken in kept episodes."""
+    envs = make_vector_env(task.id, workers)
+    queue = deque(todo)
+    n = envs.num_envs
+    pending: list[Episode] = []
+    steps = 0
+
+    def take() -> tuple[int | None, int | None]:
+        if queue:
+            i = queue.popleft()
+            return i, seed + i
+        return None, None  # idle slot: plays an unseeded episode that is thrown away
+
+    try:
+        first = [take() for _ in range(n)]
+        obs, info = envs.reset(seed=[s for _, s in first])
+        running = [_Running(i, s, _slot(obs, k)) for k, (i, s) in enumerate(first)]
+        expert = info[EXPERT_ACTION]
+        while any(r.index is not None for r in running):
+            obs, rew, term, trunc, info = envs.step(expert)
+            done = term | trunc
+            for k, r in enumerate(running):
+                r.actions.append(_slot(expert, k))
+                r.obs.append(_slot(obs, k))
+                r.rewards.append(float(rew[k]))
+                r.terms.append(bool(term[k]))
+                r.truncs.append(bool(trunc[k]))
+                if "success" in info:
+                    r.infos.append({"success": info["success"][k]})
+            if done.any():
+                for k in np.flatnonzero(done):
+                    r = running[k]
+                    if r.index is not None:
+                        pending.append(Episode(
+                            r.index, r.seed, stack_timesteps(r.obs), stack_timesteps(r.actions),
+                            np.array(r.rewards), np.array(r.terms), np.array(r.truncs),
+                            _success(task, r.infos, r.terms[-1], r.rewards)))
+                        steps += len(r.actions)
+                        bar.update(1)
+                        bar.set_postfix(ret=f"{pending[-1].ret:.1f}")
+                nxt = {int(k): take() for k in np.flatnonzero(done)}
+                seeds = [nxt[k][1] if k in nxt else None for k in range(n)]
+                obs2, info2 = envs.reset(seed=seeds, options={"reset_mask": done})
+                for k, (i, s) in nxt.items():
+                    running[k] = _Running(i, s, _slot(obs2, k))
+                expert = np.where(done.reshape(-1, *[1] * (np.ndim(expert) - 1)), info2[EXPERT_ACTION], info[EXPERT_ACTION]) \
+                    if EXPERT_ACTION in info else info2[EXPERT_ACTION]
+            else:
+                expert = info[EXPERT_ACTION]
+            if len(pending) >= chunk_episodes:
+                write_chunk(stage, next_chunk_number(stage), pending)
+                pending = []
+        if pending:
+            write_chunk(stage, next_chunk_number(stage), pending)
+    finally:
+        envs.close()
+    return steps
+
+
+def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: bool = False, seed: int = 0,
+            chunk_episodes: int = 10, overwrite: bool = False, progress: bool = True) -> CollectResult:
+    """Collect `episodes` expert episodes of `task_id` into `<root>/minari`. See the module docstring."""
+    task = SUITE[task_id]
+    if not task.is_env or task.expert is None:
+        raise ValueError(f"task '{task_id}' has no environment expert to collect from")
+    if episodes < 1 or workers < 1:
+        raise ValueError(f"--episodes and --workers must be at least 1 (got {episodes}, {workers})")
+    root = Path(root)
+    final = minari_store.dataset_dir(root, task_id)
+    stage = staging_dir(root, task_id)
+    if final.exists() and not overwrite:
+        ds = minari_store.load(root, task_id)
+        if ds.total_episodes == episodes:
+            return _summary(task, root, list(minari_store.iter_episodes(root, task_id)), 0.0, 0)
+        raise ValueError(f"'{final}' already holds {ds.total_episodes} episodes of '{task_id}', not {episodes}; "
+                         "pass --overwrite to collect anew")
+    if stage.exists() and not resume:
+        n_staged = len(list(stage.glob("chunk-*.npz")))
+        raise RuntimeError(f"an earlier collection of '{task_id}' was interrupted ({n_staged} chunk files in "
+                           f"'{stage}'); rerun with --resume to finish it, or delete that folder to start over")
+    write_plan(stage, {"task": task_id, "episodes": episodes, "seed": seed, "expert": task.expert})
+    staged = staged_episodes(stage)
+    todo = [i for i in range(episodes) if i not in staged]
+    t0 = time.perf_counter()
+    steps = 0
+    with tqdm(total=episodes, initial=episodes - len(todo), desc=f"collect {task_id}", unit="ep",
+              disable=not progress) as bar:
+        if todo:
+            steps = _run(task, todo, seed, workers, stage, chunk_episodes, bar)
+    seconds = time.perf_counter() - t0
+    all_eps = [staged_episodes(stage)[i] for i in range(episodes)]
+    env = make_task_env(task_id)
+    ref = task.reference()
+    returns = [e.ret for e in all_eps]
+    minari_store.build_dataset(root, task_id, all_eps, env.observation_space, env.action_space,
+                               ref.get("random", 0.0), ref.get("expert", float(np.mean(returns))), task.expert)
+    env.close()
+    shutil.rmtree(stage)
+    return _summary(task, root, all_eps, seconds, steps, collected_now=len(todo))
+
+
+def _summary(task: TaskSpec, root: Path, eps: list[Episode], seconds: float, steps: int,
+             collected_now: int = 0) -> CollectResult:
+    succ = [e.success for e in eps if e.success is not None]
+    return CollectResult(task.id, len(eps), steps, seconds, float(np.mean([e.ret for e in eps])),
+                         float(np.mean(succ)) if succ else None, minari_store.dataset_dir(root, task.id),
+                         collected_now)

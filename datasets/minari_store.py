@@ -1,0 +1,111 @@
+"""Episodes <-> Minari datasets (the Farama standard), so `minari.load_dataset` opens what we collect.
+
+We write through `EpisodeBuffer` + `create_dataset_from_buffers` (Minari's DataCollector would pull in
+jax), with `jpeg_encoding=False` (the default silently JPEG-compresses frames) and explicit reference
+scores (otherwise Minari runs 100 random episodes to compute them). Datasets live under
+`<root>/minari/gatosuite/<task>/expert-v0`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .staging import CorruptDataError, Episode
+
+
+def dataset_id(task_id: str) -> str:
+    return f"gatosuite/{task_id}/expert-v0"
+
+
+def minari_root(root: Path) -> Path:
+    return Path(root) / "minari"
+
+
+def dataset_dir(root: Path, task_id: str) -> Path:
+    return minari_root(root) / "gatosuite" / task_id / "expert-v0"
+
+
+@contextlib.contextmanager
+def _datasets_path(path: Path) -> Iterator[None]:
+    """Point Minari at `path` for the duration (it reads MINARI_DATASETS_PATH on every call)."""
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = old
+
+
+def build_dataset(root: Path, task_id: str, episodes: list[Episode], observation_space, action_space,
+                  ref_min: float, ref_max: float, algorithm: str) -> Path:
+    """Write all `episodes` as one Minari dataset, atomically (built aside, then moved into place)."""
+    import minari
+    from minari.data_collector import EpisodeBuffer
+
+    final = dataset_dir(root, task_id)
+    scratch = Path(root) / ".building" / task_id
+    shutil.rmtree(scratch, ignore_errors=True)
+    buffers = [
+        EpisodeBuffer(id=i, seed=ep.seed, observations=ep.observations, actions=ep.actions,
+                      rewards=list(np.asarray(ep.rewards, np.float64)), terminations=list(ep.terminations),
+                      truncations=list(ep.truncations),
+                      infos={"episode_index": np.full(len(ep) + 1, ep.index, np.int64),
+                             "success": np.full(len(ep) + 1, -1 if ep.success is None else int(ep.success),
+                                                np.int8)})
+        for i, ep in enumerate(episodes)
+    ]
+    with _datasets_path(scratch):
+        minari.create_dataset_from_buffers(
+            dataset_id(task_id), buffers, observation_space=observation_space, action_space=action_space,
+            ref_min_score=float(ref_min), ref_max_score=float(ref_max), algorithm_name=algorithm,
+            author="gatosuite", jpeg_encoding=False,
+            description=f"Expert episodes of gatosuite task '{task_id}', collected by `gatosuite collect`.",
+        )
+    if final.exists():
+        shutil.rmtree(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(scratch / "gatosuite" / task_id / "expert-v0", final)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return final
+
+
+def load(root: Path, task_id: str):
+    """Open a task's Minari dataset; missing or corrupt files get an error saying how to recover."""
+    import minari
+
+    path = dataset_dir(root, task_id)
+    fix = (f"delete '{path}' and collect again: gatosuite collect --task {task_id} --episodes N "
+           f"--root {root}")
+    if not (path / "data" / "main_data.hdf5").is_file():
+        raise FileNotFoundError(f"no dataset for task '{task_id}' under '{root}'; run "
+                                f"`gatosuite collect --task {task_id} --episodes N --root {root}`")
+    try:
+        with _datasets_path(minari_root(root)):
+            ds = minari.load_dataset(dataset_id(task_id))
+            ds.storage.get_episodes([ds.total_episodes - 1])  # touch the last episode: catches truncation
+    except (OSError, KeyError, ValueError) as e:
+        raise CorruptDataError(f"dataset '{path}' is corrupt or truncated ({type(e).__name__}: {e}); {fix}") from e
+    return ds
+
+
+def iter_episodes(root: Path, task_id: str) -> Iterator[Episode]:
+    """Episodes of a stored dataset as :class:`Episode` objects, in index order, with their seeds."""
+    ds = load(root, task_id)
+    try:
+        seeds = [m.get("seed", -1) for m in ds.storage.get_episode_metadata(range(ds.total_episodes))]
+        for ep, seed in zip(ds.iterate_episodes(), seeds):
+            succ = int(ep.infos["success"][0])
+            yield Episode(int(ep.infos["episode_index"][0]), int(seed), ep.observations, ep.actions,
+                          ep.rewards, ep.terminations, ep.truncations, None if succ < 0 else bool(succ))
+    except (OSError, KeyError, ValueError) as e:
+        raise CorruptDataError(f"dataset '{dataset_dir(root, task_id)}' is corrupt ({e}); delete it and "
+                               f"collect again with `gatosuite collect --task {task_id}`") from e

@@ -1,0 +1,35 @@
+"""Runs a task's expert inside the env's own process and reports its action in `info`.
+
+With vector envs each worker computes its own expert action, so experts that need the live env (the
+BabyAI bot reads the grid; scripted controllers read physics) work unchanged, and in parallel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from .experts import make_expert
+
+EXPERT_ACTION = "expert_action"
+
+
+class ExpertActionWrapper(gym.Wrapper):
+    """Adds `info['expert_action']`: the expert's action for the observation just returned."""
+
+    def __init__(self, env: gym.Env, expert: str) -> None:
+        super().__init__(env)
+        self.expert = make_expert(expert, env)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.expert.reset(self.env, obs, info)
+        info[EXPERT_ACTION] = self.expert.act(self.env, obs)
+        return obs, info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if not (terminated or truncated):
+            info[EXPERT_ACTION] = self.expert.act(self.env, obs)
+        return obs, reward, terminated, truncated, info

@@ -1,0 +1,14 @@
+"""Learned locomotion experts: SAC actors trained by `gatosuite train-expert`, committed as safetensors."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from . import register_expert
+from .base import Expert
+from .learned import LearnedExpert
+
+LEARNED = {"hopper": "hopper.safetensors", "halfcheetah": "halfcheetah.safetensors"}
+
+for _name, _file in LEARNED.items():
+    register_expert(_name)(lambda env, _f=_file: LearnedExpert(_f, env))

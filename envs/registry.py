@@ -1,0 +1,139 @@
+"""The task registry: what each task is, in the style of dm_control's tagged SUITE.
+
+Held-out tasks are marked here, in the registry itself, with the `heldout` tag; `training_tasks()` never
+returns them unless they are named explicitly, so no code path can train on them by accident.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+REFERENCE_SCORES = Path(__file__).resolve().parent / "reference_scores.json"
+
+Domain = Literal["classic", "mujoco", "dmc", "dmc-pixels", "metaworld", "babyai", "text", "caption"]
+ObsMode = Literal["state", "pixels", "babyai", "none"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of the suite."""
+
+    id: str
+    """Short unique id, e.g. 'cartpole' or 'babyai-gotolocal'; Gymnasium id is gatosuite/<id>-v0."""
+    domain: Domain
+    """Simulator family."""
+    tags: frozenset[str]
+    """'train' or 'heldout', plus the domain and any others."""
+    modalities: tuple[str, ...]
+    """Observation and action modalities, e.g. ('text', 'image', 'discrete')."""
+    gym_id: str | None = None
+    """The raw environment's Gymnasium id (None for text and caption data)."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for gymnasium.make(gym_id)."""
+    obs_mode: ObsMode = "state"
+    """How the canonical wrapper forms observations: state vector, rendered pixels, BabyAI view."""
+    expert: str | None = None
+    """Name of the expert in gatosuite.envs.experts."""
+    max_episode_steps: int | None = None
+    """Episode length cap (the raw env's own cap when None)."""
+    metric: Literal["return", "success"] = "return"
+    """What the reference scores and normalized scores measure."""
+    bar: float | None = None
+    """The expert quality bar of issue 3 (mean return, or success rate in [0, 1])."""
+    max_text_tokens: int = 32
+    """Token budget of a text observation."""
+    why_heldout: str = ""
+    """For held-out tasks: why few-shot transfer from the training mix is plausible."""
+
+    def __post_init__(self) -> None:
+        if ("train" in self.tags) == ("heldout" in self.tags):
+            raise ValueError(f"task '{self.id}' must be tagged exactly one of 'train' or 'heldout'")
+        if "heldout" in self.tags and not self.why_heldout:
+            raise ValueError(f"held-out task '{self.id}' must say why transfer is plausible")
+
+    @property
+    def gymnasium_id(self) -> str:
+        return f"gatosuite/{self.id}-v0"
+
+    @property
+    def is_env(self) -> bool:
+        return self.gym_id is not None
+
+    @property
+    def heldout(self) -> bool:
+        return "heldout" in self.tags
+
+    def reference(self) -> dict[str, Any]:
+        """Measured reference scores (random and expert), or {} before they are measured."""
+        return _reference_scores().get(self.id, {})
+
+    @property
+    def random_score(self) -> float | None:
+        return self.reference().get("random")
+
+    @property
+    def expert_score(self) -> float | None:
+        return self.reference().get("expert")
+
+
+class Suite:
+    """A tagged collection of tasks (dm_control's `SUITE.add` idea)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, TaskSpec] = {}
+
+    def add(self, task: TaskSpec) -> TaskSpec:
+        if task.id in self._tasks:
+            raise ValueError(f"task '{task.id}' is already registered")
+        self._tasks[task.id] = task
+        return task
+
+    def __getitem__(self, task_id: str) -> TaskSpec:
+        if task_id not in self._tasks:
+            raise KeyError(f"unknown task '{task_id}'; known: {', '.join(sorted(self._tasks))}")
+        return self._tasks[task_id]
+
+    def __contains__(self, task_id: str) -> bool:
+        return task_id in self._tasks
+
+    def __iter__(self):
+        return iter(self._tasks.values())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def ids(self) -> list[str]:
+        return list(self._tasks)
+
+    def tagged(self, tag: str) -> list[TaskSpec]:
+        return [t for t in self._tasks.values() if tag in t.tags]
+
+    def select(self, selector: str) -> list[TaskSpec]:
+        """'all', a tag (train, heldout, a domain), or comma-separated task ids."""
+        if selector == "all":
+            return list(self._tasks.values())
+        tags = {tag for t in self._tasks.values() for tag in t.tags}
+        if selector in tags:
+            return self.tagged(selector)
+        return [self[s.strip()] for s in selector.split(",") if s.strip()]
+
+    def training_tasks(self, explicit: Iterable[str] = ()) -> list[TaskSpec]:
+        """Tasks tagged 'train', plus held-out tasks only if named in `explicit`."""
+        named = set(explicit)
+        for name in named:
+            self[name]  # unknown ids are an error here too
+        return [t for t in self._tasks.values() if "train" in t.tags or t.id in named]
+
+
+_REFS: dict[str, Any] | None = None
+
+
+def _reference_scores() -> dict[str, Any]:
+    global _REFS
+    if _REFS is None:
+        _REFS = json.loads(REFERENCE_SCORES.read_text()) if REFERENCE_SCORES.is_file() else {}
+    return _REFS

@@ -1,0 +1,81 @@
+"""The gatosuite task list. Adding a task is one `SUITE.add(...)` here plus its expert."""
+
+from __future__ import annotations
+
+from .registry import Suite, TaskSpec
+
+SUITE = Suite()
+
+
+def _add(id: str, domain: str, gym_id: str | None, modalities: tuple[str, ...], *, heldout: str = "",
+         extra_tags: tuple[str, ...] = (), **kw) -> None:
+    tags = frozenset({"heldout" if heldout else "train", domain, *extra_tags})
+    SUITE.add(TaskSpec(id=id, domain=domain, tags=tags, modalities=modalities, gym_id=gym_id,
+                       why_heldout=heldout, **kw))
+
+
+STATE_DISCRETE = ("continuous", "discrete")
+STATE_CONTINUOUS = ("continuous",)
+
+# --- classic control ---------------------------------------------------------------------------------
+_add("cartpole", "classic", "CartPole-v1", STATE_DISCRETE, expert="cartpole", bar=500)
+_add("acrobot", "classic", "Acrobot-v1", STATE_DISCRETE, expert="acrobot", bar=-80)
+_add("pendulum", "classic", "Pendulum-v1", STATE_CONTINUOUS, expert="pendulum", bar=-200)
+_add("mountaincar-continuous", "classic", "MountainCarContinuous-v0", STATE_CONTINUOUS,
+     expert="mountaincar-continuous", bar=90)
+
+# --- Gymnasium MuJoCo v5 -------------------------------------------------------------------------------
+_add("inverted-pendulum", "mujoco", "InvertedPendulum-v5", STATE_CONTINUOUS, expert="inverted-pendulum",
+     bar=1000)
+_add("inverted-double-pendulum", "mujoco", "InvertedDoublePendulum-v5", STATE_CONTINUOUS,
+     expert="inverted-double-pendulum", bar=9000,
+     heldout="Same cart-pole physics family as inverted-pendulum (trained) and dmc cartpole-balance: "
+             "balancing one more link on the same cart, with the same action meaning (cart force).")
+_add("reacher", "mujoco", "Reacher-v5", STATE_CONTINUOUS, expert="reacher", bar=-5)
+_add("hopper", "mujoco", "Hopper-v5", STATE_CONTINUOUS, expert="hopper", bar=2500,
+     extra_tags=("locomotion",))
+_add("halfcheetah", "mujoco", "HalfCheetah-v5", STATE_CONTINUOUS, expert="halfcheetah", bar=6000,
+     extra_tags=("locomotion",))
+
+# --- dm_control through shimmy -------------------------------------------------------------------------
+_add("dmc-cartpole-balance", "dmc", "dm_control/cartpole-balance-v0", STATE_CONTINUOUS,
+     expert="dmc-cartpole-balance", bar=950)
+_add("dmc-cartpole-swingup", "dmc", "dm_control/cartpole-swingup-v0", STATE_CONTINUOUS,
+     expert="dmc-cartpole-swingup", bar=800,
+     heldout="Sibling of dmc-cartpole-balance (trained): identical body, observation layout and action; "
+             "only the start state (hanging down) and so the swing-up phase are new.")
+_add("dmc-point_mass-easy", "dmc", "dm_control/point_mass-easy-v0", STATE_CONTINUOUS,
+     expert="dmc-point_mass-easy", bar=850)
+_add("dmc-reacher-easy", "dmc", "dm_control/reacher-easy-v0", STATE_CONTINUOUS, expert="dmc-reacher-easy",
+     bar=900)
+_add("dmc-finger-spin", "dmc", "dm_control/finger-spin-v0", STATE_CONTINUOUS, expert="dmc-finger-spin")
+
+# --- dm_control from pixels ----------------------------------------------------------------------------
+_add("dmc-cartpole-balance-pixels", "dmc-pixels", "dm_control/cartpole-balance-v0", ("image", "continuous"),
+     obs_mode="pixels", expert="dmc-cartpole-balance", bar=950)
+
+# --- Meta-World v3: MT10 trained, one ML10 test task held out -------------------------------------------
+MT10 = ("reach", "push", "pick-place", "door-open", "drawer-open", "drawer-close", "button-press-topdown",
+        "peg-insert-side", "window-open", "window-close")
+for _name in MT10:
+    _add(f"mw-{_name}", "metaworld", "Meta-World/MT1", STATE_CONTINUOUS, kwargs={"env_name": f"{_name}-v3"},
+         expert=f"mw-{_name}", metric="success", bar=0.95, extra_tags=("mt10",))
+_add("mw-door-close", "metaworld", "Meta-World/MT1", STATE_CONTINUOUS, kwargs={"env_name": "door-close-v3"},
+     expert="mw-door-close", metric="success", bar=0.95,
+     heldout="An ML10 test task outside MT10. Its sibling door-open is trained: same door, same arm, "
+             "same observation layout; only the direction of the push differs.")
+
+# --- BabyAI (minigrid): mission text + egocentric RGB view + direction ----------------------------------
+BABYAI_TRAIN = ("GoToRedBall", "GoToLocal", "PickupLoc", "OpenDoor", "PutNextLocal", "GoToObj", "GoTo",
+                "BossLevel")
+for _level in BABYAI_TRAIN:
+    _add(f"babyai-{_level.lower()}", "babyai", f"BabyAI-{_level}-v0", ("text", "image", "discrete"),
+         obs_mode="babyai", expert="babyai-bot", metric="success", bar=0.98, max_text_tokens=48)
+_add("babyai-pickupdist", "babyai", "BabyAI-PickupDist-v0", ("text", "image", "discrete"),
+     obs_mode="babyai", expert="babyai-bot", metric="success", bar=0.98, max_text_tokens=48,
+     heldout="Unseen level; its instruction ('pick up the <colour> <object>') is a combination of words "
+             "and skills the trained levels teach (pickup in PickupLoc, colour/object grounding in GoTo*).")
+
+# --- text and captions (datasets, not environments) -------------------------------------------------------
+_add("text-lm", "text", None, ("text",), obs_mode="none")
+_add("babyai-captions", "caption", None, ("image", "text"), obs_mode="none")
