@@ -93,7 +93,121 @@ class Demo:
         walkthrough(self.text_vocab)
 
 
-COMMANDS = {"tokenize": Tokenize, "text-model": TextModelCmd, "demo": Demo}
+@dataclass
+class Tasks:
+    """List the task suite: ids, domains, tags, modalities and reference scores."""
+
+    json: bool = False
+    """Print a JSON list of objects instead of a table."""
+    tag: str = "all"
+    """Only tasks with this tag ('train', 'heldout', a domain) or these comma-separated ids."""
+
+    def run(self) -> None:
+        import json as _json
+
+        from gatosuite.envs import SUITE
+
+        rows = [{"id": t.id, "domain": t.domain, "tags": sorted(t.tags), "modalities": list(t.modalities),
+                 "random_score": t.random_score, "expert_score": t.expert_score, "metric": t.metric,
+                 "bar": t.bar, "bar_met": t.reference().get("bar_met"), "gym_id": t.gymnasium_id if t.is_env else None}
+                for t in SUITE.select(self.tag)]
+        if self.json:
+            print(_json.dumps(rows, indent=2))
+            return
+        fmt = "{:<30} {:<11} {:<8} {:<26} {:>10} {:>10} {:>8}  {}"
+        print(fmt.format("id", "domain", "split", "modalities", "random", "expert", "bar", "bar met"))
+        for r in rows:
+            num = lambda v: "-" if v is None else f"{v:.3g}"  # noqa: E731
+            met = {None: "-", True: "yes", False: "NO"}[r["bar_met"]]
+            split = "heldout" if "heldout" in r["tags"] else "train"
+            print(fmt.format(r["id"], r["domain"], split, ",".join(r["modalities"]), num(r["random_score"]),
+                             num(r["expert_score"]), num(r["bar"]), met))
+
+
+@dataclass
+class Collect:
+    """Collect expert episodes of a task (or 'all', or a tag) into Minari datasets under --root."""
+
+    task: str
+    """Task id, comma-separated ids, 'all', or a tag such as 'train' or 'babyai'."""
+    episodes: int = 50
+    """Episodes per task."""
+    workers: int = 1
+    """Parallel env processes (AsyncVectorEnv, forkserver); 1 runs in-process."""
+    root: Path = Path("data")
+    """Where datasets (root/minari), staging chunks and token caches live."""
+    resume: bool = False
+    """Finish an interrupted collection from its staged chunks."""
+    overwrite: bool = False
+    """Replace an existing dataset with a fresh collection."""
+    seed: int = 0
+    """Episode i is reset with seed + i."""
+
+    def run(self) -> None:
+        from gatosuite.datasets.collect import collect
+        from gatosuite.envs import SUITE
+
+        try:
+            tasks = SUITE.select(self.task)
+        except KeyError as e:
+            raise SystemExit(f"error: {e.args[0]}") from None
+        for t in tasks:
+            if not t.is_env or t.expert is None:
+                print(f"skip {t.id}: {t.domain} data is built from the corpus, not collected")
+                continue
+            r = collect(t.id, self.episodes, self.root, self.workers, self.resume, self.seed,
+                        overwrite=self.overwrite)
+            succ = "" if r.success_rate is None else f", success {r.success_rate:.0%}"
+            print(f"{t.id}: {r.episodes} episodes (mean return {r.mean_return:.1f}{succ}) in {r.path}"
+                  + (f"; {r.collected_now} collected now at {r.steps_per_s:,.0f} steps/s" if r.collected_now else
+                     "; already collected"))
+
+
+@dataclass
+class TrainExpert:
+    """Train a locomotion expert with Stable-Baselines3 SAC and export its actor to envs/weights."""
+
+    task: str
+    """Task id with a learned expert (hopper, halfcheetah)."""
+    steps: int = 400_000
+    """Maximum environment steps."""
+    minutes: float = 75.0
+    """Wall-clock budget; the best evaluated actor so far is kept."""
+    seed: int = 0
+    """Training seed."""
+
+    def run(self) -> None:
+        from gatosuite.envs import SUITE, make_raw_env
+        from gatosuite.envs.experts.train import train_sac
+
+        task = SUITE[self.task]
+        train_sac(lambda: make_raw_env(task), task.expert, self.steps, self.minutes, self.seed)
+
+
+@dataclass
+class ReferenceScores:
+    """Measure expert and random-policy scores over the same seeds into envs/reference_scores.json."""
+
+    task: str = "all"
+    """Task id(s), 'all', or a tag."""
+    episodes: int = 50
+    """Episodes per policy (seeds 0..episodes-1)."""
+
+    def run(self) -> None:
+        from gatosuite.envs import SUITE
+        from gatosuite.envs.reference import measure, update_reference_file
+
+        for t in SUITE.select(self.task):
+            if not t.is_env or t.expert is None:
+                continue
+            row = measure(t, self.episodes)
+            update_reference_file({t.id: row})
+            print(f"{t.id}: expert {row['expert']:.3f}  random {row['random']:.3f}  bar {t.bar}  "
+                  f"met {row['bar_met']}", flush=True)
+
+
+COMMANDS = {"tasks": Tasks, "collect": Collect, "train-expert": TrainExpert, "reference-scores": ReferenceScores,
+            "tokenize": Tokenize, "text-model": TextModelCmd, "demo": Demo}
 
 
 def main(argv: list[str] | None = None) -> None:

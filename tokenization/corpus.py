@@ -63,6 +63,23 @@ def instruction_grammar() -> Iterator[str]:
             yield f"open a {c1} door after you put the {c2} {o2} next to a {c1} {o1}"
 
 
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six")
+PLURALS = {"ball": "balls", "box": "boxes", "key": "keys", "door": "doors"}
+
+
+@register_text_source("caption-grammar")
+def caption_grammar() -> Iterator[str]:
+    """Every caption, question and answer form the BabyAI caption/VQA data uses (datasets/captions.py)."""
+    for c in COLORS:
+        for o in OBJECTS + ("door",):
+            yield f"a {c} {o}"
+            yield f"what colour is the {o}? {c}"
+    for o in OBJECTS + ("door",):
+        for n, word in enumerate(NUMBER_WORDS):
+            yield f"how many {PLURALS[o]} are there? {word}"
+    yield "nothing but walls"
+
+
 def stdlib_dir() -> Path:
     return Path(sysconfig.get_paths()["stdlib"])
 

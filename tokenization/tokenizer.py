@@ -210,13 +210,24 @@ class Tokenizer:
         """A text document (language-modelling data) -> text tokens followed by EOS, all loss targets."""
         if self.text_model is None:
             raise ValueError("encode_text needs a text_model")
-        ids = np.array(self.text_model.encode([text])[0] + [self.vocab.eos], np.int64)
-        n = ids.size
+        return encode_documents(self.text_model, self.vocab, [text])[0]
+
+
+def encode_documents(text_model: TextModel, vocab: Vocabulary, texts: list[str]) -> list[TokenSequence]:
+    """Text documents -> one TokenSequence each: text ids then EOS, every token a loss target.
+
+    `local_pos` counts tokens within the document; `timestep` is 0 throughout.
+    """
+    out = []
+    for ids in text_model.encode(texts):
+        arr = np.array(ids + [vocab.eos], np.int64)
+        n = arr.size
         seq = TokenSequence.empty()
-        seq.ids, seq.kinds = ids, np.full(n, TokenKind.TEXT, np.uint8)
+        seq.ids, seq.kinds = arr, np.full(n, TokenKind.TEXT, np.uint8)
         seq.local_pos, seq.timestep = np.arange(n, dtype=np.int32), np.zeros(n, np.int32)
         seq.loss_mask = np.ones(n, bool)
-        return seq
+        out.append(seq)
+    return out
 
 
 def _take(values: Any, n: int) -> Any:

@@ -1,0 +1,141 @@
+"""The tokenized episode cache: one memory-mapped token store per task, built from its Minari dataset.
+
+The training sampler reads these arrays (`np.load(mmap_mode='r')`) and never touches HDF5 on the hot
+path. `meta.json` holds a hash of the dataset files and of the tokenizer (text model, vocabulary, spec);
+when either changes the cache is rebuilt. A build writes into a temp folder and renames it into place,
+so a killed build never leaves a half cache behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from gatosuite.tokenization import TextModel, Tokenizer, TokenKind, TokenSequence
+
+from . import minari_store
+
+CACHE_VERSION = 1
+ARRAYS = {  # name -> dtype on disk
+    "ids": np.int32, "kinds": np.uint8, "local_pos": np.int16, "timestep": np.int32, "loss_mask": np.bool_,
+    "patches": np.uint8, "patch_rows": np.float32, "patch_cols": np.float32,
+}
+
+
+def cache_dir(root: Path, task_id: str) -> Path:
+    return Path(root) / "cache" / task_id
+
+
+def dataset_hash(root: Path, task_id: str) -> str:
+    """sha256 over the dataset's files (metadata and HDF5 content)."""
+    h = hashlib.sha256()
+    data = minari_store.dataset_dir(root, task_id) / "data"
+    for name in ("metadata.json", "main_data.hdf5"):
+        with open(data / name, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def tokenizer_hash(tok: Tokenizer) -> str:
+    h = hashlib.sha256(f"v{CACHE_VERSION}|{tok.vocab.text_size}|{tok.spec.describe()}".encode())
+    if tok.text_model is not None:
+        h.update(tok.text_model.fingerprint.encode())
+    return h.hexdigest()
+
+
+def task_tokenizer(task_id: str, text_model: TextModel | None) -> Tokenizer:
+    """The tokenizer of a task, built from its canonical spaces."""
+    from gatosuite.envs import SUITE, make_task_env
+
+    env = make_task_env(task_id)
+    try:
+        return Tokenizer.from_spaces(env.observation_space, env.action_space, text_model=text_model,
+                                     max_text_tokens=SUITE[task_id].max_text_tokens)
+    finally:
+        env.close()
+
+
+class TokenCache:
+    """Tokens of every episode of one task, memory-mapped."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = Path(directory)
+        self.meta = json.loads((self.dir / "meta.json").read_text())
+        self.arrays = {k: np.load(self.dir / f"{k}.npy", mmap_mode="r") for k in ARRAYS}
+        self.episodes = np.load(self.dir / "episodes.npy")  # (E, 4) token start/end, patch start/end
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    @property
+    def tokens_per_timestep(self) -> int | None:
+        """Fixed for env tasks; None for text and caption data."""
+        n = self.meta.get("tokens_per_timestep")
+        return None if n is None else int(n)
+
+    @property
+    def total_tokens(self) -> int:
+        return int(self.arrays["ids"].shape[0])
+
+    def episode(self, i: int) -> TokenSequence:
+        """Episode i as a TokenSequence (patch ids relative to the episode's own patches)."""
+        t0, t1, p0, p1 = (int(x) for x in self.episodes[i])
+        a = self.arrays
+        ids = np.asarray(a["ids"][t0:t1], np.int64)
+        kinds = np.asarray(a["kinds"][t0:t1])
+        img = kinds == TokenKind.IMAGE
+        ids[img] -= p0
+        return TokenSequence(ids, kinds, np.asarray(a["local_pos"][t0:t1], np.int32),
+                             np.asarray(a["timestep"][t0:t1]), np.asarray(a["loss_mask"][t0:t1]),
+                             np.asarray(a["patches"][p0:p1]), np.asarray(a["patch_rows"][p0:p1]),
+                             np.asarray(a["patch_cols"][p0:p1]))
+
+
+def write_cache(final: Path, seqs: list[TokenSequence], meta: dict) -> TokenCache:
+    """Write token sequences (episodes, documents or caption samples) as a cache, atomically."""
+    tmp = final.with_name(f".{final.name}.building.{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    seq = TokenSequence.concatenate(seqs)
+    for name, dtype in ARRAYS.items():
+        np.save(tmp / f"{name}.npy", getattr(seq, name).astype(dtype, copy=False))
+    n_tok = np.array([len(s) for s in seqs], np.int64)
+    n_patch = np.array([len(s.patches) for s in seqs], np.int64)
+    episodes = np.stack([np.cumsum(n_tok) - n_tok, np.cumsum(n_tok),
+                         np.cumsum(n_patch) - n_patch, np.cumsum(n_patch)], axis=1)
+    np.save(tmp / "episodes.npy", episodes)
+    meta = {"version": CACHE_VERSION, **meta, "episodes": len(seqs), "tokens": int(len(seq))}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return TokenCache(final)
+
+
+def build(root: Path, task_id: str, tok: Tokenizer) -> TokenCache:
+    """Tokenize every episode of the task's Minari dataset into a fresh cache."""
+    seqs = [tok.encode_episode(ep.observations, ep.actions) for ep in minari_store.iter_episodes(root, task_id)]
+    return write_cache(cache_dir(root, task_id), seqs, {
+        "task": task_id, "dataset_hash": dataset_hash(root, task_id), "tokenizer_hash": tokenizer_hash(tok),
+        "tokens_per_timestep": tok.spec.tokens_per_timestep, "spec": tok.spec.describe()})
+
+
+def open_cache(root: Path, task_id: str, tok: Tokenizer) -> TokenCache:
+    """The task's cache, rebuilt first if missing or made from another dataset or tokenizer."""
+    d = cache_dir(root, task_id)
+    meta_path = d / "meta.json"
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError:
+            meta = {}
+        if (meta.get("version") == CACHE_VERSION and meta.get("tokenizer_hash") == tokenizer_hash(tok)
+                and meta.get("dataset_hash") == dataset_hash(root, task_id)):
+            return TokenCache(d)
+    return build(root, task_id, tok)

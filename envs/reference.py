@@ -1,0 +1,67 @@
+"""Measuring reference scores: the expert's and a uniform random policy's mean over the same seeds.
+
+Writes `envs/reference_scores.json`, which the registry reads (`TaskSpec.random_score/expert_score`),
+the Minari datasets carry as ref_min/ref_max, and evaluation normalizes by.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .expert_wrapper import EXPERT_ACTION
+from .make import make_task_env
+from .registry import REFERENCE_SCORES, TaskSpec
+
+
+def run_episode(env, seed: int, policy: str) -> tuple[float, bool, int]:
+    """One episode with the expert (from info) or a seeded uniform random policy: (return, success, steps)."""
+    obs, info = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    total, steps, success, done = 0.0, 0, False, False
+    while not done:
+        action = info[EXPERT_ACTION] if policy == "expert" else env.action_space.sample()
+        obs, r, term, trunc, info = env.step(action)
+        total += float(r)
+        steps += 1
+        success = success or bool(info.get("success", False)) or bool(term and r > 0 and "success" not in info)
+        done = term or trunc
+    return total, success, steps
+
+
+def measure(task: TaskSpec, episodes: int = 50, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Expert and random statistics over seeds seed..seed+episodes-1."""
+    row: dict[str, Any] = {"episodes": episodes, "seeds": [seed, seed + episodes - 1], "metric": task.metric}
+    for policy in ("expert", "random"):
+        env = make_task_env(task.id, expert=(policy == "expert"))
+        t0 = time.perf_counter()
+        results = [run_episode(env, seed + i, policy)
+                   for i in tqdm(range(episodes), desc=f"{task.id} {policy}", disable=not progress, leave=False)]
+        env.close()
+        rets = np.array([r[0] for r in results])
+        succ = np.array([r[1] for r in results], dtype=float)
+        value = succ.mean() if task.metric == "success" else rets.mean()
+        row[policy] = float(value)
+        row[f"{policy}_return_mean"] = float(rets.mean())
+        row[f"{policy}_return_std"] = float(rets.std())
+        if task.metric == "success":
+            row[f"{policy}_success"] = float(succ.mean())
+        row[f"{policy}_steps_per_s"] = float(sum(r[2] for r in results) / (time.perf_counter() - t0))
+    row["bar"] = task.bar
+    row["bar_met"] = None if task.bar is None else bool(row["expert"] >= task.bar)
+    return row
+
+
+def update_reference_file(rows: dict[str, dict[str, Any]], path: Path = REFERENCE_SCORES) -> None:
+    """Merge measured rows into the JSON file (other tasks' rows are kept)."""
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data.update(rows)
+    path.write_text(json.dumps(dict(sorted(data.items())), indent=2) + "\n")
+    from . import registry
+
+    registry._REFS = None  # re-read on next access
