@@ -142,6 +142,8 @@ class Collect:
     """Replace an existing dataset with a fresh collection."""
     seed: int = 0
     """Episode i is reset with seed + i."""
+    chunk_episodes: int = 10
+    """Episodes per staged chunk file: at most this many are lost to a kill."""
 
     def run(self) -> None:
         from gatosuite.datasets.collect import collect
@@ -156,7 +158,7 @@ class Collect:
                 print(f"skip {t.id}: {t.domain} data is built from the corpus, not collected")
                 continue
             r = collect(t.id, self.episodes, self.root, self.workers, self.resume, self.seed,
-                        overwrite=self.overwrite)
+                        chunk_episodes=self.chunk_episodes, overwrite=self.overwrite)
             succ = "" if r.success_rate is None else f", success {r.success_rate:.0%}"
             print(f"{t.id}: {r.episodes} episodes (mean return {r.mean_return:.1f}{succ}) in {r.path}"
                   + (f"; {r.collected_now} collected now at {r.steps_per_s:,.0f} steps/s" if r.collected_now else

@@ -47,10 +47,11 @@ def _state_space(raw: spaces.Space) -> spaces.Box:
     raise TypeError(f"state mode needs a Box or a Dict of Boxes, got {raw!r}")
 
 
-class CanonicalObservation(gym.ObservationWrapper):
+class CanonicalObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Turns raw observations into the suite's canonical Dict (see the module docstring)."""
 
     def __init__(self, env: gym.Env, mode: str, task_id: str, image_size: int = 64) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, mode=mode, task_id=task_id, image_size=image_size)
         super().__init__(env)
         self.mode, self.task_id = mode, task_id
         if mode == "state":

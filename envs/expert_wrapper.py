@@ -15,10 +15,11 @@ from .experts import make_expert
 EXPERT_ACTION = "expert_action"
 
 
-class ExpertActionWrapper(gym.Wrapper):
+class ExpertActionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Adds `info['expert_action']`: the expert's action for the observation just returned."""
 
     def __init__(self, env: gym.Env, expert: str) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, expert=expert)
         super().__init__(env)
         self.expert = make_expert(expert, env)
 

@@ -20,30 +20,53 @@ from .suite import SUITE
 PIXEL_SIZE = 64
 
 
-class QuietReset(gym.Wrapper):
+class QuietReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """minigrid's BabyAI level generator prints 'Sampling rejected' to stdout; keep it quiet."""
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        super().__init__(env)
 
     def reset(self, **kwargs: Any):
         with contextlib.redirect_stdout(io.StringIO()):
             return self.env.reset(**kwargs)
 
 
-class SeededTaskSelection(gym.Wrapper):
-    """Meta-World picks the goal (its 'task') from a generator seeded at make time, before reset's seed
-    applies, so reset(seed=s) alone does not fix the episode. Pick the goal from `s` instead."""
+class IdempotentClose(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """shimmy's dm_control envs raise when closed twice; vector envs and env checkers do close twice."""
 
     def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        super().__init__(env)
+        self._closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.env.close()
+
+
+class SeededTaskSelection(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Meta-World ignores reset's seed (it wants `env.seed(s)`) and picks the goal (its 'task') from a
+    generator seeded at make time. Here reset(seed=s) seeds both, from `s`, and unseeded resets continue
+    that generator, so a seed fixes the episode and the resets after it, as Gymnasium's contract says."""
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
         super().__init__(env)
         node = env
         while not hasattr(node, "tasks"):
             node = node.env
         self._selector = node
         node.toggle_sample_tasks_on_reset(False)
+        self._rng = np.random.default_rng()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+            self.env.unwrapped.seed(seed)
         tasks = self._selector.tasks
-        rng = np.random.default_rng(seed) if seed is not None else self.np_random
-        self.env.unwrapped.set_task(tasks[int(rng.integers(len(tasks)))])
+        self.env.unwrapped.set_task(tasks[int(self._rng.integers(len(tasks)))])
         return self.env.reset(seed=seed, options=options)
 
 
@@ -75,6 +98,10 @@ def make_raw_env(task: TaskSpec | str) -> gym.Env:
                       render_kwargs={"width": PIXEL_SIZE, "height": PIXEL_SIZE, "camera_id": 0})
     if task.domain == "metaworld":
         kwargs.setdefault("seed", 0)
+        # Meta-World declares its goal coordinates as Box bounds [0, 0] and then returns real goals, so
+        # Gymnasium's passive checker on the raw env warns every reset. The canonical wrapper checks
+        # what matters (finite values, canonical space) instead.
+        kwargs["disable_env_checker"] = True
     if task.max_episode_steps is not None:
         kwargs["max_episode_steps"] = task.max_episode_steps
     env = gym.make(task.gym_id, **kwargs)
@@ -82,6 +109,8 @@ def make_raw_env(task: TaskSpec | str) -> gym.Env:
         model = env.unwrapped._env.physics.model
         model.light_castshadow[:] = 0
         model.mat_reflectance[:] = 0
+    if task.domain in ("dmc", "dmc-pixels"):
+        env = IdempotentClose(env)
     if task.domain == "babyai":
         env = QuietReset(env)
     if task.domain == "metaworld":
