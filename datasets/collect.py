@@ -179,7 +179,8 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
     env = make_task_env(task_id)
     ref = task.reference()
     returns = [e.ret for e in all_eps]
-    minari_store.build_dataset(root, task_id, all_eps, env.observation_space, env.action_space,
+    minari_store.build_dataset(root, task_id, all_eps, gym.spec(task.gymnasium_id), env.observation_space,
+                               env.action_space,
                                ref.get("random", 0.0), ref.get("expert", float(np.mean(returns))), task.expert)
     env.close()
     shutil.rmtree(stage)

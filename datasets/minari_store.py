@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def _datasets_path(path: Path) -> Iterator[None]:
             os.environ["MINARI_DATASETS_PATH"] = old
 
 
-def build_dataset(root: Path, task_id: str, episodes: list[Episode], observation_space, action_space,
+def build_dataset(root: Path, task_id: str, episodes: list[Episode], env_spec, observation_space, action_space,
                   ref_min: float, ref_max: float, algorithm: str) -> Path:
     """Write all `episodes` as one Minari dataset, atomically (built aside, then moved into place)."""
     import minari
@@ -63,9 +64,12 @@ def build_dataset(root: Path, task_id: str, episodes: list[Episode], observation
                                                 np.int8)})
         for i, ep in enumerate(episodes)
     ]
-    with _datasets_path(scratch):
+    with _datasets_path(scratch), warnings.catch_warnings():
+        # Minari nags about a code permalink and an author e-mail, which a locally made dataset lacks.
+        warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
         minari.create_dataset_from_buffers(
-            dataset_id(task_id), buffers, observation_space=observation_space, action_space=action_space,
+            dataset_id(task_id), buffers, env=env_spec, eval_env=env_spec,
+            observation_space=observation_space, action_space=action_space,
             ref_min_score=float(ref_min), ref_max_score=float(ref_max), algorithm_name=algorithm,
             author="gatosuite", jpeg_encoding=False,
             description=f"Expert episodes of gatosuite task '{task_id}', collected by `gatosuite collect`.",
@@ -78,13 +82,17 @@ def build_dataset(root: Path, task_id: str, episodes: list[Episode], observation
     return final
 
 
+def _fix(root: Path, task_id: str) -> str:
+    return (f"delete '{dataset_dir(root, task_id)}' and collect again: gatosuite collect --task {task_id} "
+            f"--episodes N --root {root}")
+
+
 def load(root: Path, task_id: str):
     """Open a task's Minari dataset; missing or corrupt files get an error saying how to recover."""
     import minari
 
     path = dataset_dir(root, task_id)
-    fix = (f"delete '{path}' and collect again: gatosuite collect --task {task_id} --episodes N "
-           f"--root {root}")
+    fix = _fix(root, task_id)
     if not (path / "data" / "main_data.hdf5").is_file():
         raise FileNotFoundError(f"no dataset for task '{task_id}' under '{root}'; run "
                                 f"`gatosuite collect --task {task_id} --episodes N --root {root}`")
@@ -107,5 +115,5 @@ def iter_episodes(root: Path, task_id: str) -> Iterator[Episode]:
             yield Episode(int(ep.infos["episode_index"][0]), int(seed), ep.observations, ep.actions,
                           ep.rewards, ep.terminations, ep.truncations, None if succ < 0 else bool(succ))
     except (OSError, KeyError, ValueError) as e:
-        raise CorruptDataError(f"dataset '{dataset_dir(root, task_id)}' is corrupt ({e}); delete it and "
-                               f"collect again with `gatosuite collect --task {task_id}`") from e
+        raise CorruptDataError(f"dataset '{dataset_dir(root, task_id)}' is corrupt or truncated "
+                               f"({type(e).__name__}: {e}); {_fix(root, task_id)}") from e

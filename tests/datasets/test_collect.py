@@ -1,0 +1,136 @@
+"""Collection into Minari: round trip, per-episode seeds, resume after a real kill, corrupt files."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import minari
+import numpy as np
+import pytest
+
+from gatosuite.datasets import minari_store
+from gatosuite.datasets.cache import open_cache, task_tokenizer
+from gatosuite.datasets.collect import collect, staging_dir
+from gatosuite.datasets.staging import CorruptDataError
+from gatosuite.envs import make_task_env
+from gatosuite.envs.reference import run_episode
+from gatosuite.tokenization import TokenKind
+
+
+def test_collect_load_tokenize_roundtrip(tmp_path, text_model):
+    r = collect("babyai-gotoredball", 4, tmp_path, workers=2, progress=False)
+    assert r.episodes == 4 and r.success_rate == 1.0
+    # a plain Minari load sees the dataset, with its reference scores and uncompressed frames
+    os.environ["MINARI_DATASETS_PATH"] = str(minari_store.minari_root(tmp_path))
+    try:
+        ds = minari.load_dataset("gatosuite/babyai-gotoredball/expert-v0")
+        assert ds.total_episodes == 4
+        ep = next(ds.iterate_episodes())
+        assert ep.observations["image"].dtype == np.uint8 and isinstance(ep.observations["mission"][0], str)
+    finally:
+        del os.environ["MINARI_DATASETS_PATH"]
+    eps = list(minari_store.iter_episodes(tmp_path, "babyai-gotoredball"))
+    assert [e.index for e in eps] == [0, 1, 2, 3] and [e.seed for e in eps] == [0, 1, 2, 3]
+    # the frames stored are exactly what the env renders for that seed (no JPEG, no mixing of episodes)
+    env = make_task_env("babyai-gotoredball")
+    for e in eps:
+        obs, _ = env.reset(seed=e.seed)
+        assert np.array_equal(obs["image"], e.observations["image"][0]) and obs["mission"] == e.observations["mission"][0]
+    # tokenize through the cache and decode the actions back
+    tok = task_tokenizer("babyai-gotoredball", text_model)
+    cache = open_cache(tmp_path, "babyai-gotoredball", tok)
+    for i, e in enumerate(eps):
+        seq = cache.episode(i)
+        L = tok.spec.tokens_per_timestep
+        assert len(seq) == len(e) * L
+        ids = seq.ids.reshape(len(e), L)
+        np.testing.assert_array_equal(tok.decode_actions(ids[:, -tok.spec.action_tokens:]), e.actions)
+        assert (seq.kinds == TokenKind.IMAGE).sum() == len(e) * 16
+
+
+def test_episode_seed_fixes_the_episode(tmp_path):
+    collect("babyai-gotolocal", 3, tmp_path, progress=False)
+    eps = list(minari_store.iter_episodes(tmp_path, "babyai-gotolocal"))
+    env = make_task_env("babyai-gotolocal", expert=True)
+    for e in eps:
+        ret, _, steps = run_episode(env, e.seed, "expert")
+        assert steps == len(e) and ret == pytest.approx(e.ret)
+
+
+def test_resume_after_kill(tmp_path):
+    cmd = [sys.executable, "-m", "gatosuite", "collect", "--task", "babyai-goto", "--episodes", "30",
+           "--root", str(tmp_path), "--chunk-episodes", "3"]
+    stage = staging_dir(tmp_path, "babyai-goto")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(stage.glob("chunk-*.npz")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    staged = len(list(stage.glob("chunk-*.npz")))
+    assert 1 <= staged < 10, "the kill must land mid-collection"
+    with pytest.raises(RuntimeError, match="interrupted .* rerun with --resume"):
+        collect("babyai-goto", 30, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="other settings"):
+        collect("babyai-goto", 31, tmp_path, resume=True, progress=False)
+    r = collect("babyai-goto", 30, tmp_path, resume=True, progress=False)
+    assert r.collected_now < 30
+    eps = list(minari_store.iter_episodes(tmp_path, "babyai-goto"))
+    assert sorted(e.index for e in eps) == list(range(30)) and [e.seed for e in eps] == list(range(30))
+    assert not stage.exists()
+    env = make_task_env("babyai-goto", expert=True)
+    for e in (eps[0], eps[-1]):  # one from before the kill, one from after
+        assert run_episode(env, e.seed, "expert")[0] == pytest.approx(e.ret)
+
+
+def test_corrupt_chunk_names_the_file(tmp_path):
+    from gatosuite.datasets.staging import Episode, write_chunk, write_plan
+
+    stage = staging_dir(tmp_path, "babyai-gotoredball")
+    write_plan(stage, {"task": "babyai-gotoredball", "episodes": 6, "seed": 0, "expert": "babyai-bot"})
+    ep = Episode(0, 0, {"direction": np.zeros(2, np.int64)}, np.zeros(1, np.int64), np.zeros(1),
+                 np.zeros(1, bool), np.zeros(1, bool))
+    path = write_chunk(stage, 0, [ep])
+    path.write_bytes(path.read_bytes()[:40])  # what a torn write or a bad disk leaves
+    with pytest.raises(CorruptDataError, match=r"chunk-000000.npz' is corrupt or truncated.*Delete that file"):
+        collect("babyai-gotoredball", 6, tmp_path, resume=True, progress=False)
+
+
+def test_truncated_dataset_names_the_file_and_the_fix(tmp_path):
+    collect("babyai-gotoredball", 2, tmp_path, progress=False)
+    h5 = minari_store.dataset_dir(tmp_path, "babyai-gotoredball") / "data" / "main_data.hdf5"
+    h5.write_bytes(h5.read_bytes()[: h5.stat().st_size // 2])
+    with pytest.raises(CorruptDataError, match=r"expert-v0' is corrupt or truncated.*collect again: gatosuite collect"):
+        list(minari_store.iter_episodes(tmp_path, "babyai-gotoredball"))
+
+
+def test_missing_dataset_says_how_to_collect(tmp_path):
+    with pytest.raises(FileNotFoundError, match="gatosuite collect --task cartpole"):
+        minari_store.load(tmp_path, "cartpole")
+
+
+def test_unknown_task_and_non_env_task(tmp_path):
+    with pytest.raises(KeyError, match="unknown task 'nope'; known: "):
+        collect("nope", 1, tmp_path)
+    with pytest.raises(ValueError, match="no environment expert"):
+        collect("text-lm", 1, tmp_path)
+
+
+def test_cache_is_reused_and_rebuilt_on_change(tmp_path, text_model):
+    from gatosuite.tokenization.text import train_text_model
+    from gatosuite.tokenization.corpus import suite_texts
+
+    collect("babyai-gotoredball", 2, tmp_path, progress=False)
+    tok = task_tokenizer("babyai-gotoredball", text_model)
+    c1 = open_cache(tmp_path, "babyai-gotoredball", tok)
+    mtime = (c1.dir / "ids.npy").stat().st_mtime_ns
+    assert (open_cache(tmp_path, "babyai-gotoredball", tok).dir / "ids.npy").stat().st_mtime_ns == mtime
+    other = train_text_model(list(suite_texts()), vocab_size=350)
+    c2 = open_cache(tmp_path, "babyai-gotoredball", task_tokenizer("babyai-gotoredball", other))
+    assert c2.meta["tokenizer_hash"] != c1.meta["tokenizer_hash"]
+    collect("babyai-gotoredball", 3, tmp_path, overwrite=True, progress=False)
+    c3 = open_cache(tmp_path, "babyai-gotoredball", tok)
+    assert len(c3) == 3
