@@ -177,13 +177,19 @@ class TrainExpert:
     """Wall-clock budget; the best evaluated actor so far is kept."""
     seed: int = 0
     """Training seed."""
+    eval_every: int = 20_000
+    """Evaluate (5 episodes) and keep the best actor every this many steps."""
+    out: Path | None = None
+    """Folder for the exported actor; default envs/weights, where the expert registry loads from."""
 
     def run(self) -> None:
         from gatosuite.envs import SUITE, make_raw_env
+        from gatosuite.envs.experts.learned import WEIGHTS_DIR
         from gatosuite.envs.experts.train import train_sac
 
         task = SUITE[self.task]
-        train_sac(lambda: make_raw_env(task), task.expert, self.steps, self.minutes, self.seed)
+        train_sac(lambda: make_raw_env(task), task.expert, self.steps, self.minutes, self.seed,
+                  eval_every=self.eval_every, out_dir=self.out or WEIGHTS_DIR)
 
 
 @dataclass
@@ -194,16 +200,19 @@ class ReferenceScores:
     """Task id(s), 'all', or a tag."""
     episodes: int = 50
     """Episodes per policy (seeds 0..episodes-1)."""
+    out: Path | None = None
+    """JSON file to merge results into; default envs/reference_scores.json, which the registry reads."""
 
     def run(self) -> None:
         from gatosuite.envs import SUITE
         from gatosuite.envs.reference import measure, update_reference_file
+        from gatosuite.envs.registry import REFERENCE_SCORES
 
         for t in SUITE.select(self.task):
             if not t.is_env or t.expert is None:
                 continue
             row = measure(t, self.episodes)
-            update_reference_file({t.id: row})
+            update_reference_file({t.id: row}, self.out or REFERENCE_SCORES)
             print(f"{t.id}: expert {row['expert']:.3f}  random {row['random']:.3f}  bar {t.bar}  "
                   f"met {row['bar_met']}", flush=True)
 

@@ -10,7 +10,7 @@ from gatosuite.cli import main
 
 def test_help_lists_commands():
     out = subprocess.run([sys.executable, "-m", "gatosuite", "--help"], capture_output=True, text=True, check=True)
-    for cmd in ("tokenize", "text-model", "demo"):
+    for cmd in ("tasks", "collect", "train-expert", "reference-scores", "tokenize", "text-model", "demo"):
         assert cmd in out.stdout
 
 
@@ -39,3 +39,49 @@ def test_demo_walkthrough(capsys):
     main(["demo"])
     out = capsys.readouterr().out
     assert "CartPole-v1" in out and "Pendulum-v1" in out and "IMAGE" in out and "'▁go'" in out
+
+
+def test_tasks_json(capsys):
+    import json
+
+    main(["tasks", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert {"id", "domain", "tags", "modalities", "random_score", "expert_score"} <= set(rows[0])
+    assert any("heldout" in r["tags"] for r in rows)
+
+
+def test_tasks_table(capsys):
+    main(["tasks", "--tag", "heldout"])
+    out = capsys.readouterr().out
+    assert "inverted-double-pendulum" in out and "cartpole " not in out
+
+
+def test_collect_command(tmp_path, capsys):
+    main(["collect", "--task", "babyai-gotoredball", "--episodes", "2", "--root", str(tmp_path)])
+    assert "babyai-gotoredball: 2 episodes" in capsys.readouterr().out
+    main(["collect", "--task", "babyai-gotoredball", "--episodes", "2", "--root", str(tmp_path)])
+    assert "already collected" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="unknown task 'nope'"):
+        main(["collect", "--task", "nope", "--root", str(tmp_path)])
+
+
+def test_reference_scores_command(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "refs.json"
+    main(["reference-scores", "--task", "babyai-gotoredball", "--episodes", "3", "--out", str(out)])
+    row = json.loads(out.read_text())["babyai-gotoredball"]
+    assert row["expert"] == 1.0 and row["episodes"] == 3 and 0.0 <= row["random"] <= 1.0
+
+
+def test_train_expert_command(tmp_path):
+    from gatosuite.envs.experts.learned import LearnedExpert
+    from gatosuite.envs import make_raw_env
+
+    main(["train-expert", "--task", "hopper", "--steps", "300", "--eval-every", "200", "--out", str(tmp_path)])
+    weights = tmp_path / "hopper.safetensors"
+    assert weights.is_file() and weights.stat().st_size < 1_000_000
+    env = make_raw_env("hopper")
+    obs, _ = env.reset(seed=0)
+    action = LearnedExpert(weights, env).act(env, obs)
+    assert env.action_space.contains(action)

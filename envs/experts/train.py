@@ -65,9 +65,11 @@ def train_sac(make_env: Callable[[], gym.Env], name: str, steps: int, minutes: f
             return time.monotonic() < deadline
 
     env = make_env()
-    model = SAC("MlpPolicy", env, learning_starts=10_000, seed=seed, verbose=0, device="cpu")
+    model = SAC("MlpPolicy", env, learning_starts=min(10_000, steps // 2), seed=seed, verbose=0, device="cpu")
     start = time.monotonic()
     model.learn(total_timesteps=steps, callback=EvalAndStop())
     env.close()
+    if not out.is_file():  # the budget ended before the first evaluation: keep the final actor
+        export_sb3_actor(model, out, {"task": name, "steps": model.num_timesteps})
     print(f"[{name}] done: best eval return {best['score']:.1f}, weights {out}")
     return out
