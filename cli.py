@@ -144,6 +144,18 @@ class Collect:
     """Episode i is reset with seed + i."""
     chunk_episodes: int = 10
     """Episodes per staged chunk file: at most this many are lost to a kill."""
+    text_vocab: int = 4096
+    """SentencePiece vocabulary for the text-lm and babyai-captions data."""
+
+    def _build_text_data(self, task_id: str) -> None:
+        from gatosuite.datasets.captions import build_caption_cache
+        from gatosuite.datasets.text_data import build_text_cache
+        from gatosuite.tokenization import default_text_model
+
+        text = default_text_model(self.text_vocab)
+        build = build_text_cache if task_id == "text-lm" else build_caption_cache
+        cache = build(self.root, text)
+        print(f"{task_id}: {len(cache)} samples, {cache.total_tokens:,} tokens in {cache.dir}")
 
     def run(self) -> None:
         from gatosuite.datasets.collect import collect
@@ -154,8 +166,8 @@ class Collect:
         except KeyError as e:
             raise SystemExit(f"error: {e.args[0]}") from None
         for t in tasks:
-            if not t.is_env or t.expert is None:
-                print(f"skip {t.id}: {t.domain} data is built from the corpus, not collected")
+            if t.domain in ("text", "caption"):
+                self._build_text_data(t.id)
                 continue
             r = collect(t.id, self.episodes, self.root, self.workers, self.resume, self.seed,
                         chunk_episodes=self.chunk_episodes, overwrite=self.overwrite)

@@ -51,14 +51,13 @@ def tokenizer_hash(tok: Tokenizer) -> str:
 
 def task_tokenizer(task_id: str, text_model: TextModel | None) -> Tokenizer:
     """The tokenizer of a task, built from its canonical spaces."""
-    from gatosuite.envs import SUITE, make_task_env
+    from gatosuite.envs import SUITE
 
-    env = make_task_env(task_id)
-    try:
-        return Tokenizer.from_spaces(env.observation_space, env.action_space, text_model=text_model,
-                                     max_text_tokens=SUITE[task_id].max_text_tokens)
-    finally:
-        env.close()
+    from .collect import task_spaces
+
+    obs_space, act_space = task_spaces(task_id)
+    return Tokenizer.from_spaces(obs_space, act_space, text_model=text_model,
+                                 max_text_tokens=SUITE[task_id].max_text_tokens)
 
 
 class TokenCache:

@@ -46,6 +46,14 @@ class CollectResult:
         return self.steps / self.seconds if self.seconds > 0 else float("nan")
 
 
+@functools.lru_cache(maxsize=None)
+def task_spaces(task_id: str) -> tuple[gym.Space, gym.Space]:
+    """Canonical observation and action spaces of a task (building an env once per process)."""
+    env = make_task_env(task_id)
+    env.close()
+    return env.observation_space, env.action_space
+
+
 def staging_dir(root: Path, task_id: str) -> Path:
     return Path(root) / "staging" / task_id
 
@@ -176,13 +184,11 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
             steps = _run(task, todo, seed, workers, stage, chunk_episodes, bar)
     seconds = time.perf_counter() - t0
     all_eps = [staged_episodes(stage)[i] for i in range(episodes)]
-    env = make_task_env(task_id)
+    obs_space, act_space = task_spaces(task_id)
     ref = task.reference()
     returns = [e.ret for e in all_eps]
-    minari_store.build_dataset(root, task_id, all_eps, gym.spec(task.gymnasium_id), env.observation_space,
-                               env.action_space,
+    minari_store.build_dataset(root, task_id, all_eps, gym.spec(task.gymnasium_id), obs_space, act_space,
                                ref.get("random", 0.0), ref.get("expert", float(np.mean(returns))), task.expert)
-    env.close()
     shutil.rmtree(stage)
     return _summary(task, root, all_eps, seconds, steps, collected_now=len(todo))
 

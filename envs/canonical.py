@@ -80,7 +80,11 @@ class CanonicalObservation(gym.ObservationWrapper, gym.utils.RecordConstructorAr
                 raise InvalidObservationError(
                     f"task '{self.task_id}' produced a non-finite state {x.tolist()}; the simulation has "
                     "diverged: reset the env (or drop this episode)")
-            out = {"state": x}
+            if x.shape != self.observation_space["state"].shape:
+                raise InvalidObservationError(
+                    f"task '{self.task_id}' produced a state of shape {x.shape}, expected "
+                    f"{self.observation_space['state'].shape}")
+            return {"state": x}  # shape and finiteness are all an unbounded Box can check
         elif self.mode == "pixels":
             out = {"image": np.asarray(self.env.render(), dtype=np.uint8)}
         else:

@@ -61,6 +61,8 @@ def test_collect_command(tmp_path, capsys):
     assert "babyai-gotoredball: 2 episodes" in capsys.readouterr().out
     main(["collect", "--task", "babyai-gotoredball", "--episodes", "2", "--root", str(tmp_path)])
     assert "already collected" in capsys.readouterr().out
+    main(["collect", "--task", "caption", "--root", str(tmp_path)])
+    assert "babyai-captions: " in capsys.readouterr().out
     with pytest.raises(SystemExit, match="unknown task 'nope'"):
         main(["collect", "--task", "nope", "--root", str(tmp_path)])
 
