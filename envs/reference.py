@@ -7,6 +7,7 @@ the Minari datasets carry as ref_min/ref_max, and evaluation normalizes by.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,9 @@ def update_reference_file(rows: dict[str, dict[str, Any]], path: Path = REFERENC
     """Merge measured rows into the JSON file (other tasks' rows are kept)."""
     data = json.loads(path.read_text()) if path.is_file() else {}
     data.update(rows)
-    path.write_text(json.dumps(dict(sorted(data.items())), indent=2) + "\n")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(sorted(data.items())), indent=2) + "\n")
+    os.replace(tmp, path)  # a killed run never leaves a half-written file
     from . import registry
 
     registry._REFS = None  # re-read on next access

@@ -29,19 +29,26 @@ def _clip(env: gym.Env, action: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(action, dtype=np.float64), space.low, space.high).astype(space.dtype)
 
 
-def _dlqr(physics: Any, qpos: np.ndarray, q_cost: np.ndarray, r_cost: float) -> np.ndarray:
-    """Discrete LQR gain around the zero-velocity state `qpos`, linearized by MuJoCo finite differences.
+def _dlqr(physics: Any, qpos: np.ndarray, q_cost: np.ndarray, r_cost: float, n_sub_steps: int = 1) -> np.ndarray:
+    """Discrete LQR gain around the zero-velocity state `qpos`, linearized by central finite differences of mj_step.
 
     Linearizing the simulator itself (not a hand-derived model) keeps the gain right for the exact integrator,
     timestep and damping the task uses. Runs on a scratch MjData so the real episode is untouched.
     """
     model = physics.model.ptr
     data = mujoco.MjData(model)
-    data.qpos[:] = qpos
-    mujoco.mj_forward(model, data)
-    nx, nu = 2 * model.nv + model.na, model.nu
-    a, b = np.zeros((nx, nx)), np.zeros((nx, nu))
-    mujoco.mjd_transitionFD(model, data, 1e-6, True, a, b, None, None)
+    nv, nu, eps = model.nv, model.nu, 1e-6
+
+    def step(x: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """One control step from state x (hinges and slides only, so qpos and qvel both have nv entries)."""
+        mujoco.mj_resetData(model, data)
+        data.qpos[:], data.qvel[:], data.ctrl[:] = x[:nv], x[nv:], u
+        mujoco.mj_step(model, data, nstep=n_sub_steps)
+        return np.concatenate([data.qpos, data.qvel])
+
+    x0, u0 = np.concatenate([qpos, np.zeros(nv)]), np.zeros(nu)
+    a = np.stack([(step(x0 + eps * e, u0) - step(x0 - eps * e, u0)) / (2 * eps) for e in np.eye(2 * nv)], 1)
+    b = np.stack([(step(x0, u0 + eps * e) - step(x0, u0 - eps * e)) / (2 * eps) for e in np.eye(nu)], 1)
     p = scipy.linalg.solve_discrete_are(a, b, q_cost, np.atleast_2d(r_cost))
     return np.linalg.solve(r_cost + b.T @ p @ b, b.T @ p @ a)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -10,6 +11,10 @@ from metaworld.policies import ENV_POLICY_MAP
 
 from . import register_expert
 from .base import Expert
+
+# Meta-World's policies use a proportional gain it warns about on first use; the env clips actions and
+# so do we, so the warning says nothing actionable.
+warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", category=UserWarning)
 
 
 class MetaWorldExpert(Expert):
