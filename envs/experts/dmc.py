@@ -7,10 +7,12 @@ model; the real env is never stepped by an expert. All actions are clipped into 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import gymnasium as gym
 import mujoco
+import mujoco.rollout
 import numpy as np
 import scipy.linalg
 
@@ -81,7 +83,7 @@ class CartpoleExpert(Expert):
         if np.cos(th) > 0.85 and abs(energy) < 0.3:
             u = -self.gain @ np.array([x, th, v, w])
         else:
-            u = np.array([-8.0 * energy * w * np.cos(th) - 0.5 * x - 0.5 * v])
+            u = np.array([8.0 * energy * w * np.cos(th) - 0.5 * x - 0.5 * v])
         return _clip(env, u)
 
 
@@ -93,3 +95,139 @@ def _cartpole_balance(env: gym.Env) -> Expert:
 @register_expert("dmc-cartpole-swingup")
 def _cartpole_swingup(env: gym.Env) -> Expert:
     return CartpoleExpert(env)
+
+
+# --------------------------------------------------------------------------------------------- point_mass
+
+
+class PointMassExpert(Expert):
+    """Per-axis PD on the target-to-mass vector: the axes are decoupled, each with its own force limit.
+
+    With damping b and mass m each axis coasts to x + (m/b) v, so a stiff gain on a lead of about that size
+    drives the mass at full force and brakes it just as it arrives, after which the control (and its cost)
+    falls to zero because nothing pushes the mass away again (no gravity in the plane).
+    """
+
+    def __init__(self, env: gym.Env, kp: float = 60.0, lead: float = 0.3) -> None:
+        self.kp, self.lead = kp, lead
+
+    def act(self, env: gym.Env, obs: Any) -> np.ndarray:
+        ph = _physics(env)
+        err = ph.named.data.geom_xpos["pointmass", :2] - ph.named.data.geom_xpos["target", :2]
+        return _clip(env, -self.kp * (err + self.lead * ph.data.qvel[:2]))
+
+
+@register_expert("dmc-point_mass-easy")
+def _point_mass_easy(env: gym.Env) -> Expert:
+    return PointMassExpert(env)
+
+
+# --------------------------------------------------------------------------------------------- reacher
+
+
+class ReacherExpert(Expert):
+    """Analytic two-link inverse kinematics to the target centre, then a stiff joint-space PD.
+
+    Of the two elbow solutions we take the one closer to the current configuration (shoulder angle wrapped),
+    which shortens the motion; the target is pulled inside the reachable annulus so IK always has an answer.
+    """
+
+    def __init__(self, env: gym.Env, kp: float = 4.0, kd: float = 0.25) -> None:
+        ph = _physics(env)
+        self.l1 = float(ph.named.model.body_pos["hand", "x"])
+        self.l2 = float(ph.named.model.body_pos["finger", "x"])
+        self.wrist_max = float(ph.named.model.jnt_range["wrist", 1]) - 0.02
+        self.kp, self.kd = kp, kd
+
+    def act(self, env: gym.Env, obs: Any) -> np.ndarray:
+        ph = _physics(env)
+        q, qd = ph.data.qpos[:2], ph.data.qvel[:2]
+        tx, ty = ph.named.model.geom_pos["target", :2]
+        r = np.clip(np.hypot(tx, ty), abs(self.l1 - self.l2) + 1e-3, self.l1 + self.l2 - 1e-3)
+        c2 = np.clip((r * r - self.l1**2 - self.l2**2) / (2 * self.l1 * self.l2), -1.0, 1.0)
+        best, best_d = q, np.inf
+        for q2 in (np.arccos(c2), -np.arccos(c2)):
+            q2 = float(np.clip(q2, -self.wrist_max, self.wrist_max))
+            q1 = np.arctan2(ty, tx) - np.arctan2(self.l2 * np.sin(q2), self.l1 + self.l2 * np.cos(q2))
+            q1 = q[0] + (q1 - q[0] + np.pi) % (2 * np.pi) - np.pi
+            d = abs(q1 - q[0]) + abs(q2 - q[1])
+            if d < best_d:
+                best, best_d = np.array([q1, q2]), d
+        return _clip(env, self.kp * (best - q) - self.kd * qd)
+
+
+@register_expert("dmc-reacher-easy")
+def _reacher_easy(env: gym.Env) -> Expert:
+    return ReacherExpert(env)
+
+
+# --------------------------------------------------------------------------------------------- finger
+
+
+class FingerSpinExpert(Expert):
+    """Random-shooting MPC over bang-bang action sequences, rolled out on a copy of the model.
+
+    Spinning needs repeated, precisely timed flicks of the spinner's ends (its friction and damping take about
+    10 rad/s off per half turn), which no simple feedback law captures; a short look-ahead on the true contact
+    dynamics does. Candidates are saturated sign sequences (the finger's motors are strong, and full-force
+    strokes were the best-scoring sampling distribution) plus the shifted previous plan, scored by the clipped
+    spinner speed over the horizon: clipping stops it from trading later reward for one huge flick.
+    The sampler is seeded at every reset, so the expert is deterministic given the episode.
+    """
+
+    def __init__(self, env: gym.Env, n_samples: int = 48, horizon: int = 15, v_cap: float = 20.0,
+                 flip: float = 0.4, replan: int = 1, refine: int = 0, flip2: float = 0.1) -> None:
+        self.n, self.h, self.v_cap, self.flip, self.replan = n_samples, horizon, v_cap, flip, replan
+        self.refine, self.flip2 = refine, flip2
+        self.sub = int(env.unwrapped._env._n_sub_steps)
+        self.spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        self.roll = mujoco.rollout.Rollout(nthread=0)
+        self.model: mujoco.MjModel | None = None
+        self._reset_plan()
+
+    def _reset_plan(self) -> None:
+        self.rng = np.random.default_rng(0)
+        self.plan = np.zeros((self.h, 2))
+        self.t = 0
+
+    def reset(self, env: gym.Env, obs: Any, info: dict[str, Any]) -> None:
+        # Copy the model after reset: the task edits it per episode (e.g. the spinner's damping).
+        model = _physics(env).model.ptr
+        self.model = copy.deepcopy(model)
+        self.model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_SENSOR  # cost reads qvel from the state
+        self.scratch = [mujoco.MjData(self.model)]
+        self.state = np.empty(mujoco.mj_stateSize(model, self.spec))
+        self.w_col = 1 + model.nq + int(model.jnt_dofadr[model.joint("hinge").id])
+        self._reset_plan()
+
+    def act(self, env: gym.Env, obs: Any) -> np.ndarray:
+        if self.model is None:
+            self.reset(env, obs, {})
+        self.t += 1
+        if (self.t - 1) % self.replan == 0:
+            self._replan(_physics(env))
+        action, self.plan = self.plan[0].copy(), np.concatenate([self.plan[1:], self.plan[-1:]])
+        return _clip(env, action)
+
+    def _replan(self, ph: Any) -> None:
+        data = ph.data.ptr
+        mujoco.mj_getState(ph.model.ptr, data, self.state, self.spec)
+        self.plan = self._best(data, self.plan, self.n, self.flip, keep=self.plan)
+        if self.refine:
+            self.plan = self._best(data, self.plan, self.refine, self.flip2, keep=self.plan)
+
+    def _best(self, data: Any, center: np.ndarray, n: int, flip: float, keep: np.ndarray) -> np.ndarray:
+        """Best of `n` sign sequences made by flipping each entry of `center` with probability `flip`."""
+        base = np.where(center >= 0, 1.0, -1.0)
+        cand = base[None] * np.where(self.rng.random((n, self.h, 2)) < flip, -1.0, 1.0)
+        cand[0] = keep
+        ctrl = np.repeat(cand, self.sub, axis=1)
+        states, _ = self.roll.rollout(self.model, self.scratch, self.state[None], ctrl,
+                                      initial_warmstart=data.qacc_warmstart[None])
+        spin = -states[:, self.sub - 1 :: self.sub, self.w_col]
+        return cand[int(np.argmax(np.minimum(spin, self.v_cap).sum(1)))]
+
+
+@register_expert("dmc-finger-spin")
+def _finger_spin(env: gym.Env) -> Expert:
+    return FingerSpinExpert(env)
