@@ -59,26 +59,29 @@ def _dlqr(physics: Any, qpos: np.ndarray, q_cost: np.ndarray, r_cost: float, n_s
 
 
 class CartpoleExpert(Expert):
-    """Energy-shaping swing-up, handing over to LQR near upright (balance starts inside the LQR basin).
+    """Energy-shaping swing-up that hands over to LQR near upright; balance episodes start inside the LQR basin.
 
-    The pole's energy is pumped toward the upright energy with cart acceleration along -omega*cos(theta)
-    (the direction that does positive work on the pole), while a weak PD keeps the cart near the centre of
-    the rail. Once the pole is close to upright and slow enough, LQR catches it and holds it with small force.
+    The pole's energy E (zero when upright at rest, negative below) is driven to zero with a cart force
+    proportional to E * omega * cos(theta), the direction in which the cart does positive work on the pole while
+    E < 0 and negative work if it overshoots; a weak PD keeps the cart near the middle of its rail meanwhile.
+    Once the pole is near upright with about the right energy, LQR (linearized on the simulator) catches it and
+    holds it with small forces, which the reward's control term favours.
     """
 
     def __init__(self, env: gym.Env) -> None:
         ph = _physics(env)
-        self.m = float(ph.model.body_mass[2])
-        self.lc = 0.5
-        self.inertia = float(ph.model.body_inertia[2, 1]) + self.m * self.lc**2
+        self.m = float(ph.named.model.body_mass["pole_1"])
+        self.lc = float(ph.named.model.body_ipos["pole_1", "z"])  # hinge to centre of mass
+        self.inertia = float(ph.named.model.body_inertia["pole_1", "y"]) + self.m * self.lc**2
         self.g = float(-ph.model.opt.gravity[2])
-        self.gain = _dlqr(ph, np.zeros(2), np.diag([1.0, 20.0, 0.5, 0.5]), 2.0)
+        sub = int(env.unwrapped._env._n_sub_steps)
+        self.gain = _dlqr(ph, np.zeros(2), np.diag([1.0, 20.0, 0.5, 0.5]), 2.0, n_sub_steps=sub)
 
     def act(self, env: gym.Env, obs: Any) -> np.ndarray:
         ph = _physics(env)
         x, th = ph.data.qpos
         v, w = ph.data.qvel
-        th = (th + np.pi) % (2 * np.pi) - np.pi
+        th = (th + np.pi) % (2 * np.pi) - np.pi  # hinge angle from upright, wrapped
         energy = 0.5 * self.inertia * w * w + self.m * self.g * self.lc * (np.cos(th) - 1.0)
         if np.cos(th) > 0.85 and abs(energy) < 0.3:
             u = -self.gain @ np.array([x, th, v, w])
@@ -167,65 +170,59 @@ def _reacher_easy(env: gym.Env) -> Expert:
 class FingerSpinExpert(Expert):
     """Random-shooting MPC over bang-bang action sequences, rolled out on a copy of the model.
 
-    Spinning needs repeated, precisely timed flicks of the spinner's ends (its friction and damping take about
-    10 rad/s off per half turn), which no simple feedback law captures; a short look-ahead on the true contact
-    dynamics does. Candidates are saturated sign sequences (the finger's motors are strong, and full-force
-    strokes were the best-scoring sampling distribution) plus the shifted previous plan, scored by the clipped
-    spinner speed over the horizon: clipping stops it from trading later reward for one huge flick.
-    The sampler is seeded at every reset, so the expert is deterministic given the episode.
+    Spinning needs repeated, precisely timed flicks of the spinner's ends (friction and damping take roughly
+    10 rad/s off per half turn), which no simple feedback law captured; a short look-ahead on the true contact
+    dynamics does. Candidates are the previous plan, shifted, with each entry's sign flipped at random: saturated
+    strokes scored far better than Gaussian perturbations or refinement of the best plan. A plan's score is the
+    spinner speed summed over the horizon, capped a little above the reward's 15 rad/s. Quality grows with the
+    sample count (about 820 / 880 / 900 mean return for 32 / 48 / 64 over 8 seeds); 48 costs ~4 ms per act here.
+    The sampler is reseeded at every reset, so the expert is deterministic given the episode.
     """
 
-    def __init__(self, env: gym.Env, n_samples: int = 48, horizon: int = 15, v_cap: float = 20.0,
-                 flip: float = 0.4, replan: int = 1, refine: int = 0, flip2: float = 0.1) -> None:
-        self.n, self.h, self.v_cap, self.flip, self.replan = n_samples, horizon, v_cap, flip, replan
-        self.refine, self.flip2 = refine, flip2
-        self.sub = int(env.unwrapped._env._n_sub_steps)
-        self.spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
-        self.roll = mujoco.rollout.Rollout(nthread=0)
-        self.model: mujoco.MjModel | None = None
-        self._reset_plan()
+    READY = np.array([-0.2, 1.2])  # finger joint angles typical of steady flicking, next to the spinner
 
-    def _reset_plan(self) -> None:
+    def __init__(self, env: gym.Env, n_samples: int = 48, horizon: int = 15, v_cap: float = 20.0,
+                 flip: float = 0.4, ready_weight: float = 0.01) -> None:
+        self.n, self.h, self.v_cap, self.flip, self.ready_w = n_samples, horizon, v_cap, flip, ready_weight
+        self.sub = int(env.unwrapped._env._n_sub_steps)  # physics steps per env step
+        self.spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        self.roll = mujoco.rollout.Rollout(nthread=0)  # batched C rollouts on this thread: no Python per step
+        self.model: mujoco.MjModel | None = None
         self.rng = np.random.default_rng(0)
-        self.plan = np.zeros((self.h, 2))
-        self.t = 0
+        self.plan = np.zeros((horizon, 2))
 
     def reset(self, env: gym.Env, obs: Any, info: dict[str, Any]) -> None:
-        # Copy the model after reset: the task edits it per episode (e.g. the spinner's damping).
+        # Copy the model after every reset: the task edits it per episode (the spinner's damping).
         model = _physics(env).model.ptr
         self.model = copy.deepcopy(model)
-        self.model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_SENSOR  # cost reads qvel from the state
+        self.model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_SENSOR  # the cost reads qvel from the state
         self.scratch = [mujoco.MjData(self.model)]
         self.state = np.empty(mujoco.mj_stateSize(model, self.spec))
+        # Columns in a FULLPHYSICS state row, [time, qpos, qvel, ...]: spinner velocity, finger joint angles.
         self.w_col = 1 + model.nq + int(model.jnt_dofadr[model.joint("hinge").id])
-        self._reset_plan()
+        self.q_cols = [1 + int(model.jnt_qposadr[model.joint(j).id]) for j in ("proximal", "distal")]
+        self.rng = np.random.default_rng(0)
+        self.plan = np.zeros((self.h, 2))
 
     def act(self, env: gym.Env, obs: Any) -> np.ndarray:
         if self.model is None:
             self.reset(env, obs, {})
-        self.t += 1
-        if (self.t - 1) % self.replan == 0:
-            self._replan(_physics(env))
-        action, self.plan = self.plan[0].copy(), np.concatenate([self.plan[1:], self.plan[-1:]])
-        return _clip(env, action)
-
-    def _replan(self, ph: Any) -> None:
+        ph = _physics(env)
         data = ph.data.ptr
         mujoco.mj_getState(ph.model.ptr, data, self.state, self.spec)
-        self.plan = self._best(data, self.plan, self.n, self.flip, keep=self.plan)
-        if self.refine:
-            self.plan = self._best(data, self.plan, self.refine, self.flip2, keep=self.plan)
-
-    def _best(self, data: Any, center: np.ndarray, n: int, flip: float, keep: np.ndarray) -> np.ndarray:
-        """Best of `n` sign sequences made by flipping each entry of `center` with probability `flip`."""
-        base = np.where(center >= 0, 1.0, -1.0)
-        cand = base[None] * np.where(self.rng.random((n, self.h, 2)) < flip, -1.0, 1.0)
-        cand[0] = keep
-        ctrl = np.repeat(cand, self.sub, axis=1)
-        states, _ = self.roll.rollout(self.model, self.scratch, self.state[None], ctrl,
+        base = np.where(self.plan >= 0, 1.0, -1.0)
+        cand = base[None] * np.where(self.rng.random((self.n, self.h, 2)) < self.flip, -1.0, 1.0)
+        cand[0] = self.plan  # keep last step's plan in the running, so the choice never gets worse by chance
+        states, _ = self.roll.rollout(self.model, self.scratch, self.state[None], np.repeat(cand, self.sub, axis=1),
                                       initial_warmstart=data.qacc_warmstart[None])
-        spin = -states[:, self.sub - 1 :: self.sub, self.w_col]
-        return cand[int(np.argmax(np.minimum(spin, self.v_cap).sum(1)))]
+        states = states[:, self.sub - 1 :: self.sub]
+        score = np.minimum(-states[..., self.w_col], self.v_cap).sum(1)  # reward wants hinge velocity <= -15
+        # Tie-breaker: with the finger folded away no sequence reaches the spinner within the horizon and all
+        # scores are 0; a faint pull toward the ready pose then brings the finger back into play.
+        score -= self.ready_w * np.abs(states[..., self.q_cols] - self.READY).sum((1, 2))
+        best = cand[int(np.argmax(score))]
+        self.plan = np.concatenate([best[1:], best[-1:]])
+        return _clip(env, best[0])
 
 
 @register_expert("dmc-finger-spin")
