@@ -109,7 +109,8 @@ class Tasks:
 
         rows = [{"id": t.id, "domain": t.domain, "tags": sorted(t.tags), "modalities": list(t.modalities),
                  "random_score": t.random_score, "expert_score": t.expert_score, "metric": t.metric,
-                 "bar": t.bar, "bar_met": t.reference().get("bar_met"), "gym_id": t.gymnasium_id if t.is_env else None}
+                 "bar": t.bar, "bar_met": t.reference().get("bar_met"), "episode_length": t.episode_length,
+                 "expert": t.expert, "gym_id": t.gymnasium_id if t.is_env else None}
                 for t in SUITE.select(self.tag)]
         if self.json:
             print(_json.dumps(rows, indent=2))

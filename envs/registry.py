@@ -39,7 +39,9 @@ class TaskSpec:
     expert: str | None = None
     """Name of the expert in gatosuite.envs.experts."""
     max_episode_steps: int | None = None
-    """Episode length cap (the raw env's own cap when None)."""
+    """Override of the raw env's episode cap (None keeps the raw env's own)."""
+    episode_length: int | None = None
+    """The episode cap the task runs with, for listings; None where each level sets its own (BabyAI)."""
     metric: Literal["return", "success"] = "return"
     """What the reference scores and normalized scores measure."""
     bar: float | None = None

@@ -7,11 +7,20 @@ from .registry import Suite, TaskSpec
 SUITE = Suite()
 
 
+EPISODE_LENGTHS = {
+    "CartPole-v1": 500, "Acrobot-v1": 500, "Pendulum-v1": 200, "MountainCarContinuous-v0": 999,
+    "InvertedPendulum-v5": 1000, "InvertedDoublePendulum-v5": 1000, "Reacher-v5": 50, "Hopper-v5": 1000,
+    "HalfCheetah-v5": 1000, "Meta-World/MT1": 500,
+}
+"""The raw envs' own caps (dm_control suite tasks run 1000 steps; BabyAI levels set their own)."""
+
+
 def _add(id: str, domain: str, gym_id: str | None, modalities: tuple[str, ...], *, heldout: str = "",
          extra_tags: tuple[str, ...] = (), **kw) -> None:
     tags = frozenset({"heldout" if heldout else "train", domain, *extra_tags})
+    length = 1000 if domain.startswith("dmc") else EPISODE_LENGTHS.get(gym_id or "")
     SUITE.add(TaskSpec(id=id, domain=domain, tags=tags, modalities=modalities, gym_id=gym_id,
-                       why_heldout=heldout, **kw))
+                       why_heldout=heldout, episode_length=length, **kw))
 
 
 STATE_DISCRETE = ("continuous", "discrete")

@@ -62,3 +62,18 @@ def test_non_finite_state_is_a_clear_error():
     env.unwrapped.state = [float("nan"), 0.0]
     with pytest.raises(InvalidObservationError, match="task 'pendulum' produced a non-finite state"):
         env.step([0.0])
+
+
+@pytest.mark.parametrize("task_id", ["cartpole", "reacher", "mw-reach", "dmc-point_mass-easy"])
+def test_episode_length_is_what_the_env_runs(task_id):
+    from gatosuite.envs import make_task_env
+
+    env = make_task_env(task_id)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    steps, done = 0, False
+    while not done:
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        steps += 1
+        done = term or trunc
+    assert trunc and steps == SUITE[task_id].episode_length or term and steps < SUITE[task_id].episode_length
