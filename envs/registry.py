@@ -115,13 +115,17 @@ class Suite:
         return [t for t in self._tasks.values() if tag in t.tags]
 
     def select(self, selector: str) -> list[TaskSpec]:
-        """'all', a tag (train, heldout, a domain), or comma-separated task ids."""
-        if selector == "all":
-            return list(self._tasks.values())
+        """Comma-separated items, each 'all', a tag (train, heldout, a domain) or a task id."""
         tags = {tag for t in self._tasks.values() for tag in t.tags}
-        if selector in tags:
-            return self.tagged(selector)
-        return [self[s.strip()] for s in selector.split(",") if s.strip()]
+        out: dict[str, TaskSpec] = {}
+        for item in (s.strip() for s in selector.split(",")):
+            if item == "all":
+                out.update(self._tasks)
+            elif item in tags:
+                out.update((t.id, t) for t in self.tagged(item))
+            elif item:
+                out[item] = self[item]
+        return list(out.values())
 
     def training_tasks(self, explicit: Iterable[str] = ()) -> list[TaskSpec]:
         """Tasks tagged 'train', plus held-out tasks only if named in `explicit`."""

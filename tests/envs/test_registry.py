@@ -30,6 +30,7 @@ def test_selectors_and_unknown_ids():
     assert {t.id for t in SUITE.select("babyai")} == {t.id for t in SUITE if t.domain == "babyai"}
     assert [t.id for t in SUITE.select("cartpole,reacher")] == ["cartpole", "reacher"]
     assert len(SUITE.select("all")) == len(SUITE)
+    assert {t.domain for t in SUITE.select("dmc,dmc-pixels,cartpole")} == {"dmc", "dmc-pixels", "classic"}
     with pytest.raises(KeyError, match="unknown task 'cartpol'; known: .*cartpole"):
         SUITE["cartpol"]
     with pytest.raises(KeyError, match="unknown task"):
