@@ -58,6 +58,8 @@ _add("dmc-point_mass-easy", "dmc", "dm_control/point_mass-easy-v0", STATE_CONTIN
 _add("dmc-reacher-easy", "dmc", "dm_control/reacher-easy-v0", STATE_CONTINUOUS, expert="dmc-reacher-easy",
      bar=900)
 _add("dmc-finger-spin", "dmc", "dm_control/finger-spin-v0", STATE_CONTINUOUS, expert="dmc-finger-spin")
+_add("dmc-walker-stand", "dmc", "dm_control/walker-stand-v0", STATE_CONTINUOUS, expert="dmc-walker-stand",
+     extra_tags=("locomotion",))
 
 # --- dm_control from pixels ----------------------------------------------------------------------------
 _add("dmc-cartpole-balance-pixels", "dmc-pixels", "dm_control/cartpole-balance-v0", ("image", "continuous"),

@@ -63,10 +63,10 @@ class LearnedExpert(Expert):
         hidden = tuple(tensors[f"layers.{i}.weight"].shape[0] for i in range(n_layers))
         obs_dim = tensors["layers.0.weight"].shape[1]
         space = env.action_space
-        if env.observation_space.shape != (obs_dim,) or tensors["mu.weight"].shape[0] != space.shape[0]:
+        self.obs_space = env.observation_space
+        if gym.spaces.flatdim(self.obs_space) != obs_dim or tensors["mu.weight"].shape[0] != space.shape[0]:
             raise ValueError(f"expert weights '{path.name}' expect obs dim {obs_dim} and "
-                             f"{tensors['mu.weight'].shape[0]} actions; env has {env.observation_space.shape} "
-                             f"and {space.shape}")
+                             f"{tensors['mu.weight'].shape[0]} actions; env has {self.obs_space} and {space.shape}")
         self.net = MLPActor(obs_dim, space.shape[0], hidden)
         self.net.load_state_dict(tensors)
         self.net.eval()
@@ -74,6 +74,7 @@ class LearnedExpert(Expert):
 
     @torch.no_grad()
     def act(self, env: gym.Env, obs: Any) -> np.ndarray:
-        x = torch.as_tensor(np.asarray(obs, dtype=np.float32)).unsqueeze(0)
+        flat = gym.spaces.flatten(self.obs_space, obs)  # dm_control Dicts: the order training saw
+        x = torch.as_tensor(np.asarray(flat, dtype=np.float32)).unsqueeze(0)
         a = self.net(x)[0].numpy().astype(np.float64)
         return (self.low + (a + 1.0) * 0.5 * (self.high - self.low)).astype(np.float32)

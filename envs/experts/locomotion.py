@@ -8,7 +8,8 @@ from . import register_expert
 from .base import Expert
 from .learned import LearnedExpert
 
-LEARNED = {"hopper": "hopper.safetensors", "halfcheetah": "halfcheetah.safetensors"}
+LEARNED = {"hopper": "hopper.safetensors", "halfcheetah": "halfcheetah.safetensors",
+           "dmc-walker-stand": "dmc-walker-stand.safetensors"}
 
 for _name, _file in LEARNED.items():
     register_expert(_name)(lambda env, _f=_file: LearnedExpert(_f, env))

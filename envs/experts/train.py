@@ -65,6 +65,8 @@ def train_sac(make_env: Callable[[], gym.Env], name: str, steps: int, minutes: f
             return time.monotonic() < deadline
 
     env = make_env()
+    if isinstance(env.observation_space, gym.spaces.Dict):  # dm_control: the same flattening as LearnedExpert
+        env = gym.wrappers.FlattenObservation(env)
     model = SAC("MlpPolicy", env, learning_starts=min(10_000, steps // 2), seed=seed, verbose=0, device="cpu")
     start = time.monotonic()
     model.learn(total_timesteps=steps, callback=EvalAndStop())
