@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -117,24 +118,25 @@ def write_cache(final: Path, seqs: list[TokenSequence], meta: dict) -> TokenCach
     return TokenCache(final)
 
 
-def build(root: Path, task_id: str, tok: Tokenizer) -> TokenCache:
-    """Tokenize every episode of the task's Minari dataset into a fresh cache."""
-    seqs = [tok.encode_episode(ep.observations, ep.actions) for ep in minari_store.iter_episodes(root, task_id)]
-    return write_cache(cache_dir(root, task_id), seqs, {
-        "task": task_id, "dataset_hash": dataset_hash(root, task_id), "tokenizer_hash": tokenizer_hash(tok),
-        "tokens_per_timestep": tok.spec.tokens_per_timestep, "spec": tok.spec.describe()})
+def cached(directory: Path, stamp: dict[str, str], build: Callable[[], list[TokenSequence]],
+           meta: dict | None = None) -> TokenCache:
+    """The cache in `directory` if it was written with this `stamp` (hashes of its inputs), else
+    `build()` the sequences and write them, stamped."""
+    meta_path = directory / "meta.json"
+    if meta_path.is_file():
+        try:
+            old = json.loads(meta_path.read_text())
+        except json.JSONDecodeError:  # a torn meta.json: rebuild
+            old = {}
+        if old.get("version") == CACHE_VERSION and all(old.get(k) == v for k, v in stamp.items()):
+            return TokenCache(directory)
+    return write_cache(directory, build(), {**(meta or {}), **stamp})
 
 
 def open_cache(root: Path, task_id: str, tok: Tokenizer) -> TokenCache:
-    """The task's cache, rebuilt first if missing or made from another dataset or tokenizer."""
-    d = cache_dir(root, task_id)
-    meta_path = d / "meta.json"
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError:
-            meta = {}
-        if (meta.get("version") == CACHE_VERSION and meta.get("tokenizer_hash") == tokenizer_hash(tok)
-                and meta.get("dataset_hash") == dataset_hash(root, task_id)):
-            return TokenCache(d)
-    return build(root, task_id, tok)
+    """The task's episode cache, rebuilt first if missing or made from another dataset or tokenizer."""
+    stamp = {"dataset_hash": dataset_hash(root, task_id), "tokenizer_hash": tokenizer_hash(tok)}
+    return cached(cache_dir(root, task_id), stamp,
+                  lambda: [tok.encode_episode(ep.observations, ep.actions)
+                           for ep in minari_store.iter_episodes(root, task_id)],
+                  {"task": task_id, "tokens_per_timestep": tok.spec.tokens_per_timestep, "spec": tok.spec.describe()})

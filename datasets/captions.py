@@ -23,7 +23,7 @@ from gatosuite.tokenization.corpus import NUMBER_WORDS, PLURALS
 from gatosuite.tokenization.images import num_patches, patch_intervals, patchify
 from gatosuite.tokenization.tokenizer import encode_documents
 
-from .cache import CACHE_VERSION, TokenCache, cache_dir, write_cache
+from .cache import TokenCache, cache_dir, cached
 
 TASK_ID = "babyai-captions"
 OBJECTS = ("ball", "box", "key", "door")
@@ -96,11 +96,5 @@ def encode_samples(text_model: TextModel, frames: np.ndarray, texts: list[list[s
 def build_caption_cache(root: Path, text_model: TextModel, n_views: int = 2000, seed: int = 0) -> TokenCache:
     """Generate and tokenize the caption/VQA data; reused while the text model and settings match."""
     key = hashlib.sha256(f"{text_model.fingerprint}|{n_views}|{seed}|{LEVEL}".encode()).hexdigest()
-    d = cache_dir(root, TASK_ID)
-    if (d / "meta.json").is_file():
-        cache = TokenCache(d)
-        if cache.meta.get("tokenizer_hash") == key and cache.meta.get("version") == CACHE_VERSION:
-            return cache
-    frames, texts = generate(n_views, seed)
-    return write_cache(d, encode_samples(text_model, frames, texts),
-                       {"task": TASK_ID, "tokenizer_hash": key, "dataset_hash": key, "tokens_per_timestep": None})
+    return cached(cache_dir(root, TASK_ID), {"inputs_hash": key},
+                  lambda: encode_samples(text_model, *generate(n_views, seed)), {"task": TASK_ID})

@@ -11,7 +11,7 @@ from gatosuite.tokenization import TextModel, Vocabulary
 from gatosuite.tokenization.corpus import default_corpus
 from gatosuite.tokenization.tokenizer import encode_documents
 
-from .cache import CACHE_VERSION, TokenCache, cache_dir, write_cache
+from .cache import TokenCache, cache_dir, cached
 
 TASK_ID = "text-lm"
 
@@ -34,12 +34,6 @@ def build_text_cache(root: Path, text_model: TextModel, max_docs: int | None = 2
     """Tokenize up to `max_docs` corpus documents; reused while the text model and settings match."""
     vocab = Vocabulary(text_model.vocab_size)
     key = hashlib.sha256(f"{text_model.fingerprint}|{max_docs}|{sorted(map(str, extra_txt))}".encode()).hexdigest()
-    d = cache_dir(root, TASK_ID)
-    if (d / "meta.json").is_file():
-        cache = TokenCache(d)
-        if cache.meta.get("tokenizer_hash") == key and cache.meta.get("version") == CACHE_VERSION:
-            return cache
-    docs = documents(default_corpus(extra_txt))[:max_docs]
-    seqs = encode_documents(text_model, vocab, docs)
-    return write_cache(d, seqs, {"task": TASK_ID, "tokenizer_hash": key, "dataset_hash": key,
-                                 "tokens_per_timestep": None})
+    return cached(cache_dir(root, TASK_ID), {"inputs_hash": key},
+                  lambda: encode_documents(text_model, vocab, documents(default_corpus(extra_txt))[:max_docs]),
+                  {"task": TASK_ID})

@@ -12,22 +12,10 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import scipy.linalg
 
 from . import register_expert
 from .base import Expert
-
-
-def _clip(env: gym.Env, action: np.ndarray) -> np.ndarray:
-    """Clip into the Box action space, in its dtype, so every action is valid whatever the controller said."""
-    space = env.action_space
-    return np.clip(np.asarray(action, dtype=np.float64), space.low, space.high).astype(space.dtype)
-
-
-def _dlqr(a: np.ndarray, b: np.ndarray, q: np.ndarray, r: float) -> np.ndarray:
-    """Discrete-time LQR gain K (u = -K x) from the Riccati solution."""
-    p = scipy.linalg.solve_discrete_are(a, b, q, np.atleast_2d(r))
-    return np.linalg.solve(r + b.T @ p @ b, b.T @ p @ a)
+from .control import clip_action, dlqr
 
 
 # --------------------------------------------------------------------------------------------- cartpole
@@ -49,7 +37,7 @@ class CartPoleExpert(Expert):
         x_th, x_u = -mp * half * th_th / total, 1.0 / total - mp * half * th_u / total
         ac = np.array([[0, 1, 0, 0], [0, 0, x_th, 0], [0, 0, 0, 1], [0, 0, th_th, 0]], dtype=np.float64)
         bc = np.array([[0.0], [x_u], [0.0], [th_u]])
-        self.k = _dlqr(np.eye(4) + tau * ac, tau * bc, np.diag([1.0, 1.0, 10.0, 1.0]), 0.1)[0]
+        self.k = dlqr(np.eye(4) + tau * ac, tau * bc, np.diag([1.0, 1.0, 10.0, 1.0]), 0.1)[0]
 
     def act(self, env: gym.Env, obs: Any) -> int:
         force = -self.k @ np.asarray(env.unwrapped.state, dtype=np.float64)
@@ -196,7 +184,7 @@ class PendulumExpert(Expert):
         dt = self.dt
         a = np.array([[1 + self.alpha * dt * dt, dt], [self.alpha * dt, 1.0]])
         b = np.array([[self.beta * dt * dt], [self.beta * dt]])
-        self.k = _dlqr(a, b, np.diag([1.0, 0.1]), 0.001)[0]
+        self.k = dlqr(a, b, np.diag([1.0, 0.1]), 0.001)[0]
 
     def act(self, env: gym.Env, obs: Any) -> np.ndarray:
         th, thdot = (float(v) for v in env.unwrapped.state)
@@ -206,7 +194,7 @@ class PendulumExpert(Expert):
             u = -self.k @ np.array([th, thdot])
         else:
             u = -self.umax * np.sign(thdot * energy) if thdot != 0 else self.umax
-        return _clip(env, np.array([u]))
+        return clip_action(env, np.array([u]))
 
 
 @register_expert("pendulum")
@@ -269,7 +257,7 @@ class MountainCarContinuousExpert(Expert):
     def act(self, env: gym.Env, obs: Any) -> np.ndarray:
         x, v = (np.float32(s) for s in env.unwrapped.state)
         u = self._push(np.array([x]), np.array([v]), np.array([self.mag]), np.array([self.first]))
-        return _clip(env, u)
+        return clip_action(env, u)
 
 
 @register_expert("mountaincar-continuous")

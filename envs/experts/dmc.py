@@ -14,10 +14,10 @@ import gymnasium as gym
 import mujoco
 import mujoco.rollout
 import numpy as np
-import scipy.linalg
 
 from . import register_expert
 from .base import Expert
+from .control import clip_action, dlqr, linearize_mujoco
 
 
 def _physics(env: gym.Env) -> Any:
@@ -25,34 +25,10 @@ def _physics(env: gym.Env) -> Any:
     return env.unwrapped._env.physics
 
 
-def _clip(env: gym.Env, action: np.ndarray) -> np.ndarray:
-    """Clip into the Box action space, in its dtype, so every action is valid whatever the controller said."""
-    space = env.action_space
-    return np.clip(np.asarray(action, dtype=np.float64), space.low, space.high).astype(space.dtype)
-
-
-def _dlqr(physics: Any, qpos: np.ndarray, q_cost: np.ndarray, r_cost: float, n_sub_steps: int = 1) -> np.ndarray:
-    """Discrete LQR gain around the zero-velocity state `qpos`, linearized by central finite differences of mj_step.
-
-    Linearizing the simulator itself (not a hand-derived model) keeps the gain right for the exact integrator,
-    timestep and damping the task uses. Runs on a scratch MjData so the real episode is untouched.
-    """
-    model = physics.model.ptr
-    data = mujoco.MjData(model)
-    nv, nu, eps = model.nv, model.nu, 1e-6
-
-    def step(x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """One control step from state x (hinges and slides only, so qpos and qvel both have nv entries)."""
-        mujoco.mj_resetData(model, data)
-        data.qpos[:], data.qvel[:], data.ctrl[:] = x[:nv], x[nv:], u
-        mujoco.mj_step(model, data, nstep=n_sub_steps)
-        return np.concatenate([data.qpos, data.qvel])
-
-    x0, u0 = np.concatenate([qpos, np.zeros(nv)]), np.zeros(nu)
-    a = np.stack([(step(x0 + eps * e, u0) - step(x0 - eps * e, u0)) / (2 * eps) for e in np.eye(2 * nv)], 1)
-    b = np.stack([(step(x0, u0 + eps * e) - step(x0, u0 - eps * e)) / (2 * eps) for e in np.eye(nu)], 1)
-    p = scipy.linalg.solve_discrete_are(a, b, q_cost, np.atleast_2d(r_cost))
-    return np.linalg.solve(r_cost + b.T @ p @ b, b.T @ p @ a)
+def _lqr_gain(physics: Any, qpos: np.ndarray, q_cost: np.ndarray, r_cost: float, n_sub_steps: int = 1) -> np.ndarray:
+    """Discrete LQR gain around the zero-velocity state `qpos`, on the simulator's own linearization."""
+    a, b = linearize_mujoco(physics.model.ptr, qpos, None, n_sub_steps)
+    return dlqr(a, b, q_cost, r_cost)
 
 
 # --------------------------------------------------------------------------------------------- cartpole
@@ -75,7 +51,7 @@ class CartpoleExpert(Expert):
         self.inertia = float(ph.named.model.body_inertia["pole_1", "y"]) + self.m * self.lc**2
         self.g = float(-ph.model.opt.gravity[2])
         sub = int(env.unwrapped._env._n_sub_steps)
-        self.gain = _dlqr(ph, np.zeros(2), np.diag([1.0, 20.0, 0.5, 0.5]), 2.0, n_sub_steps=sub)
+        self.gain = _lqr_gain(ph, np.zeros(2), np.diag([1.0, 20.0, 0.5, 0.5]), 2.0, n_sub_steps=sub)
 
     def act(self, env: gym.Env, obs: Any) -> np.ndarray:
         ph = _physics(env)
@@ -87,7 +63,7 @@ class CartpoleExpert(Expert):
             u = -self.gain @ np.array([x, th, v, w])
         else:
             u = np.array([8.0 * energy * w * np.cos(th) - 0.5 * x - 0.5 * v])
-        return _clip(env, u)
+        return clip_action(env, u)
 
 
 @register_expert("dmc-cartpole-balance")
@@ -117,7 +93,7 @@ class PointMassExpert(Expert):
     def act(self, env: gym.Env, obs: Any) -> np.ndarray:
         ph = _physics(env)
         err = ph.named.data.geom_xpos["pointmass", :2] - ph.named.data.geom_xpos["target", :2]
-        return _clip(env, -self.kp * (err + self.lead * ph.data.qvel[:2]))
+        return clip_action(env, -self.kp * (err + self.lead * ph.data.qvel[:2]))
 
 
 @register_expert("dmc-point_mass-easy")
@@ -156,7 +132,7 @@ class ReacherExpert(Expert):
             d = abs(q1 - q[0]) + abs(q2 - q[1])
             if d < best_d:
                 best, best_d = np.array([q1, q2]), d
-        return _clip(env, self.kp * (best - q) - self.kd * qd)
+        return clip_action(env, self.kp * (best - q) - self.kd * qd)
 
 
 @register_expert("dmc-reacher-easy")
@@ -222,7 +198,7 @@ class FingerSpinExpert(Expert):
         score -= self.ready_w * np.abs(states[..., self.q_cols] - self.READY).sum((1, 2))
         best = cand[int(np.argmax(score))]
         self.plan = np.concatenate([best[1:], best[-1:]])
-        return _clip(env, best[0])
+        return clip_action(env, best[0])
 
 
 @register_expert("dmc-finger-spin")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gymnasium as gym
-
 from . import register_expert
-from .base import Expert
 from .learned import LearnedExpert
 
 LEARNED = {"hopper": "hopper.safetensors", "halfcheetah": "halfcheetah.safetensors",

@@ -10,48 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-import mujoco
 import numpy as np
-import scipy.linalg
 
 from . import register_expert
 from .base import Expert
-
-
-def _clip(env: gym.Env, action: np.ndarray) -> np.ndarray:
-    """Clip into the Box action space, in its dtype, so every action is valid whatever the controller said."""
-    space = env.action_space
-    return np.clip(np.asarray(action, dtype=np.float64), space.low, space.high).astype(space.dtype)
-
-
-def _linearize(env: gym.Env, qpos: np.ndarray, qvel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(A, B) of one env step (frame_skip mj_steps) around (qpos, qvel, ctrl=0), by central finite differences.
-
-    Differencing the simulator itself (not a hand-derived model) keeps the model right for the exact integrator,
-    timestep, armature and damping the task uses. Runs on a scratch MjData so the real episode is untouched.
-    """
-    u = env.unwrapped
-    model, n_sub = u.model, int(u.frame_skip)
-    data = mujoco.MjData(model)
-    nv, nu, eps = model.nv, model.nu, 1e-6
-
-    def step(x: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
-        mujoco.mj_resetData(model, data)
-        data.qpos[:], data.qvel[:], data.ctrl[:] = x[:nv], x[nv:], ctrl
-        mujoco.mj_step(model, data, nstep=n_sub)
-        return np.concatenate([data.qpos, data.qvel])
-
-    x0 = np.concatenate([qpos, np.zeros(nv) if qvel is None else qvel])
-    u0 = np.zeros(nu)
-    a = np.stack([(step(x0 + eps * e, u0) - step(x0 - eps * e, u0)) / (2 * eps) for e in np.eye(2 * nv)], 1)
-    b = np.stack([(step(x0, u0 + eps * e) - step(x0, u0 - eps * e)) / (2 * eps) for e in np.eye(nu)], 1)
-    return a, b
-
-
-def _dlqr(a: np.ndarray, b: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Discrete-time infinite-horizon LQR gain K (u = -K x)."""
-    p = scipy.linalg.solve_discrete_are(a, b, q, r)
-    return np.linalg.solve(r + b.T @ p @ b, b.T @ p @ a)
+from .control import clip_action, dlqr, linearize_mujoco
 
 
 def _state(env: gym.Env) -> np.ndarray:
@@ -67,11 +30,11 @@ class LQRBalanceExpert(Expert):
 
     def __init__(self, env: gym.Env, q_diag: list[float], r: float) -> None:
         nq = env.unwrapped.model.nq
-        a, b = _linearize(env, np.zeros(nq))
-        self.k = _dlqr(a, b, np.diag(q_diag), np.atleast_2d(r) * np.eye(b.shape[1]))
+        a, b = linearize_mujoco(env.unwrapped.model, np.zeros(nq), n_sub_steps=int(env.unwrapped.frame_skip))
+        self.k = dlqr(a, b, np.diag(q_diag), np.atleast_2d(r) * np.eye(b.shape[1]))
 
     def act(self, env: gym.Env, obs: Any) -> np.ndarray:
-        return _clip(env, -self.k @ _state(env))
+        return clip_action(env, -self.k @ _state(env))
 
 
 @register_expert("inverted-pendulum")
@@ -103,11 +66,11 @@ class ReacherExpert(Expert):
         self.l1 = float(model.body("body1").pos[0])
         self.l2 = float(model.body("fingertip").pos[0])
         arm = np.array([0, 1, model.nq, model.nq + 1])  # qpos and qvel of the two arm joints
-        a, b = _linearize(env, u.init_qpos.copy())
+        a, b = linearize_mujoco(model, u.init_qpos.copy(), n_sub_steps=int(u.frame_skip))
         self.a, self.b = a[np.ix_(arm, arm)], b[arm]
         self.iters, self.eps = iters, eps
         self.horizon = int(env.spec.max_episode_steps) if env.spec and env.spec.max_episode_steps else 50
-        self.pd = _dlqr(self.a, self.b, np.diag([1.0, 1.0, 0.01, 0.01]), np.eye(2))
+        self.pd = dlqr(self.a, self.b, np.diag([1.0, 1.0, 0.01, 0.01]), np.eye(2))
         self.plan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.t = 0
 
@@ -218,7 +181,7 @@ class ReacherExpert(Expert):
         data = env.unwrapped.data
         x = np.array([data.qpos[0], data.qpos[1], data.qvel[0], data.qvel[1]])
         self.t += 1
-        return _clip(env, us[t] + gains[t] @ (x - xs[t]))
+        return clip_action(env, us[t] + gains[t] @ (x - xs[t]))
 
 
 @register_expert("reacher")
