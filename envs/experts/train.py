@@ -46,7 +46,7 @@ def train_sac(make_env: Callable[[], gym.Env], name: str, steps: int, minutes: f
     torch.set_num_threads(1)
     out = out_dir / f"{name}.safetensors"
     tmp = out_dir / f".{name}.candidate.safetensors"
-    log_path = out_dir / f".{name}.train.csv"
+    log_path = out_dir / f"{name}.train.csv"  # the training curve, kept beside the weights
     deadline = time.monotonic() + minutes * 60
     best = {"score": -np.inf}
 
