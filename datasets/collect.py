@@ -1,9 +1,11 @@
 """`gatosuite collect`: run a task's expert in vectorized envs and store the episodes as a Minari dataset.
 
 Episode i is always reset with seed `seed + i`, whatever the number of workers, so a dataset is
-reproducible and a resumed run collects exactly the missing indices. Vector envs run with
-`autoreset_mode=DISABLED`: finished sub-envs are reset explicitly with their next episode's seed
-(through `reset_mask`), which is what makes per-episode seeds possible.
+reproducible and a resumed run collects exactly the missing indices. With `--workers K > 1`,
+episodes run in an AsyncVectorEnv with `autoreset_mode=DISABLED`: finished sub-envs are reset
+explicitly with their next episode's seed (through `reset_mask`), which is what makes per-episode seeds
+possible. With one worker a single env is stepped in-process: on state tasks the vector env's batching
+and info merging cost more than the simulator (benchmarks/bench_collect.py).
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ def staging_dir(root: Path, task_id: str) -> Path:
 
 
 def make_vector_env(task_id: str, workers: int, expert: bool = True) -> gym.vector.VectorEnv:
-    """`workers` copies of the task env. One worker runs in-process (faster for state tasks here);
-    more use subprocesses started with forkserver, since fork hangs once EGL has rendered."""
+    """`workers` copies of the task env in subprocesses started with forkserver, since fork hangs once
+    EGL has rendered. (One worker does not come here: `collect` steps a single env in-process.)"""
     fn = functools.partial(make_task_env, task_id, expert=expert)
     if workers == 1:
         return SyncVectorEnv([fn], autoreset_mode=AutoresetMode.DISABLED)
@@ -83,22 +85,73 @@ def _success(task: TaskSpec, infos: list[dict[str, Any]], terminated: bool, rewa
 
 
 class _Running:
-    """The episode a vector-env slot is playing."""
+    """The episode an env (or vector-env slot) is playing."""
 
     def __init__(self, index: int | None, seed: int | None, obs: Any) -> None:
         self.index, self.seed = index, seed
         self.obs, self.actions, self.rewards, self.terms, self.truncs = [obs], [], [], [], []
         self.infos: list[dict[str, Any]] = []
 
+    def add(self, action: Any, obs: Any, reward: float, term: bool, trunc: bool, success: Any = None) -> None:
+        self.actions.append(action)
+        self.obs.append(obs)
+        self.rewards.append(float(reward))
+        self.terms.append(bool(term))
+        self.truncs.append(bool(trunc))
+        if success is not None:
+            self.infos.append({"success": success})
 
-def _run(task: TaskSpec, todo: list[int], seed: int, workers: int, stage: Path, chunk_episodes: int,
-         bar: tqdm) -> int:
-    """Collect episodes `todo` into chunk files; returns steps taken in kept episodes."""
+
+class _Sink:
+    """Takes finished episodes, writes them in chunks, and keeps the progress bar moving."""
+
+    def __init__(self, task: TaskSpec, stage: Path, chunk_episodes: int, bar: tqdm) -> None:
+        self.task, self.stage, self.chunk, self.bar = task, stage, chunk_episodes, bar
+        self.pending: list[Episode] = []
+        self.steps = 0
+
+    def finish(self, r: _Running) -> None:
+        if r.index is None:  # an idle slot's throwaway episode
+            return
+        ep = Episode(r.index, r.seed, stack_timesteps(r.obs), stack_timesteps(r.actions), np.array(r.rewards),
+                     np.array(r.terms), np.array(r.truncs), _success(self.task, r.infos, r.terms[-1], r.rewards))
+        self.pending.append(ep)
+        self.steps += len(ep)
+        self.bar.update(1)
+        self.bar.set_postfix(ret=f"{ep.ret:.1f}")
+        if len(self.pending) >= self.chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            write_chunk(self.stage, next_chunk_number(self.stage), self.pending)
+            self.pending = []
+
+
+def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink) -> None:
+    """One env in this process, stepped directly: no batching, no info merging on the hot path."""
+    env = make_task_env(task.id, expert=True)
+    try:
+        for i in todo:
+            obs, info = env.reset(seed=seed + i)
+            r = _Running(i, seed + i, obs)
+            done = False
+            while not done:
+                action = info[EXPERT_ACTION]
+                obs, rew, term, trunc, info = env.step(action)
+                r.add(action, obs, rew, term, trunc, info.get("success"))
+                done = term or trunc
+            sink.finish(r)
+        sink.flush()
+    finally:
+        env.close()
+
+
+def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: _Sink) -> None:
+    """`workers` envs in subprocesses; a finished slot is reset with the next episode's seed."""
     envs = make_vector_env(task.id, workers)
     queue = deque(todo)
     n = envs.num_envs
-    pending: list[Episode] = []
-    steps = 0
 
     def take() -> tuple[int | None, int | None]:
         if queue:
@@ -115,41 +168,24 @@ def _run(task: TaskSpec, todo: list[int], seed: int, workers: int, stage: Path, 
             obs, rew, term, trunc, info = envs.step(expert)
             done = term | trunc
             for k, r in enumerate(running):
-                r.actions.append(_slot(expert, k))
-                r.obs.append(_slot(obs, k))
-                r.rewards.append(float(rew[k]))
-                r.terms.append(bool(term[k]))
-                r.truncs.append(bool(trunc[k]))
-                if "success" in info:
-                    r.infos.append({"success": info["success"][k]})
-            if done.any():
-                for k in np.flatnonzero(done):
-                    r = running[k]
-                    if r.index is not None:
-                        pending.append(Episode(
-                            r.index, r.seed, stack_timesteps(r.obs), stack_timesteps(r.actions),
-                            np.array(r.rewards), np.array(r.terms), np.array(r.truncs),
-                            _success(task, r.infos, r.terms[-1], r.rewards)))
-                        steps += len(r.actions)
-                        bar.update(1)
-                        bar.set_postfix(ret=f"{pending[-1].ret:.1f}")
-                nxt = {int(k): take() for k in np.flatnonzero(done)}
-                seeds = [nxt[k][1] if k in nxt else None for k in range(n)]
-                obs2, info2 = envs.reset(seed=seeds, options={"reset_mask": done})
-                for k, (i, s) in nxt.items():
-                    running[k] = _Running(i, s, _slot(obs2, k))
-                expert = np.where(done.reshape(-1, *[1] * (np.ndim(expert) - 1)), info2[EXPERT_ACTION], info[EXPERT_ACTION]) \
-                    if EXPERT_ACTION in info else info2[EXPERT_ACTION]
-            else:
+                r.add(_slot(expert, k), _slot(obs, k), rew[k], term[k], trunc[k],
+                      info["success"][k] if "success" in info else None)
+            if not done.any():
                 expert = info[EXPERT_ACTION]
-            if len(pending) >= chunk_episodes:
-                write_chunk(stage, next_chunk_number(stage), pending)
-                pending = []
-        if pending:
-            write_chunk(stage, next_chunk_number(stage), pending)
+                continue
+            for k in np.flatnonzero(done):
+                sink.finish(running[k])
+            nxt = {int(k): take() for k in np.flatnonzero(done)}
+            obs2, info2 = envs.reset(seed=[nxt[k][1] if k in nxt else None for k in range(n)],
+                                     options={"reset_mask": done})
+            for k, (i, s) in nxt.items():
+                running[k] = _Running(i, s, _slot(obs2, k))
+            # reset slots act from their reset info, the others from their step info
+            mask = done.reshape(-1, *[1] * (np.ndim(info2[EXPERT_ACTION]) - 1))
+            expert = info2[EXPERT_ACTION] if done.all() else np.where(mask, info2[EXPERT_ACTION], info[EXPERT_ACTION])
+        sink.flush()
     finally:
         envs.close()
-    return steps
 
 
 def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: bool = False, seed: int = 0,
@@ -181,7 +217,12 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
     with tqdm(total=episodes, initial=episodes - len(todo), desc=f"collect {task_id}", unit="ep",
               disable=not progress) as bar:
         if todo:
-            steps = _run(task, todo, seed, workers, stage, chunk_episodes, bar)
+            sink = _Sink(task, stage, chunk_episodes, bar)
+            if workers == 1:
+                _run_single(task, todo, seed, sink)
+            else:
+                _run_vector(task, todo, seed, workers, sink)
+            steps = sink.steps
     seconds = time.perf_counter() - t0
     all_eps = [staged_episodes(stage)[i] for i in range(episodes)]
     obs_space, act_space = task_spaces(task_id)
