@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from gatosuite.envs import SUITE, make_task_env
 from gatosuite.envs.expert_wrapper import EXPERT_ACTION
 from gatosuite.envs.registry import TaskSpec
+from gatosuite.envs.success import episode_success
 from gatosuite.tokenization.stacking import stack_timesteps
 
 from . import minari_store
@@ -80,8 +81,7 @@ def _slot(batch: Any, k: int) -> Any:
 def _success(task: TaskSpec, infos: list[dict[str, Any]], terminated: bool, rewards: list[float]) -> bool | None:
     if task.metric != "success":
         return None
-    flags = [bool(i["success"]) for i in infos if "success" in i]
-    return any(flags) if flags else bool(terminated and rewards and rewards[-1] > 0)
+    return episode_success([i["success"] for i in infos], terminated, rewards[-1] if rewards else 0.0)
 
 
 class _Running:

@@ -18,21 +18,23 @@ from tqdm.auto import tqdm
 from .expert_wrapper import EXPERT_ACTION
 from .make import make_task_env
 from .registry import REFERENCE_SCORES, TaskSpec
+from .success import episode_success
 
 
 def run_episode(env, seed: int, policy: str) -> tuple[float, bool, int]:
     """One episode with the expert (from info) or a seeded uniform random policy: (return, success, steps)."""
     obs, info = env.reset(seed=seed)
     env.action_space.seed(seed)
-    total, steps, success, done = 0.0, 0, False, False
+    total, steps, done, flags = 0.0, 0, False, []
     while not done:
         action = info[EXPERT_ACTION] if policy == "expert" else env.action_space.sample()
         obs, r, term, trunc, info = env.step(action)
         total += float(r)
         steps += 1
-        success = success or bool(info.get("success", False)) or bool(term and r > 0 and "success" not in info)
+        if "success" in info:
+            flags.append(info["success"])
         done = term or trunc
-    return total, success, steps
+    return total, episode_success(flags, term, float(r)), steps
 
 
 def measure(task: TaskSpec, episodes: int = 50, seed: int = 0, progress: bool = True) -> dict[str, Any]:

@@ -78,3 +78,12 @@ def test_episode_length_is_what_the_env_runs(task_id):
         steps += 1
         done = term or trunc
     assert trunc and steps == SUITE[task_id].episode_length or term and steps < SUITE[task_id].episode_length
+
+
+def test_episode_success_rule():
+    from gatosuite.envs.success import episode_success
+
+    assert episode_success([0.0, 1.0, 0.0], terminated=False, last_reward=0.0)  # Meta-World: any step
+    assert not episode_success([0.0, 0.0], terminated=True, last_reward=5.0)  # its flags decide
+    assert episode_success([], terminated=True, last_reward=0.9)  # BabyAI: done with reward
+    assert not episode_success([], terminated=False, last_reward=0.9)  # timed out
