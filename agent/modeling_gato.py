@@ -1,0 +1,141 @@
+"""The Gato-style decoder-only transformer.
+
+Embeddings (Gato section 2.2): a token table for text, discrete, continuous and special ids; a ResNet-v2
+block for image patches; learned local-observation position encodings (all action tokens share one row);
+patch row and column encodings; and a learned position within the context window. Blocks are pre-norm
+with causal SDPA attention and a GELU MLP. The output head is tied to the token table, and logits are
+computed only at the positions whose next token is a loss target.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gatosuite.tokenization import TokenKind
+
+from .batch import TokenBatch
+from .configuration_gato import GatoConfig
+from .embeddings import PatchEmbedding, position_bins
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, cfg: GatoConfig) -> None:
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.dropout = cfg.dropout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=2)  # 3 x (B, T, D)
+        q, k, v = (z.view(b, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                           dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, Dh)
+        return self.proj(y.transpose(1, 2).reshape(b, t, d))  # (B, T, D)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GatoConfig) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = SelfAttention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.n_embd)
+        self.fc = nn.Linear(cfg.n_embd, cfg.ffn)
+        self.out = nn.Linear(cfg.ffn, cfg.n_embd)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D)
+        x = x + self.drop(self.attn(self.ln1(x)))  # (B, T, D)
+        return x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))  # (B, T, D)
+
+
+class GatoModel(nn.Module):
+    """`forward(batch) -> (logits, loss, info)`: the contract every model of the suite follows."""
+
+    can_act = True
+    """This model can drive a policy (autoregressive over action tokens)."""
+
+    def __init__(self, cfg: GatoConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.n_embd
+        self.tok = nn.Embedding(cfg.vocab_size, d)
+        self.patch = PatchEmbedding(cfg.patch_channels, d)
+        self.local = nn.Embedding(cfg.max_local_positions + 1, d)  # last row: separator and actions
+        self.row = nn.Embedding(cfg.position_bins, d)
+        self.col = nn.Embedding(cfg.position_bins, d)
+        self.pos = nn.Embedding(cfg.context, d)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(d)
+        self.apply(self._init)
+        for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
+            if name.endswith(("attn.proj.weight", "out.weight")):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        """GPT-2 init (std 0.02). PyTorch's N(0, 1) embedding init, tied to the head, drives the
+        backward pass into denormals on CPU (9.7 s per step instead of 1.1 s, shared/FACTS.md)."""
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+    def num_parameters(self, non_embedding: bool = True) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            n -= sum(p.numel() for p in (self.tok.weight, self.pos.weight, self.local.weight,
+                                         self.row.weight, self.col.weight))
+        return n
+
+    def embed(self, batch: TokenBatch) -> torch.Tensor:
+        """(B, T, D) input embeddings of a batch."""
+        b, t = batch.shape
+        if t > self.cfg.context:
+            raise ValueError(f"batch has {t} tokens per window; the model's context is {self.cfg.context}")
+        local = batch.local_pos.clamp(max=self.cfg.max_local_positions - 1)
+        local = torch.where(local < 0, torch.full_like(local, self.cfg.max_local_positions), local)  # (B, T)
+        x = self.tok(batch.ids) + self.local(local) + self.pos.weight[:t]  # (B, T, D)
+        if batch.patches.shape[0]:
+            img = self.patch(batch.patches.to(x.dtype))  # (N, D)
+            img = img + self.row(position_bins(batch.patch_rows, self.cfg.position_bins, self.training))
+            img = img + self.col(position_bins(batch.patch_cols, self.cfg.position_bins, self.training))
+            flat = x.view(b * t, -1).clone()  # (B*T, D)
+            flat[batch.patch_slot] = flat[batch.patch_slot] - self.tok.weight[0] + img  # pixels, not id 0
+            x = flat.view(b, t, -1)
+        return self.drop(x)
+
+    def hidden(self, batch: TokenBatch) -> torch.Tensor:
+        """(B, T, D) final hidden states."""
+        x = self.embed(batch)
+        for blk in self.blocks:
+            x = blk(x)
+        return self.ln_f(x)
+
+    def forward(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:
+        """Logits (M, V) at the M target positions, the masked NLL, and per-target losses in info.
+
+        Computing the head only where the loss is taken (text and action targets, ~25% of tokens) was
+        2.5-3x faster than full logits on this CPU (shared/FACTS.md).
+        """
+        h = self.hidden(batch)  # (B, T, D)
+        mask = batch.target_mask  # (B, T)
+        logits = h[mask] @ self.tok.weight.T  # (M, V)
+        if logits.shape[0] == 0:
+            return logits, None, {"n_targets": 0}
+        per_token = F.cross_entropy(logits.float(), batch.targets[mask], reduction="none")  # (M,)
+        next_kinds = torch.cat([batch.kinds[:, 1:], batch.kinds[:, :1]], dim=1)[mask]  # (M,)
+        info = {"n_targets": int(mask.sum()), "token_loss": per_token.detach(), "target_kinds": next_kinds}
+        for name, kinds in (("text", (TokenKind.TEXT,)),
+                            ("action", (TokenKind.ACTION_DISCRETE, TokenKind.ACTION_CONTINUOUS))):
+            sel = torch.isin(next_kinds, torch.tensor(kinds, dtype=next_kinds.dtype))
+            if sel.any():
+                info[f"loss_{name}"] = float(per_token.detach()[sel].mean())
+        return logits, per_token.mean(), info

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from gatosuite.agent.batch import collate
+from gatosuite.agent.configuration_gato import GatoConfig, preset
+from gatosuite.agent.modeling_gato import GatoModel
+from gatosuite.tokenization import TokenKind, Tokenizer
+
+OBS = spaces.Dict({"mission": spaces.Text(40), "image": spaces.Box(0, 255, (32, 32, 3), np.uint8),
+                   "direction": spaces.Discrete(4), "state": spaces.Box(-np.inf, np.inf, (3,), np.float32)})
+ACT = spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+
+@pytest.fixture
+def tok(text_model):
+    return Tokenizer.from_spaces(OBS, ACT, text_model=text_model, max_text_tokens=8)
+
+
+def _episode(tok, t, seed):
+    rng = np.random.default_rng(seed)
+    obs = {"mission": ["go to the red ball"] * t, "image": rng.integers(0, 256, (t, 32, 32, 3), dtype=np.uint8),
+           "direction": rng.integers(0, 4, t), "state": rng.normal(size=(t, 3)).astype(np.float32)}
+    return tok.encode_episode(obs, rng.uniform(-1, 1, (t, 2)).astype(np.float32))
+
+
+def _model(tok, **kw):
+    torch.manual_seed(0)
+    cfg = GatoConfig(vocab_size=tok.vocab.size, n_layer=2, n_head=2, n_embd=64, ffn=128, context=128,
+                     max_local_positions=32, patch_channels=8, **kw)
+    return GatoModel(cfg)
+
+
+def test_presets_have_the_documented_sizes():
+    sizes = {name: GatoModel(preset(name, 6148)).num_parameters() for name in ("nano", "tiny", "small")}
+    assert 0.7e6 < sizes["nano"] < 1.3e6
+    assert 4e6 < sizes["tiny"] < 6e6
+    assert 22e6 < sizes["small"] < 28e6
+    cfg = preset("gato-79m", 6148)
+    assert (cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.ffn) == (8, 768, 24, 3072)
+
+
+def test_logits_only_at_text_and_action_targets(tok):
+    batch = collate([_episode(tok, 3, 0), _episode(tok, 2, 1)], tok.vocab)
+    model = _model(tok)
+    logits, loss, info = model(batch)
+    m = int(batch.target_mask.sum())
+    assert logits.shape == (m, tok.vocab.size) and loss.ndim == 0 and info["n_targets"] == m
+    nxt = torch.cat([batch.kinds[:, 1:], batch.kinds[:, :1]], 1)[batch.target_mask]
+    allowed = {TokenKind.TEXT, TokenKind.ACTION_DISCRETE, TokenKind.ACTION_CONTINUOUS}
+    assert set(nxt.tolist()) <= {int(k) for k in allowed}
+    # every action token is a target (predicted from the tokens before it); padding never is
+    seq_kinds = batch.kinds
+    n_actions = int(((seq_kinds == TokenKind.ACTION_CONTINUOUS)).sum())
+    assert int((nxt == TokenKind.ACTION_CONTINUOUS).sum()) == n_actions
+    assert "loss_action" in info and "loss_text" in info
+
+
+def test_attention_is_causal_and_pixels_matter(tok):
+    seq = _episode(tok, 2, 0)
+    model = _model(tok).eval()
+    b1 = collate([seq], tok.vocab)
+    h1 = model.hidden(b1)
+    b2 = collate([seq], tok.vocab)
+    b2.ids[0, -1] = tok.vocab.continuous_offset  # change the last token
+    assert torch.allclose(model.hidden(b2)[0, :-1], h1[0, :-1], atol=1e-6)
+    b3 = collate([seq], tok.vocab)
+    b3.patches = b3.patches.flip(0)  # same tokens, other pixels
+    assert not torch.allclose(model.hidden(b3)[0, -1], h1[0, -1], atol=1e-4)
+
+
+def test_overfits_a_tiny_batch(tok):
+    batch = collate([_episode(tok, 3, 0), _episode(tok, 3, 1)], tok.vocab)
+    model = _model(tok)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        _, loss, _ = model(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+
+
+def test_config_validation_and_diff():
+    with pytest.raises(ValueError, match="not divisible"):
+        GatoConfig(vocab_size=10, n_embd=10, n_head=3)
+    with pytest.raises(KeyError, match="unknown preset 'huge'"):
+        preset("huge", 10)
+    a, b = preset("nano", 100), preset("nano", 200, n_layer=5)
+    assert a.diff(b) == {"vocab_size": (100, 200), "n_layer": (4, 5)}
+
+
+def test_window_longer_than_context_is_an_error(tok):
+    model = _model(tok)
+    batch = collate([_episode(tok, 8, 0)], tok.vocab)  # 8 x 19 = 152 tokens
+    with pytest.raises(ValueError, match="context is 128"):
+        model(batch)
