@@ -23,6 +23,27 @@ from .configuration_gato import GatoConfig
 from .embeddings import PatchEmbedding, position_bins
 
 
+class KVCache:
+    """Keys and values of every layer for the tokens fed so far, with their count.
+
+    Positions are absolute within the current context window; when a policy slides the window it
+    starts a fresh cache and re-feeds the kept timesteps from position 0, exactly as training windows
+    start at 0 (no position shift of cached keys, which is where JAT went wrong).
+    """
+
+    def __init__(self, n_layer: int) -> None:
+        self.k: list[torch.Tensor | None] = [None] * n_layer
+        self.v: list[torch.Tensor | None] = [None] * n_layer
+        self.length = 0
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.k[layer] is not None:
+            k = torch.cat([self.k[layer], k], dim=2)  # (B, H, past + T, Dh)
+            v = torch.cat([self.v[layer], v], dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v
+
+
 class SelfAttention(nn.Module):
     def __init__(self, cfg: GatoConfig) -> None:
         super().__init__()
@@ -31,12 +52,22 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        """(B, T, D) -> (B, T, D). With a cache, x holds only the new tokens: they attend to every cached
+        key and causally among themselves, and their keys and values are appended."""
         b, t, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=2)  # 3 x (B, T, D)
         q, k, v = (z.view(b, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, Dh)
+        if cache is None or cache.length == 0:
+            if cache is not None:
+                cache.append(layer, k, v)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                               dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, Dh)
+        else:
+            past = cache.length
+            k, v = cache.append(layer, k, v)  # (B, H, past + T, Dh)
+            allowed = torch.ones(t, past + t, dtype=torch.bool, device=x.device).tril(diagonal=past)  # (T, past+T)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)  # (B, H, T, Dh)
         return self.proj(y.transpose(1, 2).reshape(b, t, d))  # (B, T, D)
 
 
@@ -50,8 +81,8 @@ class Block(nn.Module):
         self.out = nn.Linear(cfg.ffn, cfg.n_embd)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D)
-        x = x + self.drop(self.attn(self.ln1(x)))  # (B, T, D)
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:  # (B, T, D)
+        x = x + self.drop(self.attn(self.ln1(x), cache, layer))  # (B, T, D)
         return x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))  # (B, T, D)
 
 
@@ -95,14 +126,14 @@ class GatoModel(nn.Module):
                                          self.row.weight, self.col.weight))
         return n
 
-    def embed(self, batch: TokenBatch) -> torch.Tensor:
-        """(B, T, D) input embeddings of a batch."""
+    def embed(self, batch: TokenBatch, start: int = 0) -> torch.Tensor:
+        """(B, T, D) input embeddings of a batch whose first token sits at window position `start`."""
         b, t = batch.shape
-        if t > self.cfg.context:
-            raise ValueError(f"batch has {t} tokens per window; the model's context is {self.cfg.context}")
+        if start + t > self.cfg.context:
+            raise ValueError(f"batch has {start + t} tokens per window; the model's context is {self.cfg.context}")
         local = batch.local_pos.clamp(max=self.cfg.max_local_positions - 1)
         local = torch.where(local < 0, torch.full_like(local, self.cfg.max_local_positions), local)  # (B, T)
-        x = self.tok(batch.ids) + self.local(local) + self.pos.weight[:t]  # (B, T, D)
+        x = self.tok(batch.ids) + self.local(local) + self.pos.weight[start:start + t]  # (B, T, D)
         if batch.patches.shape[0]:
             img = self.patch(batch.patches.to(x.dtype))  # (N, D)
             img = img + self.row(position_bins(batch.patch_rows, self.cfg.position_bins, self.training))
@@ -112,12 +143,24 @@ class GatoModel(nn.Module):
             x = flat.view(b, t, -1)
         return self.drop(x)
 
-    def hidden(self, batch: TokenBatch) -> torch.Tensor:
-        """(B, T, D) final hidden states."""
-        x = self.embed(batch)
-        for blk in self.blocks:
-            x = blk(x)
+    def hidden(self, batch: TokenBatch, cache: KVCache | None = None) -> torch.Tensor:
+        """(B, T, D) final hidden states. With a cache, `batch` holds only new tokens, which continue
+        the cached ones; the cache is extended in place."""
+        start = cache.length if cache is not None else 0
+        x = self.embed(batch, start)
+        for i, blk in enumerate(self.blocks):
+            x = blk(x, cache, i)
+        if cache is not None:
+            cache.length += batch.shape[1]
         return self.ln_f(x)
+
+    def new_cache(self) -> KVCache:
+        return KVCache(self.cfg.n_layer)
+
+    def next_token_logits(self, batch: TokenBatch, cache: KVCache) -> torch.Tensor:
+        """Feed new tokens through the cache; (B, V) logits for the token after the last one."""
+        h = self.hidden(batch, cache)  # (B, T, D)
+        return h[:, -1] @ self.tok.weight.T  # (B, V)
 
     def forward(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:
         """Logits (M, V) at the M target positions, the masked NLL, and per-target losses in info.

@@ -96,3 +96,36 @@ def test_window_longer_than_context_is_an_error(tok):
     batch = collate([_episode(tok, 8, 0)], tok.vocab)  # 8 x 19 = 152 tokens
     with pytest.raises(ValueError, match="context is 128"):
         model(batch)
+
+
+def _slice_batch(tok, seq, start, stop):
+    return collate([seq.slice(start, stop)], tok.vocab)
+
+
+def test_kv_cache_matches_full_recompute_across_a_window_slide(tok):
+    """Feed a timestep at a time through the cache, slide the window (fresh cache, kept timesteps re-fed
+    from position 0, as a policy does), and compare every next-token logit with a full forward pass."""
+    model = _model(tok).eval()
+    seq = _episode(tok, 8, 3)
+    L = tok.spec.tokens_per_timestep
+    full_ids = seq.ids
+    torch.manual_seed(0)
+
+    def full_logits(start_step, stop):  # logits at every position of window [start_step*L, stop)
+        b = _slice_batch(tok, seq, start_step * L, stop)
+        return model.hidden(b) @ model.tok.weight.T  # (1, T, V)
+
+    with torch.no_grad():
+        cache = model.new_cache()
+        for t in range(5):  # window holds 5 timesteps (95 tokens of a 128 context)
+            out = model.hidden(_slice_batch(tok, seq, t * L, (t + 1) * L), cache) @ model.tok.weight.T
+            ref = full_logits(0, (t + 1) * L)[:, t * L:]
+            assert torch.allclose(out, ref, atol=1e-4), (t, (out - ref).abs().max())
+        # slide: drop the oldest 2 timesteps, re-feed the kept 3 into a fresh cache, continue
+        cache = model.new_cache()
+        model.hidden(_slice_batch(tok, seq, 2 * L, 5 * L), cache)
+        for t in range(5, 8):
+            out = model.hidden(_slice_batch(tok, seq, t * L, (t + 1) * L), cache) @ model.tok.weight.T
+            ref = full_logits(2, (t + 1) * L)[:, (t - 2) * L:]
+            assert torch.allclose(out, ref, atol=1e-4), (t, (out - ref).abs().max())
+    assert len(full_ids) == 8 * L
