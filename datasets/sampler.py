@@ -1,0 +1,109 @@
+"""The mixed training sampler: token windows from many tasks' caches, with Gato's prompt conditioning.
+
+* Tasks are drawn by weight; episodes uniformly within a task.
+* Episode windows start and end at timestep boundaries and hold as many whole timesteps as fit.
+* With probability `prompt_prob` (Gato: 25%) a window starts with a demonstration from *another*
+  episode of the same task: half of the time that episode's last timesteps, half of the time a uniformly
+  placed stretch. The prompt takes at most half the window.
+* Text and caption caches are packed: whole documents (or samples) back to back until the window is full.
+* Held-out tasks are refused unless named in `allow_heldout`; the registry's tags decide.
+
+The sampler's state (its generator) is saved with checkpoints, so a resumed run draws the same windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from gatosuite.envs import SUITE
+from gatosuite.tokenization import TokenSequence
+
+from .cache import TokenCache
+
+
+class MixedSampler:
+    def __init__(self, caches: Mapping[str, TokenCache], weights: Mapping[str, float] | None = None,
+                 window: int = 512, seed: int = 0, prompt_prob: float = 0.25,
+                 allow_heldout: Sequence[str] = ()) -> None:
+        if not caches:
+            raise ValueError("MixedSampler needs at least one task cache")
+        for task_id in caches:
+            task = SUITE[task_id]
+            if task.heldout and task_id not in allow_heldout:
+                raise ValueError(f"task '{task_id}' is held out; it can enter a training mix only when named "
+                                 "explicitly (allow_heldout)")
+        weights = dict(weights or {t: 1.0 for t in caches})
+        missing = set(weights) ^ set(caches)
+        if missing:
+            raise ValueError(f"weights and caches name different tasks: {sorted(missing)}")
+        if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+            raise ValueError(f"task weights must be non-negative with a positive sum, got {weights}")
+        self.caches = dict(caches)
+        self.tasks = list(self.caches)
+        p = np.array([weights[t] for t in self.tasks], dtype=np.float64)
+        self.p = p / p.sum()
+        self.window, self.prompt_prob = window, prompt_prob
+        self.rng = np.random.default_rng(seed)
+        self.stats = {"windows": 0, "prompted": 0}
+        for t, c in self.caches.items():
+            tpt = c.tokens_per_timestep
+            if tpt is not None and tpt > window:
+                raise ValueError(f"task '{t}' has {tpt} tokens per timestep, more than the {window}-token window")
+
+    # --- state for exact resume -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+    # --- sampling ----------------------------------------------------------------------------------------
+    def sample(self) -> tuple[str, TokenSequence]:
+        """One window: (task id, tokens of at most `window` length)."""
+        task = self.tasks[int(self.rng.choice(len(self.tasks), p=self.p))]
+        cache = self.caches[task]
+        self.stats["windows"] += 1
+        if cache.tokens_per_timestep is None:
+            return task, self._packed(cache)
+        return task, self._episode_window(cache)
+
+    def _episode_window(self, cache: TokenCache) -> TokenSequence:
+        tpt = cache.tokens_per_timestep
+        budget = self.window // tpt  # whole timesteps that fit
+        ep = int(self.rng.integers(len(cache)))
+        parts = []
+        if self.rng.random() < self.prompt_prob and len(cache) > 1:
+            other = int(self.rng.integers(len(cache) - 1))
+            other += other >= ep  # another episode of the same task
+            prompt = cache.episode(other)
+            n = len(prompt) // tpt
+            k = min(n, max(1, budget // 2))
+            start = n - k if self.rng.random() < 0.5 else int(self.rng.integers(n - k + 1))
+            parts.append(prompt.slice(start * tpt, (start + k) * tpt))
+            budget -= k
+            self.stats["prompted"] += 1
+        seq = cache.episode(ep)
+        n = len(seq) // tpt
+        k = min(n, budget)
+        start = int(self.rng.integers(n - k + 1))
+        parts.append(seq.slice(start * tpt, (start + k) * tpt))
+        return TokenSequence.concatenate(parts)
+
+    def _packed(self, cache: TokenCache) -> TokenSequence:
+        parts, used = [], 0
+        while used < self.window:
+            doc = cache.episode(int(self.rng.integers(len(cache))))
+            take = min(len(doc), self.window - used)
+            parts.append(doc.slice(0, take))
+            used += take
+        return TokenSequence.concatenate(parts)
+
+    def sample_many(self, n: int) -> tuple[list[str], list[TokenSequence]]:
+        tasks, seqs = [], []
+        for _ in range(n):
+            t, s = self.sample()
+            tasks.append(t)
+            seqs.append(s)
+        return tasks, seqs

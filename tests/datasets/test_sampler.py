@@ -1,0 +1,65 @@
+from collections import Counter
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from gatosuite.datasets.cache import write_cache
+from gatosuite.datasets.sampler import MixedSampler
+from gatosuite.tokenization import TokenKind, Tokenizer, Vocabulary
+from gatosuite.tokenization.tokenizer import encode_documents
+
+
+def _env_cache(tmp_path, name, episodes=6, steps=(20, 40)):
+    tok = Tokenizer.from_spaces(spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2))
+    rng = np.random.default_rng(len(name))
+    seqs = []
+    for _ in range(episodes):
+        t = int(rng.integers(*steps))
+        seqs.append(tok.encode_episode(rng.normal(size=(t, 4)).astype(np.float32), rng.integers(0, 2, t)))
+    return write_cache(tmp_path / name, seqs, {"task": name, "tokens_per_timestep": tok.spec.tokens_per_timestep}), tok
+
+
+def test_heldout_tasks_need_explicit_naming(tmp_path):
+    c, _ = _env_cache(tmp_path, "a")
+    with pytest.raises(ValueError, match="'inverted-double-pendulum' is held out"):
+        MixedSampler({"cartpole": c, "inverted-double-pendulum": c})
+    MixedSampler({"inverted-double-pendulum": c}, allow_heldout=["inverted-double-pendulum"])
+    with pytest.raises(KeyError, match="unknown task"):
+        MixedSampler({"nope": c})
+
+
+def test_windows_are_whole_timesteps_and_prompted_a_quarter_of_the_time(tmp_path):
+    c, tok = _env_cache(tmp_path, "a")
+    L = tok.spec.tokens_per_timestep  # 4 obs + | + 1 action = 6
+    s = MixedSampler({"cartpole": c}, window=100, seed=0)
+    for _ in range(400):
+        _, w = s.sample()
+        assert len(w) % L == 0 and len(w) <= 100
+        k = w.kinds.reshape(-1, L)
+        assert (k[:, 4] == TokenKind.SEPARATOR).all() and (k[:, 5] == TokenKind.ACTION_DISCRETE).all()
+    assert 0.2 < s.stats["prompted"] / s.stats["windows"] < 0.3
+
+
+def test_task_weights_and_exact_resume(tmp_path):
+    a, _ = _env_cache(tmp_path, "a")
+    b, _ = _env_cache(tmp_path, "b")
+    s = MixedSampler({"cartpole": a, "acrobot": b}, {"cartpole": 3.0, "acrobot": 1.0}, window=60, seed=1)
+    counts = Counter(s.sample_many(2000)[0])
+    assert 0.7 < counts["cartpole"] / 2000 < 0.8
+    state = s.state_dict()
+    nxt = s.sample_many(5)[1]
+    s2 = MixedSampler({"cartpole": a, "acrobot": b}, {"cartpole": 3.0, "acrobot": 1.0}, window=60, seed=99)
+    s2.load_state_dict(state)
+    for x, y in zip(nxt, s2.sample_many(5)[1]):
+        np.testing.assert_array_equal(x.ids, y.ids)
+
+
+def test_text_windows_are_packed_full(tmp_path, text_model):
+    docs = encode_documents(text_model, Vocabulary(text_model.vocab_size),
+                            ["go to the red ball", "pick up a key", "the quick brown fox"] * 5)
+    c = write_cache(tmp_path / "t", docs, {"task": "text-lm"})
+    s = MixedSampler({"text-lm": c}, window=50, seed=0)
+    for _ in range(20):
+        _, w = s.sample()
+        assert len(w) == 50 and (w.kinds == TokenKind.TEXT).all() and w.loss_mask.all()
