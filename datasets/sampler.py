@@ -26,7 +26,9 @@ from .cache import TokenCache
 class MixedSampler:
     def __init__(self, caches: Mapping[str, TokenCache], weights: Mapping[str, float] | None = None,
                  window: int = 512, seed: int = 0, prompt_prob: float = 0.25,
-                 allow_heldout: Sequence[str] = ()) -> None:
+                 allow_heldout: Sequence[str] = (), split: str = "all", val_fraction: float = 0.1) -> None:
+        """`split` 'train' or 'val' keeps the first (1 - val_fraction) or the last val_fraction of each
+        task's episodes (at least one each when a task has two or more); 'all' uses every episode."""
         if not caches:
             raise ValueError("MixedSampler needs at least one task cache")
         for task_id in caches:
@@ -47,6 +49,7 @@ class MixedSampler:
         self.window, self.prompt_prob = window, prompt_prob
         self.rng = np.random.default_rng(seed)
         self.stats = {"windows": 0, "prompted": 0}
+        self.episodes = {t: _split(len(c), split, val_fraction) for t, c in self.caches.items()}
         for t, c in self.caches.items():
             tpt = c.tokens_per_timestep
             if tpt is not None and tpt > window:
@@ -66,17 +69,18 @@ class MixedSampler:
         cache = self.caches[task]
         self.stats["windows"] += 1
         if cache.tokens_per_timestep is None:
-            return task, self._packed(cache)
-        return task, self._episode_window(cache)
+            return task, self._packed(cache, self.episodes[task])
+        return task, self._episode_window(cache, self.episodes[task])
 
-    def _episode_window(self, cache: TokenCache) -> TokenSequence:
+    def _episode_window(self, cache: TokenCache, pool: np.ndarray) -> TokenSequence:
         tpt = cache.tokens_per_timestep
         budget = self.window // tpt  # whole timesteps that fit
-        ep = int(self.rng.integers(len(cache)))
+        j = int(self.rng.integers(len(pool)))
+        ep = int(pool[j])
         parts = []
-        if self.rng.random() < self.prompt_prob and len(cache) > 1:
-            other = int(self.rng.integers(len(cache) - 1))
-            other += other >= ep  # another episode of the same task
+        if self.rng.random() < self.prompt_prob and len(pool) > 1:
+            other = int(self.rng.integers(len(pool) - 1))
+            other = int(pool[other + (other >= j)])  # another episode of the same task and split
             prompt = cache.episode(other)
             n = len(prompt) // tpt
             k = min(n, max(1, budget // 2))
@@ -91,10 +95,10 @@ class MixedSampler:
         parts.append(seq.slice(start * tpt, (start + k) * tpt))
         return TokenSequence.concatenate(parts)
 
-    def _packed(self, cache: TokenCache) -> TokenSequence:
+    def _packed(self, cache: TokenCache, pool: np.ndarray) -> TokenSequence:
         parts, used = [], 0
         while used < self.window:
-            doc = cache.episode(int(self.rng.integers(len(cache))))
+            doc = cache.episode(int(pool[int(self.rng.integers(len(pool)))]))
             take = min(len(doc), self.window - used)
             parts.append(doc.slice(0, take))
             used += take
@@ -107,3 +111,14 @@ class MixedSampler:
             tasks.append(t)
             seqs.append(s)
         return tasks, seqs
+
+
+def _split(n: int, split: str, val_fraction: float) -> np.ndarray:
+    if split == "all" or n < 2:
+        return np.arange(n)
+    n_val = max(1, int(round(n * val_fraction)))
+    if split == "train":
+        return np.arange(n - n_val)
+    if split == "val":
+        return np.arange(n - n_val, n)
+    raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")

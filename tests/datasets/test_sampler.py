@@ -63,3 +63,10 @@ def test_text_windows_are_packed_full(tmp_path, text_model):
     for _ in range(20):
         _, w = s.sample()
         assert len(w) == 50 and (w.kinds == TokenKind.TEXT).all() and w.loss_mask.all()
+
+
+def test_train_and_val_splits_are_disjoint(tmp_path):
+    c, _ = _env_cache(tmp_path, "a", episodes=10)
+    tr = MixedSampler({"cartpole": c}, split="train", val_fraction=0.2)
+    va = MixedSampler({"cartpole": c}, split="val", val_fraction=0.2)
+    assert list(tr.episodes["cartpole"]) == list(range(8)) and list(va.episodes["cartpole"]) == [8, 9]
