@@ -230,7 +230,21 @@ class ReferenceScores:
                   f"met {row['bar_met']}", flush=True)
 
 
-COMMANDS = {"tasks": Tasks, "collect": Collect, "train-expert": TrainExpert, "reference-scores": ReferenceScores,
+from gatosuite.agent.train import TrainArgs  # noqa: E402
+
+
+@dataclass
+class Train(TrainArgs):
+    """Train one Gato model on a mix of tasks (masked NLL on text and action tokens)."""
+
+    def run(self) -> None:
+        from gatosuite.agent.train import train
+
+        summary = train(self)
+        print(f"trained to step {summary['step']}; checkpoint in {self.out / 'checkpoint'}")
+
+
+COMMANDS = {"train": Train, "tasks": Tasks, "collect": Collect, "train-expert": TrainExpert, "reference-scores": ReferenceScores,
             "tokenize": Tokenize, "text-model": TextModelCmd, "demo": Demo}
 
 

@@ -10,7 +10,7 @@ from gatosuite.cli import main
 
 def test_help_lists_commands():
     out = subprocess.run([sys.executable, "-m", "gatosuite", "--help"], capture_output=True, text=True, check=True)
-    for cmd in ("tasks", "collect", "train-expert", "reference-scores", "tokenize", "text-model", "demo"):
+    for cmd in ("train", "tasks", "collect", "train-expert", "reference-scores", "tokenize", "text-model", "demo"):
         assert cmd in out.stdout
 
 
@@ -87,3 +87,14 @@ def test_train_expert_command(tmp_path):
     obs, _ = env.reset(seed=0)
     action = LearnedExpert(weights, env).act(env, obs)
     assert env.action_space.contains(action)
+
+
+def test_train_command(tmp_path, capsys):
+    main(["collect", "--task", "babyai-gotoredball", "--episodes", "3", "--root", str(tmp_path)])
+    main(["train", "--tasks", "babyai-gotoredball", "--root", str(tmp_path), "--out", str(tmp_path / "run"),
+          "--steps", "3", "--window", "140", "--batch-size", "2", "--log-every", "1", "--val-every", "3",
+          "--val-batches", "1"])
+    assert "trained to step 3" in capsys.readouterr().out
+    assert (tmp_path / "run" / "checkpoint" / "model.safetensors").is_file()
+    with pytest.raises(FileNotFoundError, match="no training data"):
+        main(["train", "--tasks", "cartpole", "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "r2")])

@@ -1,0 +1,67 @@
+"""Training loop: logs, checkpoints, exact resume, and clear errors for mismatched runs."""
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from safetensors.torch import load_file
+
+from gatosuite.agent.checkpoint import CheckpointMismatchError
+from gatosuite.agent.train import TrainArgs, lr_at, train
+from gatosuite.datasets.cache import write_cache
+from gatosuite.tokenization import Tokenizer, Vocabulary
+
+
+@pytest.fixture
+def caches(tmp_path, text_model):
+    tok = Tokenizer.from_spaces(spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2),
+                                vocab=Vocabulary(text_model.vocab_size))
+    rng = np.random.default_rng(0)
+    seqs = [tok.encode_episode(rng.normal(size=(30, 4)).astype(np.float32), rng.integers(0, 2, 30))
+            for _ in range(6)]
+    return {"cartpole": write_cache(tmp_path / "c", seqs, {"task": "cartpole",
+                                                            "tokens_per_timestep": tok.spec.tokens_per_timestep})}
+
+
+def _args(tmp_path, **kw):
+    base = dict(out=tmp_path / "run", window=60, batch_size=4, steps=8, warmup=2, log_every=2, val_every=4,
+                val_batches=1, ckpt_every=100, bf16=False, preset="nano")
+    base.update(kw)
+    return TrainArgs(**base)
+
+
+def test_schedule_warms_up_then_decays():
+    a = TrainArgs(lr=1.0, warmup=10, steps=110, min_lr_ratio=0.1)
+    assert lr_at(0, a) == pytest.approx(0.1) and lr_at(9, a) == pytest.approx(1.0)
+    assert lr_at(60, a) == pytest.approx(0.55) and lr_at(110, a) == pytest.approx(0.1)
+
+
+def test_train_logs_and_checkpoints(tmp_path, caches, text_model):
+    summary = train(_args(tmp_path), text_model, caches, progress=False)
+    assert summary["step"] == 8 and "val_loss" in summary and 0 < summary["data_fraction"] < 1
+    run = tmp_path / "run"
+    assert {"model.safetensors", "config.json", "tokenizer.model", "trainer_state.pt"} <= {
+        p.name for p in (run / "checkpoint").iterdir()}
+    rows = (run / "train.csv").read_text().splitlines()
+    assert rows[0] == "step,key,value" and any(",loss_domain/classic," in r for r in rows)
+    assert any((run / "tensorboard").iterdir())
+    with pytest.raises(FileExistsError, match="pass --resume"):
+        train(_args(tmp_path), text_model, caches, progress=False)
+
+
+def test_resume_continues_exactly(tmp_path, caches, text_model):
+    straight = train(_args(tmp_path / "a"), text_model, caches, progress=False)
+    train(_args(tmp_path / "b", stop_at=4), text_model, caches, progress=False)  # a run killed at step 4
+    resumed = train(_args(tmp_path / "b", resume=True), text_model, caches, progress=False)
+    assert resumed["step"] == straight["step"] == 8
+    wa = load_file(str(tmp_path / "a" / "run" / "checkpoint" / "model.safetensors"))
+    wb = load_file(str(tmp_path / "b" / "run" / "checkpoint" / "model.safetensors"))
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=1e-6)
+    assert resumed["loss"] == pytest.approx(straight["loss"], abs=1e-6)
+
+
+def test_resume_with_another_config_lists_the_fields(tmp_path, caches, text_model):
+    train(_args(tmp_path, stop_at=2), text_model, caches, progress=False)
+    with pytest.raises(CheckpointMismatchError, match=r"n_layer: checkpoint 4 vs requested 6.*n_embd"):
+        train(_args(tmp_path, resume=True, preset="tiny"), text_model, caches, progress=False)
