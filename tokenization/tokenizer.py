@@ -186,6 +186,24 @@ class Tokenizer:
             patch_cols=np.tile(self._cols_iv, (t, 1)),
         )
 
+    def encode_prefix(self, observations: Any, first_timestep: int = 0) -> TokenSequence:
+        """Observation tokens and the separator of T timesteps, without actions: what a policy feeds
+        before decoding an action. Identical to the matching tokens of :meth:`encode_episode`."""
+        obs_ids, patches, keep = self.encode_observations(observations)
+        t, n_obs = obs_ids.shape
+        per_step = patches.shape[1]
+        obs_ids[:, self._kinds[:n_obs] == TokenKind.IMAGE] += np.arange(t)[:, None] * per_step
+        ids = np.concatenate([obs_ids, np.full((t, 1), self.vocab.separator, np.int64)], axis=1)
+        kinds = np.broadcast_to(self._kinds[: n_obs + 1], ids.shape).copy()
+        kinds[:, :n_obs][~keep] = TokenKind.PAD
+        loss = np.concatenate([keep, np.ones((t, 1), bool)], axis=1) & self._loss[: n_obs + 1]
+        return TokenSequence(
+            ids=ids.reshape(-1), kinds=kinds.reshape(-1), local_pos=np.tile(self._local_pos[: n_obs + 1], t),
+            timestep=np.repeat(np.arange(first_timestep, first_timestep + t, dtype=np.int32), n_obs + 1),
+            loss_mask=loss.reshape(-1), patches=patches.reshape(-1, 3, 16, 16),
+            patch_rows=np.tile(self._rows_iv, (t, 1)), patch_cols=np.tile(self._cols_iv, (t, 1)),
+        )
+
     def decode_observations(self, ids: np.ndarray, patches: np.ndarray) -> Any:
         """Inverse of :meth:`encode_observations`, at bin centres for continuous values."""
         out, col, pcol = {}, 0, 0

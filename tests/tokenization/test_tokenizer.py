@@ -140,3 +140,17 @@ def test_sequence_concatenate_and_slice_keep_patches_consistent():
 def test_text_model_vocab_must_match():
     with pytest.raises(ValueError, match="pass a text_model"):
         Tokenizer.from_spaces(spaces.Dict({"m": spaces.Text(5)}), spaces.Discrete(2))
+
+
+@given(obs_space(), action_space(), st.integers(1, 4), st.integers(0, 2**16))
+def test_prefix_matches_the_episode_tokens(text_model, obs_sp, act_sp, t, seed):
+    tok = Tokenizer.from_spaces(obs_sp, act_sp, text_model=text_model)
+    obs, act = sample_many(obs_sp, t, seed), sample_many(act_sp, t, seed + 1)
+    full = tok.encode_episode(obs, act)
+    pre = tok.encode_prefix(obs)
+    n = tok.spec.obs_tokens + 1
+    L = tok.spec.tokens_per_timestep
+    keep = (np.arange(len(full)) % L) < n
+    for name in ("ids", "kinds", "local_pos", "timestep", "loss_mask"):
+        np.testing.assert_array_equal(getattr(pre, name), getattr(full, name)[keep])
+    np.testing.assert_array_equal(pre.patches, full.patches)
