@@ -131,10 +131,13 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
     """Run training; returns a summary (final step, last losses, tokens/s)."""
     from gatosuite.tokenization import default_text_model
 
+    rank, world = _init_distributed()
+    if args.batch_size % world:
+        raise ValueError(f"--batch-size {args.batch_size} must be divisible by the {world} processes")
     text_model = text_model or default_text_model(args.text_vocab)
     vocab = Vocabulary(text_model.vocab_size)
     caches = caches or load_caches(args, text_model)
-    torch.manual_seed(args.seed)
+    torch.manual_seed(args.seed)  # the same initial weights everywhere (DDP also broadcasts rank 0's)
     cfg = preset(args.preset, vocab.size, context=args.window)
     ckpt = args.out / "checkpoint"
     sampler = MixedSampler(caches, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
@@ -153,24 +156,35 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
         state = load_trainer_state(ckpt)
         opt.load_state_dict(state["optimizer"])
         sampler.load_state_dict(state["sampler"])
-        torch.set_rng_state(state["torch_rng"])
         step = int(state["step"])
+        if world == 1:
+            torch.set_rng_state(state["torch_rng"])
+        else:  # the saved generator is rank 0's; give every rank its own stream from here
+            torch.manual_seed(args.seed + 1000 * rank + step)
+    else:
+        torch.manual_seed(args.seed + 1000 * rank)  # dropout and patch-position draws differ by rank
     fwd = torch.compile(model) if args.compile else model
+    if world > 1:
+        # A rank whose windows hold no image (or no text) leaves the patch embedding without gradient
+        # that step, so DDP must look for unused parameters.
+        fwd = torch.nn.parallel.DistributedDataParallel(fwd, find_unused_parameters=True)
+    lead = rank == 0  # only rank 0 logs and checkpoints
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "train.csv"
     from torch.utils.tensorboard import SummaryWriter
 
-    tb = SummaryWriter(str(args.out / "tensorboard"))
+    tb = SummaryWriter(str(args.out / "tensorboard")) if lead else None
     t_start, tokens_seen, last = time.perf_counter(), 0, {}
     deadline = None if args.minutes is None else t_start + args.minutes * 60
-    bar = tqdm(total=args.steps, initial=step, desc="train", unit="step", disable=not progress)
+    bar = tqdm(total=args.steps, initial=step, desc="train", unit="step", disable=not (progress and lead))
     acc: dict[str, list[float]] = defaultdict(list)
     data_time = 0.0
     model.train()
     stop = min(args.steps, args.stop_at or args.steps)
     while step < stop and (deadline is None or time.perf_counter() < deadline):
         t0 = time.perf_counter()
-        tasks, seqs = sampler.sample_many(args.batch_size)
+        tasks, seqs = sampler.sample_many(args.batch_size)  # the same global batch on every rank
+        tasks, seqs = tasks[rank::world], seqs[rank::world]  # this rank's share
         batch = collate(seqs, vocab, args.window)
         t1 = time.perf_counter()
         for g in opt.param_groups:
@@ -183,7 +197,7 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
         opt.step()
         step += 1
         data_time += t1 - t0
-        tokens_seen += int(batch.ids.numel())
+        tokens_seen += int(batch.ids.numel()) * world
         acc["loss"].append(loss.item())
         for k in ("loss_text", "loss_action"):
             if k in info:
@@ -193,7 +207,7 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
             sel = torch.tensor([SUITE[tasks[r]].domain == dom for r in rows.tolist()], dtype=torch.bool)
             if sel.any():
                 acc[f"loss_domain/{dom}"].append(float(info["token_loss"][sel].mean()))
-        if step % args.log_every == 0 or step == args.steps:
+        if lead and (step % args.log_every == 0 or step == args.steps):
             elapsed = time.perf_counter() - t_start
             last = {k: sum(v) / len(v) for k, v in acc.items()}
             last.update(step=step, lr=lr_at(step - 1, args), tokens_per_s=tokens_seen / elapsed,
@@ -203,13 +217,29 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
                 last["val_loss"] = validate(model, val, vocab, args)
             _log(csv_path, tb, last)
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:,.0f}")
-        if step % args.ckpt_every == 0:
+        if lead and step % args.ckpt_every == 0:
             _save(ckpt, model, text_model, opt, sampler, step, args)
         bar.update(1)
     bar.close()
-    _save(ckpt, model, text_model, opt, sampler, step, args)
-    tb.close()
+    if lead:
+        _save(ckpt, model, text_model, opt, sampler, step, args)
+        tb.close()
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return {"step": step, **last}
+
+
+def _init_distributed() -> tuple[int, int]:
+    """Join the torchrun process group when launched by torchrun: gloo on CPU, NCCL on GPU."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return torch.distributed.get_rank(), world
 
 
 @torch.no_grad()
