@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from gatosuite.tokenization import TokenKind, TokenSequence, Vocabulary
+from gatosuite.tokenization.images import normalize_patches
 
 
 @dataclass
@@ -74,8 +75,6 @@ def collate(seqs: list[TokenSequence], vocab: Vocabulary, length: int | None = N
         slots.append(i * t_max + np.flatnonzero(img))
     targets = np.concatenate([ids[:, 1:], np.full((b, 1), vocab.pad, np.int64)], axis=1)
     target_mask = np.concatenate([loss[:, 1:], np.zeros((b, 1), bool)], axis=1)
-    from gatosuite.tokenization.images import normalize_patches
-
     cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
     return TokenBatch(
         ids=torch.from_numpy(ids), kinds=torch.from_numpy(kinds), local_pos=torch.from_numpy(local),
