@@ -215,12 +215,17 @@ class ReferenceScores:
     """Episodes per policy (seeds 0..episodes-1)."""
     out: Path | None = None
     """JSON file to merge results into; default envs/reference_scores.json, which the registry reads."""
+    table: bool = False
+    """Measure nothing; print the scores already in the file as a Markdown table (as in README)."""
 
     def run(self) -> None:
         from gatosuite.envs import SUITE
-        from gatosuite.envs.reference import measure, update_reference_file
+        from gatosuite.envs.reference import markdown_table, measure, update_reference_file
         from gatosuite.envs.registry import REFERENCE_SCORES
 
+        if self.table:
+            print(markdown_table(SUITE.select(self.task), self.out or REFERENCE_SCORES))
+            return
         for t in SUITE.select(self.task):
             if not t.is_env or t.expert is None:
                 continue

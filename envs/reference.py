@@ -70,3 +70,22 @@ def update_reference_file(rows: dict[str, dict[str, Any]], path: Path = REFERENC
     from . import registry
 
     registry._REFS = None  # re-read on next access
+
+
+def markdown_table(tasks: list[TaskSpec], path: Path = REFERENCE_SCORES) -> str:
+    """The measured reference scores as a Markdown table, one row per env task, in suite order."""
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    lines = ["| task | metric | expert (mean ± std) | random | bar | bar met | held out |",
+             "|---|---|---|---|---|---|---|"]
+    for t in tasks:
+        row = data.get(t.id)
+        if not t.is_env or row is None:
+            continue
+        f = "{:.1f}" if row["metric"] == "return" else "{:.2f}"
+        std = row.get("expert_return_std")
+        expert = f.format(row["expert"]) + (f" ± {std:.1f}" if std is not None and row["metric"] == "return" else "")
+        met = {True: "yes", False: "**no**", None: "—"}[row.get("bar_met")]
+        bar = "—" if t.bar is None else f"{t.bar:g}"
+        lines.append(f"| {t.id} | {row['metric']} | {expert} | {f.format(row['random'])} | {bar} | {met} | "
+                     f"{'yes' if t.heldout else ''} |")
+    return "\n".join(lines)
