@@ -21,27 +21,7 @@ from gatosuite.tokenization import TokenKind
 from .batch import TokenBatch
 from .configuration_gato import GatoConfig
 from .embeddings import PatchEmbedding, position_bins
-
-
-class KVCache:
-    """Keys and values of every layer for the tokens fed so far, with their count.
-
-    Positions are absolute within the current context window; when a policy slides the window it
-    starts a fresh cache and re-feeds the kept timesteps from position 0, exactly as training windows
-    start at 0 (no position shift of cached keys, which is where JAT went wrong).
-    """
-
-    def __init__(self, n_layer: int) -> None:
-        self.k: list[torch.Tensor | None] = [None] * n_layer
-        self.v: list[torch.Tensor | None] = [None] * n_layer
-        self.length = 0
-
-    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.k[layer] is not None:
-            k = torch.cat([self.k[layer], k], dim=2)  # (B, H, past + T, Dh)
-            v = torch.cat([self.v[layer], v], dim=2)
-        self.k[layer], self.v[layer] = k, v
-        return k, v
+from .kv_cache import KVCache
 
 
 class SelfAttention(nn.Module):
@@ -65,8 +45,11 @@ class SelfAttention(nn.Module):
                                                dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, Dh)
         else:
             past = cache.length
-            k, v = cache.append(layer, k, v)  # (B, H, past + T, Dh)
             allowed = torch.ones(t, past + t, dtype=torch.bool, device=x.device).tril(diagonal=past)  # (T, past+T)
+            if cache.padded:  # rows of a vector env hold different lengths: mask each row's left padding
+                real = torch.cat([~cache.key_padding(), allowed.new_ones(b, t)], dim=1)  # (B, past+T)
+                allowed = allowed[None, None] & real[:, None, None, :].to(x.device)  # (B, 1, T, past+T)
+            k, v = cache.append(layer, k, v)  # (B, H, past + T, Dh)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)  # (B, H, T, Dh)
         return self.proj(y.transpose(1, 2).reshape(b, t, d))  # (B, T, D)
 
@@ -126,14 +109,20 @@ class GatoModel(nn.Module):
                                          self.row.weight, self.col.weight))
         return n
 
-    def embed(self, batch: TokenBatch, start: int = 0) -> torch.Tensor:
-        """(B, T, D) input embeddings of a batch whose first token sits at window position `start`."""
+    def embed(self, batch: TokenBatch, start: int | torch.Tensor = 0) -> torch.Tensor:
+        """(B, T, D) input embeddings of a batch whose first token sits at window position `start`
+        (an int, or a (B,) tensor of per-row positions)."""
         b, t = batch.shape
-        if start + t > self.cfg.context:
-            raise ValueError(f"batch has {start + t} tokens per window; the model's context is {self.cfg.context}")
+        end = int(start.max()) + t if isinstance(start, torch.Tensor) else start + t
+        if end > self.cfg.context:
+            raise ValueError(f"batch has {end} tokens per window; the model's context is {self.cfg.context}")
         local = batch.local_pos.clamp(max=self.cfg.max_local_positions - 1)
         local = torch.where(local < 0, torch.full_like(local, self.cfg.max_local_positions), local)  # (B, T)
-        x = self.tok(batch.ids) + self.local(local) + self.pos.weight[start:start + t]  # (B, T, D)
+        if isinstance(start, torch.Tensor):
+            pos = self.pos(start.to(batch.ids.device)[:, None] + torch.arange(t, device=batch.ids.device))  # (B, T, D)
+        else:
+            pos = self.pos.weight[start:start + t]  # (T, D)
+        x = self.tok(batch.ids) + self.local(local) + pos  # (B, T, D)
         if batch.patches.shape[0]:
             img = self.patch(batch.patches.to(x.dtype))  # (N, D)
             img = img + self.row(position_bins(batch.patch_rows, self.cfg.position_bins, self.training))
@@ -146,16 +135,20 @@ class GatoModel(nn.Module):
     def hidden(self, batch: TokenBatch, cache: KVCache | None = None) -> torch.Tensor:
         """(B, T, D) final hidden states. With a cache, `batch` holds only new tokens, which continue
         the cached ones; the cache is extended in place."""
-        start = cache.length if cache is not None else 0
+        start: int | torch.Tensor = 0
+        if cache is not None:
+            if cache.batch != batch.shape[0]:
+                raise ValueError(f"cache holds {cache.batch} rows but the batch has {batch.shape[0]}")
+            start = cache.valid if cache.padded else cache.length
         x = self.embed(batch, start)
         for i, blk in enumerate(self.blocks):
             x = blk(x, cache, i)
         if cache is not None:
-            cache.length += batch.shape[1]
+            cache.advance(batch.shape[1])
         return self.ln_f(x)
 
-    def new_cache(self) -> KVCache:
-        return KVCache(self.cfg.n_layer)
+    def new_cache(self, batch: int = 1) -> KVCache:
+        return KVCache(self.cfg.n_layer, batch)
 
     def next_token_logits(self, batch: TokenBatch, cache: KVCache) -> torch.Tensor:
         """Feed new tokens through the cache; (B, V) logits for the token after the last one."""

@@ -1,13 +1,17 @@
 """GatoPolicy: the trained model as a Gymnasium policy, `reset()` and `act(obs) -> action`, batched
 over a vector env.
 
-Each env slot keeps its own KV cache. Every step feeds only the new timestep's observation tokens and the
-separator, then decodes the action tokens one by one, each restricted to the ids its field can take
-(`TimestepSpec.action_id_ranges`), greedily or by sampling. When the next timestep would not fit the
-context, the window slides at a timestep boundary: the oldest timesteps are dropped and the kept ones
-are re-fed into a fresh cache from position 0, exactly as training windows start, so positions never
-drift (JAT shifted positions after trimming its cache). Demonstrations passed to `reset(prompt=...)`
-are placed at the start of every episode's context (few-shot prompting).
+All envs share one batched KV cache (one row each, left-padded where rows differ in length), so a step
+of N envs is one forward pass per token, not N. Every step feeds only the new timestep's observation
+tokens and the separator, then decodes the action tokens one by one, each restricted to the ids its
+field can take (`TimestepSpec.action_id_ranges`), greedily or by sampling.
+
+Demonstrations passed to `reset(prompt=...)` open every episode's context (few-shot prompting) and stay
+pinned there. When an env's next timestep would not fit, its window slides at a timestep boundary: the
+older half of its own timesteps is dropped and the prompt plus the kept ones are re-fed into that row
+from position 0, exactly as training windows start (a prompt, then a stretch of the episode). Positions
+never drift (JAT shifted positions after trimming its cache), and dropping half at once keeps the
+re-feeding cost to one window every half window of steps.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from gatosuite.tokenization import TextModel, TokenSequence
 
 from .batch import collate
 from .checkpoint import CheckpointMismatchError, load_model
-from .modeling_gato import KVCache
+from .kv_cache import KVCache
 
 
 def _single(kind: int, token_id: int, timestep: int) -> TokenSequence:
@@ -61,7 +65,8 @@ class GatoPolicy:
                 f"{self.model.cfg.vocab_size}")
         spec = self.tok.spec
         self.L = spec.tokens_per_timestep
-        if self.L > self.model.cfg.context:
+        self.capacity = self.model.cfg.context // self.L  # whole timesteps that fit the context
+        if self.capacity < 1:
             raise ValueError(f"task '{task_id}' needs {self.L} tokens per timestep; the model's context is "
                              f"{self.model.cfg.context}")
         self.ranges = spec.action_id_ranges(self.tok.vocab)
@@ -69,7 +74,9 @@ class GatoPolicy:
         self.greedy, self.temperature = greedy, temperature
         self.gen = torch.Generator().manual_seed(seed)
         self.prompt: list[TokenSequence] = []
-        self.slots: list[dict[str, Any]] = []
+        self.steps: list[list[TokenSequence]] = []  # per env: this episode's timesteps in the context
+        self.t: list[int] = []  # per env: timesteps played in this episode
+        self.cache: KVCache | None = None
 
     # --- episode bookkeeping --------------------------------------------------------------------------
     def reset(self, num_envs: int = 1, prompt: list[TokenSequence] | None = None) -> None:
@@ -78,60 +85,64 @@ class GatoPolicy:
             for p in prompt:
                 if len(p) % self.L:
                     raise ValueError(f"prompt of {len(p)} tokens is not whole timesteps of {self.L}")
-            self.prompt = [p.slice(i, i + self.L) for p in prompt for i in range(0, len(p), self.L)]
-        self.slots = [self._fresh() for _ in range(num_envs)]
+            steps = [p.slice(i, i + self.L) for p in prompt for i in range(0, len(p), self.L)]
+            if len(steps) >= self.capacity:
+                raise ValueError(f"a prompt of {len(steps)} timesteps leaves no room in a context of "
+                                 f"{self.capacity} timesteps; pass fewer or shorter demonstrations")
+            self.prompt = steps
+        self.cache = self.model.new_cache(num_envs)
+        self.steps, self.t = [[] for _ in range(num_envs)], [0] * num_envs
+        if self.prompt:
+            self.reset_envs(np.ones(num_envs, bool))
 
     def reset_envs(self, mask: np.ndarray) -> None:
-        """Start new episodes in the slots where `mask` is true (after a vector env's autoreset)."""
+        """Start new episodes in the envs where `mask` is true (e.g. after a vector env's autoreset)."""
         for k in np.flatnonzero(mask):
-            self.slots[k] = self._fresh()
+            self.steps[k], self.t[k] = [], 0
+            self._rebuild(int(k))
 
-    def _fresh(self) -> dict[str, Any]:
-        slot = {"steps": list(self.prompt), "cache": self.model.new_cache(), "t": 0}
-        if slot["steps"]:
-            self._feed(slot, TokenSequence.concatenate(slot["steps"]))
-        return slot
+    def _rebuild(self, k: int) -> None:
+        """Re-feed env k's prompt and kept timesteps into its cache row, from position 0."""
+        row = self.model.new_cache(1)
+        if self.prompt or self.steps[k]:
+            self._feed(TokenSequence.concatenate(self.prompt + self.steps[k]), row)
+        self.cache.set_row(k, row)
 
     # --- acting ---------------------------------------------------------------------------------------
     @torch.no_grad()
     def act(self, obs: Any) -> Any:
         """Actions for a batch of observations (one per env), in the action space's batched form."""
-        if not self.slots:
+        if self.cache is None:
             raise RuntimeError("call reset(num_envs) before act()")
-        ids = np.stack([self._act_one(slot, _index(obs, k)) for k, slot in enumerate(self.slots)])
-        return self.tok.decode_actions(ids)
-
-    def _act_one(self, slot: dict[str, Any], obs: Any) -> np.ndarray:
-        if slot["cache"].length + self.L > self.model.cfg.context:
-            self._slide(slot)
-        prefix = self.tok.encode_prefix(obs, first_timestep=slot["t"])
-        logits = self._feed(slot, prefix)
-        chosen = []
+        n = self.cache.batch
+        for k in range(n):
+            if len(self.prompt) + len(self.steps[k]) + 1 > self.capacity:
+                keep = (self.capacity - len(self.prompt)) // 2  # drop the older half of the episode's timesteps
+                self.steps[k] = self.steps[k][len(self.steps[k]) - keep:] if keep else []
+                self._rebuild(k)
+        prefixes = [self.tok.encode_prefix(_index(obs, k), first_timestep=self.t[k]) for k in range(n)]
+        logits = self._feed_many(prefixes)  # (N, V)
+        chosen = np.zeros((n, len(self.ranges)), np.int64)
         for j, (lo, hi) in enumerate(self.ranges):
-            token = lo + self._pick(logits[lo:hi])
-            chosen.append(token)
-            logits = self._feed(slot, _single(int(self.action_kinds[j]), token, slot["t"]))
-        slot["steps"].append(TokenSequence.concatenate(
-            [prefix] + [_single(int(self.action_kinds[j]), c, slot["t"]) for j, c in enumerate(chosen)]))
-        slot["t"] += 1
-        return np.array(chosen, np.int64)
+            chosen[:, j] = lo + self._pick(logits[:, lo:hi])
+            kind = int(self.action_kinds[j])
+            logits = self._feed_many([_single(kind, int(chosen[k, j]), self.t[k]) for k in range(n)])
+        for k in range(n):
+            actions = [_single(int(self.action_kinds[j]), int(c), self.t[k]) for j, c in enumerate(chosen[k])]
+            self.steps[k].append(TokenSequence.concatenate([prefixes[k]] + actions))
+            self.t[k] += 1
+        return self.tok.decode_actions(chosen)
 
-    def _pick(self, logits: torch.Tensor) -> int:
+    def _pick(self, logits: torch.Tensor) -> np.ndarray:
+        """(N, R) logits over a field's ids -> (N,) chosen offsets."""
         if self.greedy:
-            return int(torch.argmax(logits))
+            return torch.argmax(logits, dim=-1).numpy()
         probs = torch.softmax(logits.float() / self.temperature, dim=-1)
-        return int(torch.multinomial(probs, 1, generator=self.gen))
+        return torch.multinomial(probs, 1, generator=self.gen)[:, 0].numpy()
 
-    def _feed(self, slot: dict[str, Any], seq: TokenSequence) -> torch.Tensor:
-        """Feed tokens through the slot's cache; (V,) logits for the next token."""
-        batch = collate([seq], self.tok.vocab)
-        return self.model.next_token_logits(batch, slot["cache"])[0]
+    def _feed_many(self, seqs: list[TokenSequence]) -> torch.Tensor:
+        """Feed one equally long sequence per env through the batched cache; (N, V) next-token logits."""
+        return self.model.next_token_logits(collate(seqs, self.tok.vocab), self.cache)
 
-    def _slide(self, slot: dict[str, Any]) -> None:
-        """Drop the oldest timesteps so the next one fits, and rebuild the cache from position 0."""
-        keep = self.model.cfg.context // self.L - 1
-        slot["steps"] = slot["steps"][-keep:] if keep > 0 else []
-        slot["cache"] = KVCache(self.model.cfg.n_layer)
-        if slot["steps"]:
-            self._feed(slot, TokenSequence.concatenate(slot["steps"]))
-
+    def _feed(self, seq: TokenSequence, cache: KVCache) -> torch.Tensor:
+        return self.model.next_token_logits(collate([seq], self.tok.vocab), cache)[0]

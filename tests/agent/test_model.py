@@ -129,3 +129,34 @@ def test_kv_cache_matches_full_recompute_across_a_window_slide(tok):
             ref = full_logits(2, (t + 1) * L)[:, (t - 2) * L:]
             assert torch.allclose(out, ref, atol=1e-4), (t, (out - ref).abs().max())
     assert len(full_ids) == 8 * L
+
+
+def test_batched_cache_rows_of_different_lengths_match_each_row_alone(tok):
+    """Rows of one batched cache hold different numbers of timesteps (left padding, per-row positions);
+    a row replaced by set_row (a new episode) continues from position 0. Every row's logits must equal
+    those of the same tokens fed through a cache of its own."""
+    model = _model(tok).eval()
+    L = tok.spec.tokens_per_timestep
+    seqs = [_episode(tok, 6, s) for s in range(3)]
+    step = lambda k, t: _slice_batch(tok, seqs[k], t * L, (t + 1) * L)  # noqa: E731
+    with torch.no_grad():
+        cache = model.new_cache(3)
+        alone = [model.new_cache() for _ in range(3)]
+        starts = [0, 0, 0]
+        for t in range(5):
+            if t == 2:  # row 1 starts over: its row is rebuilt empty while rows 0 and 2 keep 2 timesteps
+                fresh = model.new_cache()
+                cache.set_row(1, fresh)
+                alone[1], starts[1] = model.new_cache(), 2
+            if t == 3:  # row 2 is rebuilt from its last timestep, re-fed from position 0
+                fresh = model.new_cache()
+                model.hidden(step(2, 2), fresh)
+                cache.set_row(2, fresh)
+                alone[2] = model.new_cache()
+                model.hidden(step(2, 2), alone[2])
+            batch = collate([seqs[k].slice(t * L, (t + 1) * L) for k in range(3)], tok.vocab)
+            out = model.hidden(batch, cache) @ model.tok.weight.T  # (3, L, V)
+            for k in range(3):
+                ref = model.hidden(step(k, t), alone[k]) @ model.tok.weight.T
+                assert torch.allclose(out[k], ref[0], atol=1e-4), (t, k, (out[k] - ref[0]).abs().max())
+        assert cache.valid.tolist() == [5 * L, 3 * L, 3 * L] and cache.length == 5 * L

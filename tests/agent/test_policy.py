@@ -22,18 +22,21 @@ def checkpoint(tmp_path, text_model):
     return save_checkpoint(tmp_path / "ckpt", GatoModel(cfg), text_model)
 
 
-def _reference_actions(policy, observations):
-    """Greedy constrained decoding by full recomputation of the window, no cache."""
+def _reference_actions(policy, observations, prompt=()):
+    """Greedy constrained decoding by full recomputation of the window, no cache: the prompt stays
+    first, and when a timestep would not fit, the older half of the episode's timesteps is dropped."""
     model, tok, L = policy.model, policy.tok, policy.L
-    keep = model.cfg.context // L - 1
+    prompt = [p.slice(i, i + L) for p in prompt for i in range(0, len(p), L)]
+    cap = model.cfg.context // L
     steps, out = [], []
     for t, obs in enumerate(observations):
         prefix = tok.encode_prefix({k: v[None] for k, v in obs.items()}, first_timestep=t)
-        if (len(steps) + 1) * L > model.cfg.context:
-            steps = steps[-keep:]
+        if len(prompt) + len(steps) + 1 > cap:
+            keep = (cap - len(prompt)) // 2
+            steps = steps[len(steps) - keep:]
         chosen, seqs = [], []
         for j, (lo, hi) in enumerate(policy.ranges):
-            ctx = TokenSequence.concatenate(steps + [prefix] + seqs)
+            ctx = TokenSequence.concatenate(prompt + steps + [prefix] + seqs)
             with torch.no_grad():
                 h = model.hidden(collate([ctx], tok.vocab))
             logits = h[0, -1] @ model.tok.weight.T
@@ -46,6 +49,22 @@ def _reference_actions(policy, observations):
         steps.append(TokenSequence.concatenate([prefix] + seqs))
         out.append(chosen)
     return tok.decode_actions(np.array(out))
+
+
+def _observations(task_id, n, seed=0):
+    env = make_task_env(task_id)
+    obs, _ = env.reset(seed=seed)
+    out = []
+    for _ in range(n):
+        out.append(obs)
+        obs, _, term, trunc, _ = env.step(env.action_space.sample())
+        if term or trunc:
+            obs, _ = env.reset(seed=seed + len(out))
+    return out
+
+
+def _batched(obs_list):
+    return {k: np.stack([np.asarray(o[k]) for o in obs_list]) for k in obs_list[0]}
 
 
 @pytest.mark.parametrize("task_id", ["pendulum", "cartpole"])
@@ -69,3 +88,45 @@ def test_cached_policy_matches_full_recompute_across_slides(checkpoint, task_id)
 def test_act_requires_reset(checkpoint):
     with pytest.raises(RuntimeError, match="reset"):
         GatoPolicy(checkpoint, "cartpole").act({"state": np.zeros((1, 4), np.float32)})
+
+
+def test_prompt_is_pinned_through_slides(checkpoint):
+    policy = GatoPolicy(checkpoint, "cartpole")
+    demo_obs = _observations("cartpole", 3, seed=5)
+    prompt = [policy.tok.encode_episode(_batched(demo_obs), np.array([0, 1, 1]))]
+    policy.reset(num_envs=1, prompt=prompt)
+    observations = _observations("cartpole", 20)
+    actions = [policy.act({k: np.asarray(v)[None] for k, v in o.items()})[0] for o in observations]
+    np.testing.assert_array_equal(np.array(actions), _reference_actions(policy, observations, prompt))
+
+
+def test_batched_envs_act_as_if_each_ran_alone(checkpoint):
+    """Three envs in one batched cache, reset at different steps (so their rows differ in length and
+    slide at different times), choose exactly what each would alone."""
+    streams = [_observations("cartpole", 24, seed=s) for s in range(3)]
+    resets = {1: 7, 2: 13}  # env 1 starts a new episode at step 7, env 2 at step 13
+    batched = GatoPolicy(checkpoint, "cartpole")
+    batched.reset(num_envs=3)
+    got = []
+    for t in range(24):
+        mask = np.array([resets.get(k) == t for k in range(3)])
+        if mask.any():
+            batched.reset_envs(mask)
+        got.append(batched.act(_batched([streams[k][t] for k in range(3)])))
+    got = np.array(got)  # (T, 3)
+    for k in range(3):
+        alone = GatoPolicy(checkpoint, "cartpole")
+        alone.reset(num_envs=1)
+        want = []
+        for t in range(24):
+            if resets.get(k) == t:
+                alone.reset_envs(np.array([True]))
+            want.append(alone.act({key: np.asarray(v)[None] for key, v in streams[k][t].items()})[0])
+        np.testing.assert_array_equal(got[:, k], np.array(want), err_msg=f"env {k}")
+
+
+def test_prompt_that_fills_the_context_is_refused(checkpoint):
+    policy = GatoPolicy(checkpoint, "cartpole")
+    obs = _observations("cartpole", 10)
+    with pytest.raises(ValueError, match="leaves no room"):
+        policy.reset(prompt=[policy.tok.encode_episode(_batched(obs), np.zeros(10, np.int64))])

@@ -1,0 +1,90 @@
+"""KVCache: keys and values of every layer for a batch of rows, which may hold different numbers of tokens.
+
+Rows are left-padded: row b's `length - valid[b]` leading slots are padding, masked out of attention.
+That lets one batched forward pass serve a vector env whose episodes started, ended or slid their
+windows at different steps. Positions are per row and absolute within the row's context window
+(`valid[b]` is where the next token of row b sits), so a row that is rebuilt starts again from
+position 0, exactly as training windows do; cached keys are never shifted (JAT shifted positions after
+trimming its cache).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class KVCache:
+    def __init__(self, n_layer: int, batch: int = 1) -> None:
+        self.k: list[torch.Tensor | None] = [None] * n_layer
+        self.v: list[torch.Tensor | None] = [None] * n_layer
+        self.length = 0
+        """Physical cached length (slots per row, padding included)."""
+        self.valid = torch.zeros(batch, dtype=torch.long)
+        """(B,) real tokens per row; the rest of each row, at its start, is padding."""
+
+    @property
+    def batch(self) -> int:
+        return int(self.valid.shape[0])
+
+    @property
+    def padded(self) -> bool:
+        return bool((self.valid < self.length).any())
+
+    def key_padding(self) -> torch.Tensor:
+        """(B, length) bool: true at padding slots."""
+        return torch.arange(self.length)[None, :] < (self.length - self.valid)[:, None]
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append (B, H, T, Dh) keys and values of new tokens to one layer; returns the layer's full K, V."""
+        if self.k[layer] is not None:
+            k = torch.cat([self.k[layer], k], dim=2)  # (B, H, past + T, Dh)
+            v = torch.cat([self.v[layer], v], dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v
+
+    def advance(self, t: int) -> None:
+        """Record that every row received `t` new tokens (after all layers appended them)."""
+        self.length += t
+        self.valid = self.valid + t
+
+    # --- per-row surgery, for vector envs ------------------------------------------------------------
+    def set_row(self, b: int, row: KVCache) -> None:
+        """Replace row `b` with the single row of `row` (e.g. a fresh episode or a slid window)."""
+        if row.batch != 1:
+            raise ValueError(f"set_row takes a one-row cache, got {row.batch} rows")
+        n = row.length
+        if n > self.length:  # widen every row on the left
+            self._left_pad(n - self.length)
+        for i in range(len(self.k)):
+            if self.k[i] is None and row.k[i] is None:
+                continue
+            if self.k[i] is None:  # nothing cached yet: allocate padding for all rows
+                shape = (self.batch, *row.k[i].shape[1:2], self.length, row.k[i].shape[3])
+                self.k[i], self.v[i] = row.k[i].new_zeros(shape), row.v[i].new_zeros(shape)
+            self.k[i][b].zero_()
+            self.v[i][b].zero_()
+            if n:
+                self.k[i][b, :, self.length - n:] = row.k[i][0]
+                self.v[i][b, :, self.length - n:] = row.v[i][0]
+        self.valid = self.valid.clone()
+        self.valid[b] = n
+        self.trim()
+
+    def _left_pad(self, n: int) -> None:
+        for i in range(len(self.k)):
+            if self.k[i] is not None:
+                pad = self.k[i].new_zeros(*self.k[i].shape[:2], n, self.k[i].shape[3])
+                self.k[i] = torch.cat([pad, self.k[i]], dim=2)
+                self.v[i] = torch.cat([pad.clone(), self.v[i]], dim=2)
+        self.length += n
+
+    def trim(self) -> None:
+        """Drop leading slots that are padding in every row."""
+        drop = self.length - int(self.valid.max()) if self.batch else self.length
+        if drop <= 0:
+            return
+        for i in range(len(self.k)):
+            if self.k[i] is not None:
+                self.k[i] = self.k[i][:, :, drop:].contiguous()
+                self.v[i] = self.v[i][:, :, drop:].contiguous()
+        self.length -= drop
