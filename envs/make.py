@@ -85,14 +85,30 @@ def _register_backends(task: TaskSpec) -> None:
         gym.register_envs(minigrid)
 
 
-def make_raw_env(task: TaskSpec | str) -> gym.Env:
-    """The task's underlying env, as its experts see it."""
+VIDEO_SIZE = 160
+"""Width and height of rendered video frames (classic-control and BabyAI render at their own size)."""
+
+
+def _render_kwargs(task: TaskSpec) -> dict[str, Any]:
+    """gym.make arguments that make env.render() return an RGB frame, per backend."""
+    if task.domain == "dmc":
+        return {"render_mode": "rgb_array",
+                "render_kwargs": {"width": VIDEO_SIZE, "height": VIDEO_SIZE, "camera_id": 0}}
+    if task.domain in ("mujoco", "metaworld"):
+        return {"render_mode": "rgb_array", "width": VIDEO_SIZE, "height": VIDEO_SIZE}
+    return {"render_mode": "rgb_array"}  # classic control (pygame), BabyAI, and pixel tasks
+
+
+def make_raw_env(task: TaskSpec | str, render: bool = False) -> gym.Env:
+    """The task's underlying env, as its experts see it; `render` makes env.render() return frames."""
     if isinstance(task, str):
         task = SUITE[task]
     if not task.is_env:
         raise ValueError(f"task '{task.id}' is a {task.domain} dataset, not an environment")
     _register_backends(task)
     kwargs = dict(task.kwargs)
+    if render and task.obs_mode != "pixels":
+        kwargs.update(_render_kwargs(task))
     if task.obs_mode == "pixels":
         kwargs.update(render_mode="rgb_array",
                       render_kwargs={"width": PIXEL_SIZE, "height": PIXEL_SIZE, "camera_id": 0})
@@ -105,8 +121,10 @@ def make_raw_env(task: TaskSpec | str) -> gym.Env:
     if task.max_episode_steps is not None:
         kwargs["max_episode_steps"] = task.max_episode_steps
     env = gym.make(task.gym_id, **kwargs)
-    if task.obs_mode == "pixels":  # shadows and reflections off: 200-400 fps instead of ~60 here
-        model = env.unwrapped._env.physics.model
+    if task.obs_mode == "pixels" or (render and task.domain in ("dmc", "mujoco", "metaworld")):
+        # shadows and reflections off: 200-400 fps instead of ~60 here (shared/FACTS.md)
+        u = env.unwrapped
+        model = u._env.physics.model if task.domain in ("dmc", "dmc-pixels") else u.model
         model.light_castshadow[:] = 0
         model.mat_reflectance[:] = 0
     if task.domain in ("dmc", "dmc-pixels"):
@@ -118,11 +136,11 @@ def make_raw_env(task: TaskSpec | str) -> gym.Env:
     return env
 
 
-def make_task_env(task_id: str, expert: bool = False) -> gym.Env:
+def make_task_env(task_id: str, expert: bool = False, render: bool = False) -> gym.Env:
     """The env users and the agent see: canonical observations, optionally with the expert's action
-    in info['expert_action']."""
+    in info['expert_action'], and optionally rendering RGB frames (for videos)."""
     task = SUITE[task_id]
-    env = make_raw_env(task)
+    env = make_raw_env(task, render=render)
     if expert:
         if task.expert is None:
             raise ValueError(f"task '{task_id}' has no expert")
