@@ -147,6 +147,9 @@ class Collect:
     """Episodes per staged chunk file: at most this many are lost to a kill."""
     text_vocab: int = 4096
     """SentencePiece vocabulary for the text-lm and babyai-captions data."""
+    noise: float = 0.0
+    """Probability of playing a random action instead of the expert's at each step (DART-style noise
+    injection); the dataset records the actions played."""
 
     def _build_text_data(self, task_id: str) -> None:
         from gatosuite.datasets.captions import build_caption_cache
@@ -171,7 +174,7 @@ class Collect:
                 self._build_text_data(t.id)
                 continue
             r = collect(t.id, self.episodes, self.root, self.workers, self.resume, self.seed,
-                        chunk_episodes=self.chunk_episodes, overwrite=self.overwrite)
+                        chunk_episodes=self.chunk_episodes, overwrite=self.overwrite, noise=self.noise)
             succ = "" if r.success_rate is None else f", success {r.success_rate:.0%}"
             print(f"{t.id}: {r.episodes} episodes (mean return {r.mean_return:.1f}{succ}) in {r.path}"
                   + (f"; {r.collected_now} collected now at {r.steps_per_s:,.0f} steps/s" if r.collected_now else

@@ -6,10 +6,17 @@ episodes run in an AsyncVectorEnv with `autoreset_mode=DISABLED`: finished sub-e
 explicitly with their next episode's seed (through `reset_mask`), which is what makes per-episode seeds
 possible. With one worker a single env is stepped in-process: on state tasks the vector env's batching
 and info merging cost more than the simulator (benchmarks/bench_collect.py).
+
+`noise` > 0 injects exploration noise into the expert, in the spirit of DART (Laskey et al., 2017): at
+each step, with that probability, a uniformly random action (seeded by the episode's seed) is played
+instead of the expert's. The dataset records the actions actually played. A cloned policy then sees the
+states the expert recovers from, not only the narrow band it keeps the system in: a CartPole LQR keeps
+the cart so close to the centre that a clone never learns to correct a drifting cart.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import shutil
 import time
@@ -128,16 +135,35 @@ class _Sink:
             self.pending = []
 
 
-def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink) -> None:
+class _Noise:
+    """Replaces the expert's action by a uniformly random one with probability p, seeded per episode."""
+
+    def __init__(self, space: gym.Space, p: float) -> None:
+        self.space, self.p = copy.deepcopy(space), p  # its own copy: seeding it must not reseed another slot's
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, seed: int | None) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.space.seed(int(self.rng.integers(2**31)))
+
+    def __call__(self, action: Any) -> Any:
+        if self.p > 0 and self.rng.random() < self.p:
+            return self.space.sample()
+        return action
+
+
+def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink, noise: float) -> None:
     """One env in this process, stepped directly: no batching, no info merging on the hot path."""
     env = make_task_env(task.id, expert=True)
+    noisy = _Noise(env.action_space, noise)
     try:
         for i in todo:
             obs, info = env.reset(seed=seed + i)
+            noisy.reset(seed + i)
             r = _Running(i, seed + i, obs)
             done = False
             while not done:
-                action = info[EXPERT_ACTION]
+                action = noisy(info[EXPERT_ACTION])
                 obs, rew, term, trunc, info = env.step(action)
                 r.add(action, obs, rew, term, trunc, info.get("success"))
                 done = term or trunc
@@ -147,11 +173,18 @@ def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink) -> None
         env.close()
 
 
-def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: _Sink) -> None:
+def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: _Sink, noise: float) -> None:
     """`workers` envs in subprocesses; a finished slot is reset with the next episode's seed."""
     envs = make_vector_env(task.id, workers)
     queue = deque(todo)
     n = envs.num_envs
+    noisy = [_Noise(envs.single_action_space, noise) for _ in range(n)]
+
+    def play(expert: Any) -> Any:
+        """The actions the slots play: each slot's expert action through its own noise stream."""
+        if noise <= 0:
+            return expert
+        return stack_timesteps([noisy[k](_slot(expert, k)) for k in range(n)])
 
     def take() -> tuple[int | None, int | None]:
         if queue:
@@ -163,12 +196,15 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
         first = [take() for _ in range(n)]
         obs, info = envs.reset(seed=[s for _, s in first])
         running = [_Running(i, s, _slot(obs, k)) for k, (i, s) in enumerate(first)]
+        for k, (_, s) in enumerate(first):
+            noisy[k].reset(s)
         expert = info[EXPERT_ACTION]
         while any(r.index is not None for r in running):
-            obs, rew, term, trunc, info = envs.step(expert)
+            played = play(expert)
+            obs, rew, term, trunc, info = envs.step(played)
             done = term | trunc
             for k, r in enumerate(running):
-                r.add(_slot(expert, k), _slot(obs, k), rew[k], term[k], trunc[k],
+                r.add(_slot(played, k), _slot(obs, k), rew[k], term[k], trunc[k],
                       info["success"][k] if "success" in info else None)
             if not done.any():
                 expert = info[EXPERT_ACTION]
@@ -180,6 +216,7 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
                                      options={"reset_mask": done})
             for k, (i, s) in nxt.items():
                 running[k] = _Running(i, s, _slot(obs2, k))
+                noisy[k].reset(s)
             # reset slots act from their reset info, the others from their step info
             mask = done.reshape(-1, *[1] * (np.ndim(info2[EXPERT_ACTION]) - 1))
             expert = info2[EXPERT_ACTION] if done.all() else np.where(mask, info2[EXPERT_ACTION], info[EXPERT_ACTION])
@@ -188,28 +225,39 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
         envs.close()
 
 
+def algorithm_name(expert: str, noise: float) -> str:
+    """What a dataset says collected it: the expert, and the injected noise if any."""
+    return expert if noise <= 0 else f"{expert} with {noise:g} random-action noise"
+
+
 def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: bool = False, seed: int = 0,
-            chunk_episodes: int = 10, overwrite: bool = False, progress: bool = True) -> CollectResult:
+            chunk_episodes: int = 10, overwrite: bool = False, progress: bool = True,
+            noise: float = 0.0) -> CollectResult:
     """Collect `episodes` expert episodes of `task_id` into `<root>/minari`. See the module docstring."""
     task = SUITE[task_id]
     if not task.is_env or task.expert is None:
         raise ValueError(f"task '{task_id}' has no environment expert to collect from")
     if episodes < 1 or workers < 1:
         raise ValueError(f"--episodes and --workers must be at least 1 (got {episodes}, {workers})")
+    if not 0.0 <= noise < 1.0:
+        raise ValueError(f"--noise is a probability in [0, 1), got {noise}")
     root = Path(root)
     final = minari_store.dataset_dir(root, task_id)
     stage = staging_dir(root, task_id)
+    algorithm = algorithm_name(task.expert, noise)
     if final.exists() and not overwrite:
         ds = minari_store.load(root, task_id)
-        if ds.total_episodes == episodes:
+        made_by = ds.storage.metadata.get("algorithm_name")
+        if ds.total_episodes == episodes and made_by == algorithm:
             return _summary(task, root, list(minari_store.iter_episodes(root, task_id)), 0.0, 0)
-        raise ValueError(f"'{final}' already holds {ds.total_episodes} episodes of '{task_id}', not {episodes}; "
-                         "pass --overwrite to collect anew")
+        raise ValueError(f"'{final}' already holds {ds.total_episodes} episodes of '{task_id}' collected by "
+                         f"'{made_by}', not {episodes} by '{algorithm}'; pass --overwrite to "
+                         "collect anew")
     if stage.exists() and not resume:
         n_staged = len(list(stage.glob("chunk-*.npz")))
         raise RuntimeError(f"an earlier collection of '{task_id}' was interrupted ({n_staged} chunk files in "
                            f"'{stage}'); rerun with --resume to finish it, or delete that folder to start over")
-    write_plan(stage, {"task": task_id, "episodes": episodes, "seed": seed, "expert": task.expert})
+    write_plan(stage, {"task": task_id, "episodes": episodes, "seed": seed, "expert": task.expert, "noise": noise})
     staged = staged_episodes(stage)
     todo = [i for i in range(episodes) if i not in staged]
     t0 = time.perf_counter()
@@ -219,9 +267,9 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
         if todo:
             sink = _Sink(task, stage, chunk_episodes, bar)
             if workers == 1:
-                _run_single(task, todo, seed, sink)
+                _run_single(task, todo, seed, sink, noise)
             else:
-                _run_vector(task, todo, seed, workers, sink)
+                _run_vector(task, todo, seed, workers, sink, noise)
             steps = sink.steps
     seconds = time.perf_counter() - t0
     all_eps = [staged_episodes(stage)[i] for i in range(episodes)]
@@ -229,7 +277,7 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
     ref = task.reference()
     returns = [e.ret for e in all_eps]
     minari_store.build_dataset(root, task_id, all_eps, gym.spec(task.gymnasium_id), obs_space, act_space,
-                               ref.get("random", 0.0), ref.get("expert", float(np.mean(returns))), task.expert)
+                               ref.get("random", 0.0), ref.get("expert", float(np.mean(returns))), algorithm)
     shutil.rmtree(stage)
     return _summary(task, root, all_eps, seconds, steps, collected_now=len(todo))
 

@@ -89,7 +89,7 @@ def test_corrupt_chunk_names_the_file(tmp_path):
     from gatosuite.datasets.staging import Episode, write_chunk, write_plan
 
     stage = staging_dir(tmp_path, "babyai-gotoredball")
-    write_plan(stage, {"task": "babyai-gotoredball", "episodes": 6, "seed": 0, "expert": "babyai-bot"})
+    write_plan(stage, {"task": "babyai-gotoredball", "episodes": 6, "seed": 0, "expert": "babyai-bot", "noise": 0.0})
     ep = Episode(0, 0, {"direction": np.zeros(2, np.int64)}, np.zeros(1, np.int64), np.zeros(1),
                  np.zeros(1, bool), np.zeros(1, bool))
     path = write_chunk(stage, 0, [ep])
@@ -133,3 +133,30 @@ def test_cache_is_reused_and_rebuilt_on_change(tmp_path, text_model):
     collect("babyai-gotoredball", 3, tmp_path, overwrite=True, progress=False)
     c3 = open_cache(tmp_path, "babyai-gotoredball", tok)
     assert len(c3) == 3
+
+
+def test_noise_plays_random_actions_reproducibly_with_any_worker_count(tmp_path):
+    """With noise, about that share of the played actions differ from the expert's, the dataset records
+    what was played (replaying its actions from its seed reproduces its return), and 1 or 2 workers
+    give the same dataset."""
+    one = collect("pendulum", 3, tmp_path / "a", noise=0.3, progress=False)
+    collect("pendulum", 3, tmp_path / "b", noise=0.3, workers=2, progress=False)
+    a = list(minari_store.iter_episodes(tmp_path / "a", "pendulum"))
+    b = list(minari_store.iter_episodes(tmp_path / "b", "pendulum"))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.actions, y.actions)
+    env = make_task_env("pendulum", expert=True)
+    differ = []
+    for e in a:
+        obs, info = env.reset(seed=e.seed)
+        ret = 0.0
+        for t, action in enumerate(e.actions):
+            differ.append(not np.allclose(action, info["expert_action"]))
+            obs, r, term, trunc, info = env.step(action)
+            ret += r
+        assert ret == pytest.approx(e.ret)
+    assert 0.2 < np.mean(differ) < 0.4 and one.mean_return < 0  # 600 steps at p = 0.3
+    ds = minari_store.load(tmp_path / "a", "pendulum")
+    assert ds.storage.metadata.get("algorithm_name").endswith("with 0.3 random-action noise")
+    with pytest.raises(ValueError, match="pass --overwrite"):
+        collect("pendulum", 3, tmp_path / "a", progress=False)  # the same count, but noise-free: not reused
