@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gatosuite.tokenization import TokenKind
+from gatosuite.tokenization.vocab import N_CONTINUOUS_BINS, N_DISCRETE, N_SPECIAL
 
 from .batch import TokenBatch
 from .configuration_gato import GatoConfig
@@ -69,6 +70,19 @@ class Block(nn.Module):
         return x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))  # (B, T, D)
 
 
+def sinusoidal_values(n: int, d: int, std: float = 0.02) -> torch.Tensor:
+    """(n, d) embeddings of the ordered values 0..n-1: sines and cosines at d/2 geometric frequencies,
+    from one period over 1024 values up to one over 4, scaled to `std`. Neighbouring values start close
+    and distant ones apart, so what the model learns for a bin it has seen carries over to its
+    neighbours. With independent N(0, 0.02) rows, each of the 1024 bins must be learned from its own
+    examples."""
+    j = torch.arange(n, dtype=torch.float32)[:, None]  # (n, 1)
+    freqs = torch.exp(torch.linspace(math.log(1 / 512), math.log(1 / 2), d // 2)) * math.pi  # (d/2,)
+    emb = torch.cat([torch.sin(j * freqs), torch.cos(j * freqs)], dim=1)  # (n, d) entries of variance 1/2
+    emb = torch.nn.functional.pad(emb, (0, d - emb.shape[1]))  # odd d: one zero column
+    return emb * std * math.sqrt(2)
+
+
 class GatoModel(nn.Module):
     """`forward(batch) -> (logits, loss, info)`: the contract every model of the suite follows."""
 
@@ -92,6 +106,12 @@ class GatoModel(nn.Module):
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
             if name.endswith(("attn.proj.weight", "out.weight")):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+        if cfg.value_init == "sinusoidal":
+            with torch.no_grad():
+                text = cfg.vocab_size - N_DISCRETE - N_CONTINUOUS_BINS - N_SPECIAL
+                self.tok.weight[text:text + N_DISCRETE] = sinusoidal_values(N_DISCRETE, d)
+                off = text + N_DISCRETE
+                self.tok.weight[off:off + N_CONTINUOUS_BINS] = sinusoidal_values(N_CONTINUOUS_BINS, d)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
