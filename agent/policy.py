@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gatosuite.tokenization import TextModel, TokenSequence
+from gatosuite.tokenization import TextModel, TokenKind, TokenSequence
 
 from .batch import collate
 from .checkpoint import CheckpointMismatchError, load_model
@@ -49,7 +49,8 @@ class GatoPolicy:
     """Acts in one task with a trained checkpoint."""
 
     def __init__(self, checkpoint: str | Path, task_id: str, greedy: bool = True, temperature: float = 1.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, prompt: list[TokenSequence] | None = None) -> None:
+        """`prompt`: demonstrations (whole timesteps of this task) that open every episode's context."""
         from gatosuite.datasets.cache import task_tokenizer
 
         self.model, meta = load_model(Path(checkpoint))
@@ -64,6 +65,15 @@ class GatoPolicy:
                 f"task '{task_id}' tokenizes into {self.tok.vocab.size} ids but the checkpoint's model has "
                 f"{self.model.cfg.vocab_size}")
         spec = self.tok.spec
+        trained = meta.get("modalities")
+        if trained is not None:
+            needed = {TokenKind(k).name.lower() for k in np.unique(spec.kinds())} - {"separator"}
+            missing = sorted(needed - set(trained))
+            if missing:
+                raise CheckpointMismatchError(
+                    f"task '{task_id}' needs {', '.join(missing)} tokens, which '{checkpoint}' never saw in "
+                    f"training (its tasks: {', '.join(meta.get('tasks', []))}); their embeddings are untrained. "
+                    "Train or fine-tune with a task that has them")
         self.L = spec.tokens_per_timestep
         self.capacity = self.model.cfg.context // self.L  # whole timesteps that fit the context
         if self.capacity < 1:
@@ -77,6 +87,8 @@ class GatoPolicy:
         self.steps: list[list[TokenSequence]] = []  # per env: this episode's timesteps in the context
         self.t: list[int] = []  # per env: timesteps played in this episode
         self.cache: KVCache | None = None
+        if prompt:
+            self.reset(1, prompt)
 
     # --- episode bookkeeping --------------------------------------------------------------------------
     def reset(self, num_envs: int = 1, prompt: list[TokenSequence] | None = None) -> None:

@@ -16,17 +16,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from gatosuite.datasets.cache import TokenCache
 from gatosuite.datasets.sampler import MixedSampler
 from gatosuite.envs import SUITE
-from gatosuite.tokenization import TextModel, Vocabulary
+from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
 from .batch import collate
 from .checkpoint import load_model, load_trainer_state, save_checkpoint
-from .configuration_gato import preset
+from .configuration_gato import GatoConfig, preset
 from .modeling_gato import GatoModel
 
 
@@ -82,10 +83,16 @@ class TrainArgs:
     """Held-out task ids allowed into this mix (named explicitly)."""
     stop_at: int | None = None
     """Stop after this step while the schedule still spans --steps (train in slices with --resume)."""
+    init_from: Path | None = None
+    """Start from this checkpoint's weights (fine-tuning); its shape and tokenizer are kept."""
+    val_fraction: float = 0.1
+    """Share of each task's episodes held out for validation NLL; 0 trains on every episode."""
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.window < 8:
             raise ValueError("steps and batch_size must be >= 1 and window >= 8")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
 
 def lr_at(step: int, args: TrainArgs) -> float:
@@ -126,9 +133,16 @@ def _param_groups(model: GatoModel, weight_decay: float) -> list[dict[str, Any]]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
 
 
+def modalities(caches: dict[str, TokenCache]) -> list[str]:
+    """Names of the token kinds present in the training data; a policy refuses a task that needs others."""
+    counts = sum(np.bincount(np.asarray(c.arrays["kinds"]), minlength=len(TokenKind)) for c in caches.values())
+    return sorted(TokenKind(k).name.lower() for k in np.flatnonzero(counts) if k != TokenKind.PAD)
+
+
 def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str, TokenCache] | None = None,
-          progress: bool = True) -> dict[str, Any]:
-    """Run training; returns a summary (final step, last losses, tokens/s)."""
+          progress: bool = True, cfg: GatoConfig | None = None) -> dict[str, Any]:
+    """Run training; returns a summary (final step, last losses, tokens/s). `cfg` overrides the preset
+    (e.g. a model of another run's shape, trained from scratch)."""
     from gatosuite.tokenization import default_text_model
 
     rank, world = _init_distributed()
@@ -138,18 +152,28 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
     vocab = Vocabulary(text_model.vocab_size)
     caches = caches or load_caches(args, text_model)
     torch.manual_seed(args.seed)  # the same initial weights everywhere (DDP also broadcasts rank 0's)
-    cfg = preset(args.preset, vocab.size, context=args.window)
+    base = None
+    if args.init_from is not None:
+        base, _ = load_model(Path(args.init_from))
+        cfg = base.cfg
+    cfg = cfg or preset(args.preset, vocab.size, context=args.window)
+    if args.window > cfg.context:
+        raise ValueError(f"--window {args.window} exceeds the model's context of {cfg.context}")
+    if cfg.vocab_size != vocab.size:
+        raise ValueError(f"the model has {cfg.vocab_size} token ids but the text model gives {vocab.size}; "
+                         "pass the text model the model was trained with")
     ckpt = args.out / "checkpoint"
+    split = "train" if args.val_fraction > 0 else "all"
     sampler = MixedSampler(caches, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
-                           split="train")
+                           split=split, val_fraction=args.val_fraction or 0.1)
     val = MixedSampler(caches, window=args.window, seed=args.seed + 1, allow_heldout=args.allow_heldout,
-                       split="val", prompt_prob=0.0)
+                       split="val", prompt_prob=0.0, val_fraction=args.val_fraction) if args.val_fraction else None
     if args.resume:
         model, _ = load_model(ckpt, expected=cfg)
     else:
         if ckpt.exists():
             raise FileExistsError(f"'{args.out}' already holds a run; pass --resume to continue it, or another --out")
-        model = GatoModel(cfg)
+        model = base if base is not None else GatoModel(cfg)
     opt = torch.optim.AdamW(_param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95), fused=False)
     step = 0
     if args.resume:
@@ -213,7 +237,7 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
             last.update(step=step, lr=lr_at(step - 1, args), tokens_per_s=tokens_seen / elapsed,
                         data_fraction=data_time / elapsed)
             acc.clear()
-            if args.val_every and step % args.val_every == 0:
+            if val is not None and args.val_every and step % args.val_every == 0:
                 last["val_loss"] = validate(model, val, vocab, args)
             _log(csv_path, tb, last)
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:,.0f}")
@@ -261,7 +285,8 @@ def _save(ckpt: Path, model: GatoModel, text_model: TextModel, opt, sampler: Mix
     state = {"optimizer": opt.state_dict(), "sampler": sampler.state_dict(), "step": step,
              "torch_rng": torch.get_rng_state()}
     save_checkpoint(ckpt, model, text_model, {"train_args": {k: str(v) for k, v in asdict(args).items()},
-                                              "tasks": sampler.tasks}, state)
+                                              "tasks": sampler.tasks, "modalities": modalities(sampler.caches)},
+                    state)
 
 
 def _log(csv_path: Path, tb, row: dict[str, Any]) -> None:

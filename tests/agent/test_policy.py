@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gatosuite.agent.batch import collate
-from gatosuite.agent.checkpoint import save_checkpoint
+from gatosuite.agent.checkpoint import CheckpointMismatchError, save_checkpoint
 from gatosuite.agent.configuration_gato import GatoConfig
 from gatosuite.agent.modeling_gato import GatoModel
 from gatosuite.agent.policy import GatoPolicy
@@ -130,3 +130,13 @@ def test_prompt_that_fills_the_context_is_refused(checkpoint):
     obs = _observations("cartpole", 10)
     with pytest.raises(ValueError, match="leaves no room"):
         policy.reset(prompt=[policy.tok.encode_episode(_batched(obs), np.zeros(10, np.int64))])
+
+
+def test_task_needing_modalities_the_checkpoint_never_trained_on_is_refused(tmp_path, text_model):
+    cfg = GatoConfig(vocab_size=Vocabulary(text_model.vocab_size).size, n_layer=1, n_head=2, n_embd=32, ffn=64,
+                     context=240, max_local_positions=64, patch_channels=8)
+    ckpt = save_checkpoint(tmp_path / "c", GatoModel(cfg), text_model,
+                           {"tasks": ["cartpole"], "modalities": ["action_discrete", "continuous"]})
+    GatoPolicy(ckpt, "cartpole")  # the modalities it was trained on: fine
+    with pytest.raises(CheckpointMismatchError, match=r"needs .*image.*never saw in training.*cartpole"):
+        GatoPolicy(ckpt, "babyai-gotoredball")

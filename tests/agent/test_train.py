@@ -65,3 +65,18 @@ def test_resume_with_another_config_lists_the_fields(tmp_path, caches, text_mode
     train(_args(tmp_path, stop_at=2), text_model, caches, progress=False)
     with pytest.raises(CheckpointMismatchError, match=r"n_layer: checkpoint 4 vs requested 6.*n_embd"):
         train(_args(tmp_path, resume=True, preset="tiny"), text_model, caches, progress=False)
+
+
+def test_init_from_starts_at_the_checkpoint_and_records_modalities(tmp_path, caches, text_model):
+    import json
+
+    train(_args(tmp_path / "a"), text_model, caches, progress=False)
+    a = tmp_path / "a" / "run" / "checkpoint"
+    meta = json.loads((a / "config.json").read_text())
+    assert meta["modalities"] == ["action_discrete", "continuous", "separator"]
+    # lr 0: fine-tuning from a checkpoint must leave its weights exactly as they were
+    train(_args(tmp_path / "b", init_from=a, lr=0.0, steps=2, preset="tiny", val_fraction=0.0), text_model, caches,
+          progress=False)
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(tmp_path / "b" / "run" / "checkpoint" /
+                                                                      "model.safetensors"))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)  # the shape came from a, not tiny
