@@ -81,8 +81,8 @@ class TextModelCmd:
 
 
 @dataclass
-class Demo:
-    """The main job. Until the agent lands, a walkthrough of the tokenizer on three kinds of task."""
+class Walkthrough:
+    """A printed tour of the tokenizer on three kinds of task."""
 
     text_vocab: int = 4096
     """SentencePiece vocabulary size."""
@@ -91,6 +91,121 @@ class Demo:
         from gatosuite.tokenization.walkthrough import walkthrough
 
         walkthrough(self.text_vocab)
+
+
+from gatosuite.demo import DemoArgs  # noqa: E402
+
+
+@dataclass
+class Demo(DemoArgs):
+    """The main job: collect, train, evaluate, few-shot on held-out tasks, and write the report."""
+
+    def run(self) -> None:
+        from gatosuite.demo import demo
+
+        demo(self)
+
+
+@dataclass
+class Rollout:
+    """Roll a checkpoint out on one task for a quick look: returns, normalized scores, optional video."""
+
+    checkpoint: Path
+    """Checkpoint folder (holds model.safetensors, config.json, tokenizer.model)."""
+    task: str
+    """Task id."""
+    episodes: int = 5
+    """Episodes; episode i is reset with seed + i."""
+    seed: int = 1000
+    """First episode's seed."""
+    envs: int = 5
+    """Envs stepped together by one batched policy."""
+    video: Path | None = None
+    """Write the first episode as an MP4 here."""
+    prompt_episodes: int = 0
+    """Prompt with this many expert demonstrations of the task (collected under --root, seeds 0..K-1)."""
+    root: Path = Path("data")
+    """Where demonstrations for --prompt-episodes are collected."""
+
+    def run(self) -> None:
+        from gatosuite.agent.policy import GatoPolicy
+        from gatosuite.evaluation.rollout import rollout
+        from gatosuite.evaluation.scores import task_summary
+
+        prompt = None
+        policy = GatoPolicy(self.checkpoint, self.task)
+        if self.prompt_episodes:
+            from gatosuite.datasets.cache import open_cache
+            from gatosuite.datasets.collect import collect
+            from gatosuite.evaluation.fewshot import prompt_for
+
+            demo_root = self.root / "fewshot-demos"
+            try:
+                collect(self.task, self.prompt_episodes, demo_root, progress=False)
+            except ValueError:
+                collect(self.task, self.prompt_episodes, demo_root, progress=False, overwrite=True)
+            cache = open_cache(demo_root, self.task, policy.tok)
+            prompt = prompt_for([cache.episode(i) for i in range(len(cache))], self.prompt_episodes, policy.L,
+                                policy.model.cfg.context)
+            if prompt is None:
+                raise SystemExit(f"error: {self.prompt_episodes} demonstrations do not fit the context")
+            policy = GatoPolicy(self.checkpoint, self.task, prompt=prompt)
+        seeds = [self.seed + i for i in range(self.episodes)]
+        results = rollout(policy, self.task, seeds, num_envs=self.envs, video=self.video)
+        for r in results:
+            succ = "" if r.success is None else f"  success {r.success}"
+            print(f"seed {r.seed}: return {r.ret:.1f}  length {r.length}{succ}")
+        s = task_summary(self.task, [r.score for r in results])
+        print(f"{self.task}: normalized {s['normalized']:.3f} [{s['normalized_ci'][0]:.3f}, "
+              f"{s['normalized_ci'][1]:.3f}] (random {s['random']:.1f}, expert {s['expert']:.1f})"
+              + (f"; video {self.video}" if self.video else ""))
+
+
+@dataclass
+class Evaluate:
+    """Evaluate a checkpoint on many tasks and write eval_info.json, report.md and report.html."""
+
+    checkpoint: Path
+    """Checkpoint folder."""
+    tasks: str = "trained"
+    """'trained' (the checkpoint's own env tasks), task ids, or a tag."""
+    out: Path | None = None
+    """Output folder; default <checkpoint>/../eval."""
+    episodes: int = 5
+    """Episodes per task (seeds seed..seed+episodes-1, the same for every task)."""
+    seed: int = 1000
+    """First episode's seed."""
+    envs: int = 5
+    """Envs stepped together by one batched policy."""
+    video: bool = True
+    """Write an MP4 of each task's first episode."""
+    fewshot: str = ""
+    """Held-out tasks (ids or 'heldout') for the few-shot protocol; empty: none."""
+    ks: list[int] = field(default_factory=lambda: [1, 4])
+    """Demonstration counts for the few-shot protocol."""
+    fewshot_steps: int = 150
+    """Training steps of few-shot fine-tuning and of the from-scratch baseline."""
+    root: Path = Path("data")
+    """Where few-shot demonstrations are collected."""
+
+    def run(self) -> None:
+        from gatosuite.envs import SUITE
+        from gatosuite.evaluation.evaluate import EvalSettings, build_info, evaluate_tasks, resolve_tasks, write_outputs
+        from gatosuite.evaluation.fewshot import fewshot_task
+
+        out = self.out or Path(self.checkpoint).resolve().parent / "eval"
+        s = EvalSettings(episodes=self.episodes, seed=self.seed, envs=self.envs, video=self.video)
+        try:
+            task_ids = resolve_tasks(self.checkpoint, self.tasks)
+            heldout = [t.id for t in SUITE.select(self.fewshot)] if self.fewshot else []
+        except KeyError as e:
+            raise SystemExit(f"error: {e.args[0]}") from None
+        tasks = evaluate_tasks(self.checkpoint, task_ids, out, s)
+        few = {t: fewshot_task(self.checkpoint, t, self.root, out / "fewshot", self.ks, s, self.fewshot_steps)
+               for t in heldout}
+        train_csv = Path(self.checkpoint).resolve().parent / "train.csv"
+        paths = write_outputs(build_info(self.checkpoint, tasks, s, few), out, train_csv)
+        print(f"report: {paths['markdown']}\n        {paths['html']}")
 
 
 @dataclass
@@ -252,8 +367,9 @@ class Train(TrainArgs):
         print(f"trained to step {summary['step']}; checkpoint in {self.out / 'checkpoint'}")
 
 
-COMMANDS = {"train": Train, "tasks": Tasks, "collect": Collect, "train-expert": TrainExpert, "reference-scores": ReferenceScores,
-            "tokenize": Tokenize, "text-model": TextModelCmd, "demo": Demo}
+COMMANDS = {"demo": Demo, "tasks": Tasks, "collect": Collect, "train": Train, "rollout": Rollout, "evaluate": Evaluate,
+            "train-expert": TrainExpert, "reference-scores": ReferenceScores, "tokenize": Tokenize,
+            "text-model": TextModelCmd, "walkthrough": Walkthrough}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -140,3 +140,21 @@ def open_cache(root: Path, task_id: str, tok: Tokenizer) -> TokenCache:
                   lambda: [tok.encode_episode(ep.observations, ep.actions)
                            for ep in minari_store.iter_episodes(root, task_id)],
                   {"task": task_id, "tokens_per_timestep": tok.spec.tokens_per_timestep, "spec": tok.spec.describe()})
+
+
+class EpisodeSubset:
+    """Some episodes of a TokenCache, seen as a cache of their own (few-shot fine-tuning on k episodes)."""
+
+    def __init__(self, cache: TokenCache, indices: list[int]) -> None:
+        if not indices or max(indices) >= len(cache) or min(indices) < 0:
+            raise ValueError(f"episode indices {indices} are not within the cache's {len(cache)} episodes")
+        self.cache, self.indices = cache, list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getattr__(self, name: str):  # meta, arrays, tokens_per_timestep: the parent's
+        return getattr(self.cache, name)
+
+    def episode(self, i: int) -> TokenSequence:
+        return self.cache.episode(self.indices[i])

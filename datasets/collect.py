@@ -241,7 +241,7 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
         raise ValueError(f"--episodes and --workers must be at least 1 (got {episodes}, {workers})")
     if not 0.0 <= noise < 1.0:
         raise ValueError(f"--noise is a probability in [0, 1), got {noise}")
-    root = Path(root)
+    root = Path(root).resolve()  # minari mangles relative paths (it joins them twice)
     final = minari_store.dataset_dir(root, task_id)
     stage = staging_dir(root, task_id)
     algorithm = algorithm_name(task.expert, noise)

@@ -1,0 +1,106 @@
+"""Few-shot evaluation on a held-out task: four ways to use k expert demonstrations, on the same seeds.
+
+* zero-shot: the pretrained checkpoint, no demonstrations;
+* prompting: k demonstrations placed first in the context (Gato's prompt conditioning). The prompt
+  takes at most half of the context, as in training, shared equally by the k demonstrations, each
+  contributing its final timesteps; a k whose share is under one timestep does not fit and is skipped;
+* finetune: the pretrained checkpoint fine-tuned on the k demonstrations (Gato section 5.2), then
+  played zero-shot;
+* scratch: a model of the same shape trained from scratch on the same k demonstrations, for the same
+  number of steps.
+
+Demonstrations are collected by the task's expert into `<root>/fewshot-demos` with seeds 0..k-1, which
+never overlap the evaluation seeds (1000 onward by default).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from gatosuite.agent.checkpoint import load_model
+from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.train import TrainArgs, train
+from gatosuite.datasets.cache import EpisodeSubset, open_cache, task_tokenizer
+from gatosuite.datasets.collect import collect
+from gatosuite.envs import SUITE
+from gatosuite.tokenization import TextModel, TokenSequence
+
+from .evaluate import EvalSettings
+from .rollout import rollout
+from .scores import task_summary
+
+
+def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int, context: int) -> list[TokenSequence] | None:
+    """The last timesteps of k demonstrations, at most half the context in all; None if they cannot fit."""
+    each = (context // tokens_per_timestep // 2) // k
+    if each < 1 or k > len(demos):
+        return None
+    out = []
+    for d in demos[:k]:
+        n = len(d) // tokens_per_timestep
+        m = min(n, each)
+        out.append(d.slice((n - m) * tokens_per_timestep, n * tokens_per_timestep))
+    return out
+
+
+def _adapt(checkpoint: Path, text: TextModel, task_id: str, cache, k: int, work: Path, steps: int,
+           finetune: bool, seed: int) -> Path:
+    """Train on the first k demonstrations, from the checkpoint (finetune) or from scratch; returns the
+    new checkpoint."""
+    base, _ = load_model(checkpoint)
+    out = work / f"{'finetune' if finetune else 'scratch'}-k{k}"
+    args = TrainArgs(tasks=task_id, out=out, window=base.cfg.context, batch_size=16, steps=steps,
+                     warmup=max(1, steps // 10), lr=3e-4 if finetune else 1e-3, val_fraction=0.0, log_every=steps,
+                     ckpt_every=10**9, allow_heldout=[task_id], seed=seed,
+                     init_from=checkpoint if finetune else None)
+    train(args, text, {task_id: EpisodeSubset(cache, list(range(k)))}, progress=False,
+          cfg=None if finetune else base.cfg)
+    return out / "checkpoint"
+
+
+def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: list[int], s: EvalSettings,
+                 steps: int = 150, progress: bool = True) -> dict[str, Any]:
+    """The `fewshot[task_id]` block of eval_info.json: every method and k on the same seeds."""
+    task = SUITE[task_id]
+    if not task.is_env or not task.heldout:
+        raise ValueError(f"few-shot evaluation is for held-out environment tasks; '{task_id}' is not one "
+                         f"(held out: {', '.join(t.id for t in SUITE.select('heldout'))})")
+    t0 = time.perf_counter()
+    demo_root = Path(root) / "fewshot-demos"
+    try:
+        collect(task_id, max(ks), demo_root, progress=False)
+    except ValueError:  # demonstrations of an earlier run with another k: these are ours to replace
+        collect(task_id, max(ks), demo_root, progress=False, overwrite=True)
+    text = TextModel.load(checkpoint)
+    tok = task_tokenizer(task_id, text)
+    cache = open_cache(demo_root, task_id, tok)
+    demos = [cache.episode(i) for i in range(len(cache))]
+    seeds = [s.seed + i for i in range(s.episodes)]
+
+    def play(policy_ckpt: Path, prompt: list[TokenSequence] | None = None) -> dict[str, Any]:
+        policy = GatoPolicy(policy_ckpt, task_id, prompt=prompt)
+        results = rollout(policy, task_id, seeds, num_envs=s.envs, progress=False)
+        return task_summary(task_id, [r.score for r in results], reps=s.reps)
+
+    L = tok.spec.tokens_per_timestep
+    context = load_model(checkpoint)[0].cfg.context
+    methods: dict[str, dict[str, Any]] = {"zero-shot": {"0": play(checkpoint)}, "prompting": {}, "finetune": {},
+                                          "scratch": {}}
+    prompt_steps = {}
+    for k in ks:
+        prompt = prompt_for(demos, k, L, context)
+        if prompt is not None:
+            methods["prompting"][str(k)] = play(checkpoint, prompt)
+            prompt_steps[str(k)] = [len(p) // L for p in prompt]
+        for finetune in (True, False):
+            ckpt = _adapt(checkpoint, text, task_id, cache, k, Path(work) / task_id, steps, finetune, s.seed)
+            methods["finetune" if finetune else "scratch"][str(k)] = play(ckpt)
+        if progress:
+            print(f"  {task_id} k={k}: " + ", ".join(f"{m} {v[str(k)]['normalized']:.2f}" for m, v in methods.items()
+                                                     if str(k) in v), flush=True)
+    ref = task.reference()
+    return {"seeds": seeds, "metric": task.metric, "random": ref["random"], "expert": ref["expert"],
+            "demos": {"seeds": list(range(max(ks))), "prompt_timesteps": prompt_steps, "train_steps": steps},
+            "methods": methods, "seconds": time.perf_counter() - t0}
