@@ -41,7 +41,7 @@ class DemoArgs:
     """Datasets and token caches, reused across runs; default data/demo (quick: data/demo-quick)."""
     quick: bool = False
     """A smoke run in about 2-3 minutes (for tests): 3 tasks, a few episodes, a few training steps."""
-    minutes: float = 9.0
+    minutes: float = 12.0
     """Training budget in minutes (quick: 0.3)."""
     episodes: int = 20
     """Expert episodes collected per training task (quick: 4)."""
@@ -79,7 +79,7 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     mix = MIX[:1] + MIX[-2:] if args.quick else MIX
     fewshot = FEWSHOT[:1] if args.quick else FEWSHOT
     out = Path(args.out)
-    est = 1.5 + args.minutes + (0.4 if args.quick else 6.5)
+    est = 0.5 + args.minutes + (1.0 if args.quick else 7.0)
     print(f"gatosuite demo: {len(mix)} tasks + text and captions, {args.preset} for {args.minutes:g} min, "
           f"few-shot on {', '.join(fewshot)}; expect about {est:.0f} minutes in all on 2 CPU cores.\n"
           f"output: {out}", flush=True)
@@ -94,7 +94,7 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
 
     t = time.perf_counter()
     steps = 40 if args.quick else 100_000  # the time budget ends the run; the schedule spans the budget
-    est_steps = max(20, int(args.minutes * 60 * 3.2))  # nano at 16 x 240 on this mix: ~3.2 steps/s on 2 cores
+    est_steps = max(20, int(args.minutes * 60 * 4.0))  # nano at 16 x 240 on this mix: ~4 steps/s on 2 cores
     targs = TrainArgs(tasks=",".join(mix + ["text-lm", "babyai-captions"]), root=args.root, out=out / "train",
                       preset=args.preset, window=args.window, steps=min(steps, est_steps), minutes=args.minutes,
                       warmup=min(100, est_steps // 10), val_every=max(20, est_steps // 10),

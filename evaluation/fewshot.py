@@ -6,8 +6,8 @@
   contributing its final timesteps; a k whose share is under one timestep does not fit and is skipped;
 * finetune: the pretrained checkpoint fine-tuned on the k demonstrations (Gato section 5.2), then
   played zero-shot;
-* scratch: a model of the same shape trained from scratch on the same k demonstrations, for the same
-  number of steps.
+* scratch: a model of the same shape trained from scratch on the same k demonstrations, with the same
+  steps, learning rate and batches: only the starting weights differ from fine-tuning.
 
 Demonstrations are collected by the task's expert into `<root>/fewshot-demos` with seeds 0..k-1, which
 never overlap the evaluation seeds (1000 onward by default).
@@ -52,7 +52,7 @@ def _adapt(checkpoint: Path, text: TextModel, task_id: str, cache, k: int, work:
     base, _ = load_model(checkpoint)
     out = work / f"{'finetune' if finetune else 'scratch'}-k{k}"
     args = TrainArgs(tasks=task_id, out=out, window=base.cfg.context, batch_size=16, steps=steps,
-                     warmup=max(1, steps // 10), lr=3e-4 if finetune else 1e-3, val_fraction=0.0, log_every=steps,
+                     warmup=max(1, steps // 10), lr=1e-3, val_fraction=0.0, log_every=steps,
                      ckpt_every=10**9, allow_heldout=[task_id], seed=seed,
                      init_from=checkpoint if finetune else None)
     train(args, text, {task_id: EpisodeSubset(cache, list(range(k)))}, progress=False,
