@@ -10,7 +10,8 @@ from gatosuite.cli import main
 
 def test_help_lists_commands():
     out = subprocess.run([sys.executable, "-m", "gatosuite", "--help"], capture_output=True, text=True, check=True)
-    for cmd in ("train", "tasks", "collect", "train-expert", "reference-scores", "tokenize", "text-model", "demo"):
+    for cmd in ("train", "tasks", "collect", "train-expert", "reference-scores", "tokenize", "text-model", "demo",
+                "rollout", "evaluate", "walkthrough"):
         assert cmd in out.stdout
 
 
@@ -35,8 +36,8 @@ def test_text_model_command(tmp_path, capsys):
     assert "pieces; asked for 400, the corpus supports no more" in out
 
 
-def test_demo_walkthrough(capsys):
-    main(["demo"])
+def test_walkthrough(capsys):
+    main(["walkthrough"])
     out = capsys.readouterr().out
     assert "CartPole-v1" in out and "Pendulum-v1" in out and "IMAGE" in out and "'▁go'" in out
 
@@ -98,3 +99,13 @@ def test_train_command(tmp_path, capsys):
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").is_file()
     with pytest.raises(FileNotFoundError, match="no training data"):
         main(["train", "--tasks", "cartpole", "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "r2")])
+    # the trained checkpoint through the two evaluation commands
+    ckpt = str(tmp_path / "run" / "checkpoint")
+    main(["rollout", "--checkpoint", ckpt, "--task", "babyai-gotoredball", "--episodes", "2",
+          "--video", str(tmp_path / "v.mp4")])
+    out = capsys.readouterr().out
+    assert "seed 1000: return" in out and "babyai-gotoredball: normalized" in out and (tmp_path / "v.mp4").is_file()
+    main(["evaluate", "--checkpoint", ckpt, "--episodes", "2", "--no-video", "--out", str(tmp_path / "eval")])
+    assert (tmp_path / "eval" / "eval_info.json").is_file() and (tmp_path / "eval" / "report.html").is_file()
+    with pytest.raises(SystemExit, match="unknown task 'nope'"):
+        main(["evaluate", "--checkpoint", ckpt, "--tasks", "nope"])
