@@ -8,6 +8,8 @@ KV-cache speedup at a 1024-token context, all measured in one run.
 * kv_speedup: latency of recomputing a full 1024-token window per action over feeding one token
   through the cache.
 
+It also times a training step of every preset (tokens/s at the same batch).
+
 Writes benchmarks/results/train.json. Targets (issue 4): ratio >= 2, MFU >= 30%, kv_speedup >= 10.
 """
 
@@ -150,6 +152,22 @@ def main() -> None:
           "bf16 peak (target >= 30%)")
     print(f"  kv: full 1024-token recompute {t_full * 1e3:.1f} ms vs cached step {t_cached * 1e3:.2f} ms -> "
           f"{result['kv_speedup']:.0f}x (target >= 10)")
+    result["presets"] = {}
+    print(f"  presets, training at batch {B}x{T}, bf16:")
+    for name, reps in (("nano", 6), ("tiny", 6), ("small", 3), ("gato-79m", 2)):
+        model = GatoModel(preset(name, VOCAB, context=1024))
+        p_opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def p_step(model=model, p_opt=p_opt) -> None:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                _, loss, _ = model(data)
+            p_opt.zero_grad()
+            loss.backward()
+            p_opt.step()
+
+        tps = tokens_per_s(p_step, reps)
+        result["presets"][name] = {"non_embedding_params": model.num_parameters(), "tokens_per_s": tps}
+        print(f"    {name:<9} {model.num_parameters() / 1e6:>6.2f}M non-embedding  {tps:>10,.0f} tokens/s")
     out = Path(__file__).parent / "results" / "train.json"
     out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")
