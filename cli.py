@@ -135,16 +135,9 @@ class Rollout:
         prompt = None
         policy = GatoPolicy(self.checkpoint, self.task)
         if self.prompt_episodes:
-            from gatosuite.datasets.cache import open_cache
-            from gatosuite.datasets.collect import collect
-            from gatosuite.evaluation.fewshot import prompt_for
+            from gatosuite.evaluation.fewshot import demonstrations, prompt_for
 
-            demo_root = self.root / "fewshot-demos"
-            try:
-                collect(self.task, self.prompt_episodes, demo_root, progress=False)
-            except ValueError:
-                collect(self.task, self.prompt_episodes, demo_root, progress=False, overwrite=True)
-            cache = open_cache(demo_root, self.task, policy.tok)
+            cache = demonstrations(self.task, self.prompt_episodes, self.root, policy.tok)
             prompt = prompt_for([cache.episode(i) for i in range(len(cache))], self.prompt_episodes, policy.L,
                                 policy.model.cfg.context)
             if prompt is None:

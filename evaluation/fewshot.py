@@ -22,14 +22,24 @@ from typing import Any
 from gatosuite.agent.checkpoint import load_model
 from gatosuite.agent.policy import GatoPolicy
 from gatosuite.agent.train import TrainArgs, train
-from gatosuite.datasets.cache import EpisodeSubset, open_cache, task_tokenizer
+from gatosuite.datasets.cache import EpisodeSubset, TokenCache, open_cache, task_tokenizer
 from gatosuite.datasets.collect import collect
 from gatosuite.envs import SUITE
-from gatosuite.tokenization import TextModel, TokenSequence
+from gatosuite.tokenization import TextModel, Tokenizer, TokenSequence
 
 from .evaluate import EvalSettings
 from .rollout import rollout
 from .scores import task_summary
+
+
+def demonstrations(task_id: str, n: int, root: Path, tok: Tokenizer) -> TokenCache:
+    """n expert episodes of the task (seeds 0..n-1) under <root>/fewshot-demos, tokenized for `tok`."""
+    demo_root = Path(root) / "fewshot-demos"
+    try:
+        collect(task_id, n, demo_root, progress=False)
+    except ValueError:  # demonstrations of an earlier run with another n: these are ours to replace
+        collect(task_id, n, demo_root, progress=False, overwrite=True)
+    return open_cache(demo_root, task_id, tok)
 
 
 def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int, context: int) -> list[TokenSequence] | None:
@@ -68,14 +78,9 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
         raise ValueError(f"few-shot evaluation is for held-out environment tasks; '{task_id}' is not one "
                          f"(held out: {', '.join(t.id for t in SUITE.select('heldout'))})")
     t0 = time.perf_counter()
-    demo_root = Path(root) / "fewshot-demos"
-    try:
-        collect(task_id, max(ks), demo_root, progress=False)
-    except ValueError:  # demonstrations of an earlier run with another k: these are ours to replace
-        collect(task_id, max(ks), demo_root, progress=False, overwrite=True)
     text = TextModel.load(checkpoint)
     tok = task_tokenizer(task_id, text)
-    cache = open_cache(demo_root, task_id, tok)
+    cache = demonstrations(task_id, max(ks), root, tok)
     demos = [cache.episode(i) for i in range(len(cache))]
     seeds = [s.seed + i for i in range(s.episodes)]
 

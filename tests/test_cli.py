@@ -105,6 +105,9 @@ def test_train_command(tmp_path, capsys):
           "--video", str(tmp_path / "v.mp4")])
     out = capsys.readouterr().out
     assert "seed 1000: return" in out and "babyai-gotoredball: normalized" in out and (tmp_path / "v.mp4").is_file()
+    main(["rollout", "--checkpoint", ckpt, "--task", "babyai-gotoredball", "--episodes", "1", "--prompt-episodes", "1",
+          "--root", str(tmp_path / "demos")])
+    assert "babyai-gotoredball: normalized" in capsys.readouterr().out
     main(["evaluate", "--checkpoint", ckpt, "--episodes", "2", "--no-video", "--out", str(tmp_path / "eval")])
     assert (tmp_path / "eval" / "eval_info.json").is_file() and (tmp_path / "eval" / "report.html").is_file()
     with pytest.raises(SystemExit, match="unknown task 'nope'"):
