@@ -79,7 +79,7 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     mix = MIX[:1] + MIX[-2:] if args.quick else MIX
     fewshot = FEWSHOT[:1] if args.quick else FEWSHOT
     out = Path(args.out)
-    est = 0.5 + args.minutes + (1.0 if args.quick else 7.0)
+    est = 0.5 + args.minutes + (1.0 if args.quick else 9.0)  # measured: 21.4 min in all for 12 min of training
     print(f"gatosuite demo: {len(mix)} tasks + text and captions, {args.preset} for {args.minutes:g} min, "
           f"few-shot on {', '.join(fewshot)}; expect about {est:.0f} minutes in all on 2 CPU cores.\n"
           f"output: {out}", flush=True)
