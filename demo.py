@@ -97,8 +97,9 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     est_steps = max(20, int(args.minutes * 60 * 4.0))  # nano at 16 x 240 on this mix: ~4 steps/s on 2 cores
     targs = TrainArgs(tasks=",".join(mix + ["text-lm", "babyai-captions"]), root=args.root, out=out / "train",
                       preset=args.preset, window=args.window, steps=min(steps, est_steps), minutes=args.minutes,
-                      warmup=min(100, est_steps // 10), val_every=max(20, est_steps // 10),
-                      log_every=max(5, est_steps // 100), ckpt_every=max(50, est_steps // 5))
+                      warmup=min(100, est_steps // 10), log_every=max(5, est_steps // 100),
+                      val_every=10 * max(5, est_steps // 100),  # validation runs on logging steps
+                      ckpt_every=max(50, est_steps // 5))
     summary = train(targs, text, progress=progress)
     timings["train_s"] = time.perf_counter() - t
     ckpt = out / "train" / "checkpoint"
