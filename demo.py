@@ -98,8 +98,7 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     targs = TrainArgs(tasks=",".join(mix + ["text-lm", "babyai-captions"]), root=args.root, out=out / "train",
                       preset=args.preset, window=args.window, steps=min(steps, est_steps), minutes=args.minutes,
                       warmup=min(100, est_steps // 10), log_every=max(5, est_steps // 100),
-                      val_every=10 * max(5, est_steps // 100),  # validation runs on logging steps
-                      ckpt_every=max(50, est_steps // 5))
+                      val_every=max(20, est_steps // 10), ckpt_every=max(50, est_steps // 5))
     summary = train(targs, text, progress=progress)
     timings["train_s"] = time.perf_counter() - t
     ckpt = out / "train" / "checkpoint"

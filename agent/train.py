@@ -231,13 +231,14 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
             sel = torch.tensor([SUITE[tasks[r]].domain == dom for r in rows.tolist()], dtype=torch.bool)
             if sel.any():
                 acc[f"loss_domain/{dom}"].append(float(info["token_loss"][sel].mean()))
-        if lead and (step % args.log_every == 0 or step == args.steps):
+        validating = val is not None and args.val_every > 0 and step % args.val_every == 0
+        if lead and (step % args.log_every == 0 or step == args.steps or validating):
             elapsed = time.perf_counter() - t_start
             last = {k: sum(v) / len(v) for k, v in acc.items()}
             last.update(step=step, lr=lr_at(step - 1, args), tokens_per_s=tokens_seen / elapsed,
                         data_fraction=data_time / elapsed)
             acc.clear()
-            if val is not None and args.val_every and step % args.val_every == 0:
+            if validating:
                 last["val_loss"] = validate(model, val, vocab, args)
             _log(csv_path, tb, last)
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:,.0f}")

@@ -80,3 +80,9 @@ def test_init_from_starts_at_the_checkpoint_and_records_modalities(tmp_path, cac
     wa, wb = load_file(str(a / "model.safetensors")), load_file(str(tmp_path / "b" / "run" / "checkpoint" /
                                                                       "model.safetensors"))
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)  # the shape came from a, not tiny
+
+
+def test_validation_runs_on_its_own_schedule(tmp_path, caches, text_model):
+    train(_args(tmp_path, log_every=3, val_every=4), text_model, caches, progress=False)
+    rows = (tmp_path / "run" / "train.csv").read_text().splitlines()
+    assert sorted(int(r.split(",")[0]) for r in rows if ",val_loss," in r) == [4, 8]
