@@ -31,10 +31,10 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from tqdm.auto import tqdm
 
 from gatosuite.envs import SUITE, make_task_env
-from gatosuite.envs.expert_wrapper import EXPERT_ACTION
+from gatosuite.envs.expert_wrapper import EXPERT_ACTION, merge_expert_actions
 from gatosuite.envs.registry import TaskSpec
 from gatosuite.envs.success import episode_success
-from gatosuite.tokenization.stacking import stack_timesteps
+from gatosuite.tokenization.stacking import stack_timesteps, take_slot
 
 from . import minari_store
 from .staging import Episode, next_chunk_number, staged_episodes, write_chunk, write_plan
@@ -77,12 +77,6 @@ def make_vector_env(task_id: str, workers: int, expert: bool = True) -> gym.vect
     # shared_memory=False: gymnasium's shared-memory buffers return Text observations blank.
     return AsyncVectorEnv([fn] * workers, context="forkserver", autoreset_mode=AutoresetMode.DISABLED,
                           shared_memory=False)
-
-
-def _slot(batch: Any, k: int) -> Any:
-    if isinstance(batch, dict):
-        return {key: _slot(v, k) for key, v in batch.items()}
-    return batch[k]
 
 
 def _success(task: TaskSpec, infos: list[dict[str, Any]], terminated: bool, rewards: list[float]) -> bool | None:
@@ -184,7 +178,7 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
         """The actions the slots play: each slot's expert action through its own noise stream."""
         if noise <= 0:
             return expert
-        return stack_timesteps([noisy[k](_slot(expert, k)) for k in range(n)])
+        return stack_timesteps([noisy[k](take_slot(expert, k)) for k in range(n)])
 
     def take() -> tuple[int | None, int | None]:
         if queue:
@@ -195,7 +189,7 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
     try:
         first = [take() for _ in range(n)]
         obs, info = envs.reset(seed=[s for _, s in first])
-        running = [_Running(i, s, _slot(obs, k)) for k, (i, s) in enumerate(first)]
+        running = [_Running(i, s, take_slot(obs, k)) for k, (i, s) in enumerate(first)]
         for k, (_, s) in enumerate(first):
             noisy[k].reset(s)
         expert = info[EXPERT_ACTION]
@@ -204,7 +198,7 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
             obs, rew, term, trunc, info = envs.step(played)
             done = term | trunc
             for k, r in enumerate(running):
-                r.add(_slot(played, k), _slot(obs, k), rew[k], term[k], trunc[k],
+                r.add(take_slot(played, k), take_slot(obs, k), rew[k], term[k], trunc[k],
                       info["success"][k] if "success" in info else None)
             if not done.any():
                 expert = info[EXPERT_ACTION]
@@ -215,11 +209,9 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
             obs2, info2 = envs.reset(seed=[nxt[k][1] if k in nxt else None for k in range(n)],
                                      options={"reset_mask": done})
             for k, (i, s) in nxt.items():
-                running[k] = _Running(i, s, _slot(obs2, k))
+                running[k] = _Running(i, s, take_slot(obs2, k))
                 noisy[k].reset(s)
-            # reset slots act from their reset info, the others from their step info
-            mask = done.reshape(-1, *[1] * (np.ndim(info2[EXPERT_ACTION]) - 1))
-            expert = info2[EXPERT_ACTION] if done.all() else np.where(mask, info2[EXPERT_ACTION], info[EXPERT_ACTION])
+            expert = merge_expert_actions(info.get(EXPERT_ACTION), info2[EXPERT_ACTION], done)
         sink.flush()
     finally:
         envs.close()

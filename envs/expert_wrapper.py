@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from .experts import make_expert
 
@@ -34,3 +35,14 @@ class ExpertActionWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if not (terminated or truncated):
             info[EXPERT_ACTION] = self.expert.act(self.env, obs)
         return obs, reward, terminated, truncated, info
+
+
+def merge_expert_actions(step_actions: Any, reset_actions: Any, done: np.ndarray) -> Any:
+    """A vector env's next expert actions after some slots were reset: those slots act from their reset
+    info, the others from their step info (dict actions merged key by key)."""
+    if done.all():
+        return reset_actions
+    if isinstance(step_actions, dict):
+        return {k: merge_expert_actions(step_actions[k], reset_actions[k], done) for k in step_actions}
+    mask = done.reshape(-1, *[1] * (np.ndim(step_actions) - 1))
+    return np.where(mask, reset_actions, step_actions)

@@ -26,7 +26,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from tqdm.auto import tqdm
 
 from gatosuite.envs import SUITE, make_task_env
-from gatosuite.envs.expert_wrapper import EXPERT_ACTION
+from gatosuite.envs.expert_wrapper import EXPERT_ACTION, merge_expert_actions
 from gatosuite.envs.success import episode_success
 
 MAX_VIDEO_FRAMES = 150
@@ -102,12 +102,6 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> Path:
     return path
 
 
-def _slot(batch: Any, k: int) -> Any:
-    if isinstance(batch, dict):
-        return {key: _slot(v, k) for key, v in batch.items()}
-    return batch[k]
-
-
 def rollout(policy: Policy, task_id: str, seeds: list[int], num_envs: int = 4, video: Path | None = None,
             progress: bool = True) -> list[EpisodeResult]:
     """Play one episode per seed; returns results in seed order. `video`: MP4 of the first episode."""
@@ -166,25 +160,16 @@ def rollout(policy: Policy, task_id: str, seeds: list[int], num_envs: int = 4, v
             obs, reset_info = envs.reset(seed=[nxt[k][1] if k in nxt else None for k in range(n)],
                                          options={"reset_mask": done})
             policy.reset_envs(done)
-            info = _merge(step_info, reset_info, done) if expert else reset_info
+            if expert:
+                reset_info = {EXPERT_ACTION: merge_expert_actions(step_info.get(EXPERT_ACTION),
+                                                                  reset_info[EXPERT_ACTION], done)}
+            info = reset_info
     finally:
         bar.close()
         if video is not None and frames:
             write_video(frames, Path(video), video_fps(envs.envs[0]) / stride)
         envs.close()
     return [results[i] for i in range(len(seeds))]
-
-
-def _merge(step_info: dict[str, Any], reset_info: dict[str, Any], done: np.ndarray) -> dict[str, Any]:
-    """Expert actions of reset slots from the reset, of the others from the step."""
-    if done.all():
-        return reset_info
-    a, b = step_info[EXPERT_ACTION], reset_info[EXPERT_ACTION]
-    if isinstance(a, dict):
-        return {EXPERT_ACTION: {key: _merge({EXPERT_ACTION: a[key]}, {EXPERT_ACTION: b[key]}, done)[EXPERT_ACTION]
-                                for key in a}}
-    mask = done.reshape(-1, *[1] * (np.ndim(a) - 1))
-    return {EXPERT_ACTION: np.where(mask, b, a)}
 
 
 class _Stats:

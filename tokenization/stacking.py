@@ -19,3 +19,11 @@ def stack_timesteps(items: list[Any]) -> Any:
     if isinstance(items[0], str):
         return list(items)
     return np.stack([np.asarray(x) for x in items])
+
+
+def take_slot(batch: Any, k: int) -> Any:
+    """Item k of a batched (possibly nested-dict) value, as a vector env returns them: the inverse of
+    stack_timesteps for one slot."""
+    if isinstance(batch, dict):
+        return {key: take_slot(v, k) for key, v in batch.items()}
+    return batch[k]
