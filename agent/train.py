@@ -163,11 +163,11 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
         raise ValueError(f"the model has {cfg.vocab_size} token ids but the text model gives {vocab.size}; "
                          "pass the text model the model was trained with")
     ckpt = args.out / "checkpoint"
-    split = "train" if args.val_fraction > 0 else "all"
     sampler = MixedSampler(caches, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
-                           split=split, val_fraction=args.val_fraction or 0.1)
+                           split="train" if args.val_fraction > 0 else "all", val_fraction=args.val_fraction)
     val = MixedSampler(caches, window=args.window, seed=args.seed + 1, allow_heldout=args.allow_heldout,
                        split="val", prompt_prob=0.0, val_fraction=args.val_fraction) if args.val_fraction else None
+    kinds = modalities(caches)  # recorded in every checkpoint; counted once
     if args.resume:
         model, _ = load_model(ckpt, expected=cfg)
     else:
@@ -243,11 +243,11 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
             _log(csv_path, tb, last)
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:,.0f}")
         if lead and step % args.ckpt_every == 0:
-            _save(ckpt, model, text_model, opt, sampler, step, args)
+            _save(ckpt, model, text_model, opt, sampler, step, args, kinds)
         bar.update(1)
     bar.close()
     if lead:
-        _save(ckpt, model, text_model, opt, sampler, step, args)
+        _save(ckpt, model, text_model, opt, sampler, step, args, kinds)
         tb.close()
     if world > 1:
         torch.distributed.barrier()
@@ -282,11 +282,11 @@ def validate(model: GatoModel, val: MixedSampler, vocab: Vocabulary, args: Train
 
 
 def _save(ckpt: Path, model: GatoModel, text_model: TextModel, opt, sampler: MixedSampler, step: int,
-          args: TrainArgs) -> None:
+          args: TrainArgs, kinds: list[str]) -> None:
     state = {"optimizer": opt.state_dict(), "sampler": sampler.state_dict(), "step": step,
              "torch_rng": torch.get_rng_state()}
     save_checkpoint(ckpt, model, text_model, {"train_args": {k: str(v) for k, v in asdict(args).items()},
-                                              "tasks": sampler.tasks, "modalities": modalities(sampler.caches)},
+                                              "tasks": sampler.tasks, "modalities": kinds},
                     state)
 
 

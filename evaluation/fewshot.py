@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gatosuite.agent.checkpoint import load_model
+from gatosuite.agent.checkpoint import read_config
+from gatosuite.agent.configuration_gato import GatoConfig
 from gatosuite.agent.policy import GatoPolicy
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.cache import EpisodeSubset, TokenCache, open_cache, task_tokenizer
@@ -55,18 +56,17 @@ def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int, con
     return out
 
 
-def _adapt(checkpoint: Path, text: TextModel, task_id: str, cache, k: int, work: Path, steps: int,
-           finetune: bool, seed: int) -> Path:
-    """Train on the first k demonstrations, from the checkpoint (finetune) or from scratch; returns the
-    new checkpoint."""
-    base, _ = load_model(checkpoint)
+def _adapt(checkpoint: Path, cfg: GatoConfig, text: TextModel, task_id: str, cache, k: int, work: Path,
+           steps: int, finetune: bool, seed: int) -> Path:
+    """Train on the first k demonstrations, from the checkpoint (finetune) or from scratch with its
+    shape `cfg`; returns the new checkpoint."""
     out = work / f"{'finetune' if finetune else 'scratch'}-k{k}"
-    args = TrainArgs(tasks=task_id, out=out, window=base.cfg.context, batch_size=16, steps=steps,
+    args = TrainArgs(tasks=task_id, out=out, window=cfg.context, batch_size=16, steps=steps,
                      warmup=max(1, steps // 10), lr=1e-3, val_fraction=0.0, log_every=steps,
                      ckpt_every=10**9, allow_heldout=[task_id], seed=seed,
                      init_from=checkpoint if finetune else None)
     train(args, text, {task_id: EpisodeSubset(cache, list(range(k)))}, progress=False,
-          cfg=None if finetune else base.cfg)
+          cfg=None if finetune else cfg)
     return out / "checkpoint"
 
 
@@ -90,17 +90,17 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
         return task_summary(task_id, [r.score for r in results], reps=s.reps)
 
     L = tok.spec.tokens_per_timestep
-    context = load_model(checkpoint)[0].cfg.context
+    cfg = GatoConfig(**read_config(checkpoint)["model"])
     methods: dict[str, dict[str, Any]] = {"zero-shot": {"0": play(checkpoint)}, "prompting": {}, "finetune": {},
                                           "scratch": {}}
     prompt_steps = {}
     for k in ks:
-        prompt = prompt_for(demos, k, L, context)
+        prompt = prompt_for(demos, k, L, cfg.context)
         if prompt is not None:
             methods["prompting"][str(k)] = play(checkpoint, prompt)
             prompt_steps[str(k)] = [len(p) // L for p in prompt]
         for finetune in (True, False):
-            ckpt = _adapt(checkpoint, text, task_id, cache, k, Path(work) / task_id, steps, finetune, s.seed)
+            ckpt = _adapt(checkpoint, cfg, text, task_id, cache, k, Path(work) / task_id, steps, finetune, s.seed)
             methods["finetune" if finetune else "scratch"][str(k)] = play(ckpt)
         if progress:
             print(f"  {task_id} k={k}: " + ", ".join(f"{m} {v[str(k)]['normalized']:.2f}" for m, v in methods.items()
