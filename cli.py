@@ -12,6 +12,9 @@ from pathlib import Path
 
 import tyro
 
+from gatosuite.agent.runtime import default_device, default_precision
+from gatosuite.errors import GatosuiteError
+
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco or dm_control
 
 
@@ -100,9 +103,13 @@ from gatosuite.demo import DemoArgs  # noqa: E402
 class Demo(DemoArgs):
     """The main job: collect, train, evaluate, few-shot on held-out tasks, and write the report."""
 
+    def __post_init__(self) -> None:
+        """Validated in run(): tyro would turn an error raised while parsing into a box, not one line."""
+
     def run(self) -> None:
         from gatosuite.demo import demo
 
+        DemoArgs.__post_init__(self)
         demo(self)
 
 
@@ -126,6 +133,10 @@ class Rollout:
     """Prompt with this many expert demonstrations of the task (collected under --root, seeds 0..K-1)."""
     root: Path = Path("data")
     """Where demonstrations for --prompt-episodes are collected."""
+    device: str = field(default_factory=default_device)
+    """auto, cpu or cuda."""
+    precision: str = field(default_factory=default_precision)
+    """auto, fp32 or bf16 (auto: bf16 only where it is measured faster)."""
 
     def run(self) -> None:
         from gatosuite.agent.policy import GatoPolicy
@@ -133,7 +144,7 @@ class Rollout:
         from gatosuite.evaluation.scores import task_summary
 
         prompt = None
-        policy = GatoPolicy(self.checkpoint, self.task)
+        policy = GatoPolicy(self.checkpoint, self.task, device=self.device, precision=self.precision)
         if self.prompt_episodes:
             from gatosuite.evaluation.fewshot import demonstrations, prompt_for
 
@@ -142,7 +153,8 @@ class Rollout:
                                 policy.model.cfg.context)
             if prompt is None:
                 raise SystemExit(f"error: {self.prompt_episodes} demonstrations do not fit the context")
-            policy = GatoPolicy(self.checkpoint, self.task, prompt=prompt)
+            policy = GatoPolicy(self.checkpoint, self.task, prompt=prompt, device=self.device,
+                                precision=self.precision)
         seeds = [self.seed + i for i in range(self.episodes)]
         results = rollout(policy, self.task, seeds, num_envs=self.envs, video=self.video)
         for r in results:
@@ -180,6 +192,10 @@ class Evaluate:
     """Training steps of few-shot fine-tuning and of the from-scratch baseline."""
     root: Path = Path("data")
     """Where few-shot demonstrations are collected."""
+    device: str = field(default_factory=default_device)
+    """auto, cpu or cuda."""
+    precision: str = field(default_factory=default_precision)
+    """auto, fp32 or bf16 (auto: bf16 only where it is measured faster)."""
 
     def run(self) -> None:
         from gatosuite.envs import SUITE
@@ -187,7 +203,8 @@ class Evaluate:
         from gatosuite.evaluation.fewshot import fewshot_task
 
         out = self.out or Path(self.checkpoint).resolve().parent / "eval"
-        s = EvalSettings(episodes=self.episodes, seed=self.seed, envs=self.envs, video=self.video)
+        s = EvalSettings(episodes=self.episodes, seed=self.seed, envs=self.envs, video=self.video,
+                         device=self.device, precision=self.precision)
         try:
             task_ids = resolve_tasks(self.checkpoint, self.tasks)
             heldout = [t.id for t in SUITE.select(self.fewshot)] if self.fewshot else []
@@ -353,9 +370,13 @@ from gatosuite.agent.train import TrainArgs  # noqa: E402
 class Train(TrainArgs):
     """Train one Gato model on a mix of tasks (masked NLL on text and action tokens)."""
 
+    def __post_init__(self) -> None:
+        """Validated in run(): tyro would turn an error raised while parsing into a box, not one line."""
+
     def run(self) -> None:
         from gatosuite.agent.train import train
 
+        TrainArgs.__post_init__(self)
         summary = train(self)
         print(f"trained to step {summary['step']}; checkpoint in {self.out / 'checkpoint'}")
 
@@ -366,11 +387,21 @@ COMMANDS = {"demo": Demo, "tasks": Tasks, "collect": Collect, "train": Train, "r
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `gatosuite` console script and of `python -m gatosuite`."""
-    cmd = tyro.extras.subcommand_cli_from_dict(
-        COMMANDS, prog="gatosuite", description=__doc__.splitlines()[0], args=argv
-    )
-    cmd.run()
+    """Entry point of the `gatosuite` console script and of `python -m gatosuite`.
+
+    A known failure (any `GatosuiteError`: bad arguments, unknown tasks, missing or corrupt data and
+    checkpoints, mismatched configs) ends the command with one `error: ...` line naming the fix and exit
+    status 1, without a traceback; GATOSUITE_DEBUG=1 shows the traceback instead.
+    """
+    try:
+        cmd = tyro.extras.subcommand_cli_from_dict(
+            COMMANDS, prog="gatosuite", description=__doc__.splitlines()[0], args=argv
+        )
+        cmd.run()
+    except GatosuiteError as e:
+        if os.environ.get("GATOSUITE_DEBUG"):
+            raise
+        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 
 1. collect expert episodes for a mix of 8 tasks in 5 domains (classic control, MuJoCo, dm_control,
    Meta-World, and BabyAI with text missions and images), plus the text and caption data;
-2. train one `nano` generalist on all of it for a bounded time;
+2. train one `nano` generalist on all of it for a bounded time. The schedule's length is fitted to the
+   budget from the step rate measured in the first steps, so it ends inside the budget on any machine;
 3. evaluate every trained task, with a video of each;
 4. run the few-shot protocol on 2 held-out tasks (zero-shot, k-shot prompting, fine-tuning, scratch);
 5. write eval_info.json and the report, and print where they are.
 
-Data and token caches live under --root and are reused by later runs when unchanged; each run writes
-its own --out folder. `--quick` shrinks everything to a smoke run of a few minutes.
+The time the rest of the demo will take is printed once training has measured its step rate, from that
+rate and a measured decoding step, never from constants. Data and token caches live under --root and
+are reused by later runs when unchanged; each run writes its own --out folder. `--quick` is a smoke run
+bounded by steps, not minutes, so it does the same work on a fast or a slow machine.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
+
+from gatosuite.agent.runtime import default_device, default_precision
 
 MIX = ["cartpole", "acrobot", "mountaincar-continuous", "inverted-pendulum", "dmc-cartpole-balance",
        "dmc-point_mass-easy", "mw-reach", "babyai-gotoredball"]
@@ -30,6 +36,9 @@ equilibrium (see README, "Learning CartPole"). Other tasks' demonstrations are t
 FEWSHOT = ["dmc-cartpole-swingup", "babyai-pickupdist"]
 """Held-out tasks for the few-shot protocol; each shares its observation format with a trained task."""
 
+QUICK_STEPS = 40
+"""Training steps of `--quick` (a smoke run: the same work on every machine)."""
+
 
 @dataclass
 class DemoArgs:
@@ -40,9 +49,9 @@ class DemoArgs:
     root: Path | None = None
     """Datasets and token caches, reused across runs; default data/demo (quick: data/demo-quick)."""
     quick: bool = False
-    """A smoke run in about 2-3 minutes (for tests): 3 tasks, a few episodes, a few training steps."""
+    """A smoke run (for tests): 3 tasks, a few episodes, 40 training steps, whatever the machine's speed."""
     minutes: float = 12.0
-    """Training budget in minutes (quick: 0.3)."""
+    """Training budget in minutes; the schedule is fitted to it (quick: 40 steps instead)."""
     episodes: int = 20
     """Expert episodes collected per training task (quick: 4)."""
     eval_episodes: int = 5
@@ -55,10 +64,16 @@ class DemoArgs:
     """Model preset."""
     window: int = 240
     """Tokens per training window and rollout context."""
+    batch_size: int = 16
+    """Windows per training step (also of few-shot fine-tuning)."""
+    device: str = field(default_factory=default_device)
+    """auto, cpu or cuda."""
+    precision: str = field(default_factory=default_precision)
+    """auto, fp32 or bf16 (auto: bf16 only where it is measured faster than fp32)."""
 
     def __post_init__(self) -> None:
         if self.quick:
-            self.minutes, self.episodes, self.eval_episodes = min(self.minutes, 0.3), 4, 2
+            self.episodes, self.eval_episodes = 4, 2
             self.ks, self.fewshot_steps = [1], 5
         if self.root is None:
             self.root = Path("data/demo-quick" if self.quick else "data/demo")
@@ -66,8 +81,75 @@ class DemoArgs:
             self.out = Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if self.quick else ''}"
 
 
+@torch.no_grad()
+def step_seconds(model: torch.nn.Module, text, task_id: str, envs: int, rt) -> tuple[float, int]:
+    """Measured seconds of one batched policy step (all model passes of one action for `envs` envs, and
+    the envs' own step) on the real task, with the model as it is now; and the task's episode cap. The
+    model's train/eval mode is restored, and no global random stream is drawn from."""
+    from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+    from gatosuite.agent.policy import GatoPolicy
+    from gatosuite.envs import make_task_env
+
+    was_training = model.training
+    vec = SyncVectorEnv([lambda: make_task_env(task_id)] * envs, autoreset_mode=AutoresetMode.DISABLED)
+    try:
+        policy = GatoPolicy.from_model(model, text, task_id, rt)
+        obs, _ = vec.reset(seed=list(range(envs)))
+        policy.reset(envs)
+        times = []
+        for _ in range(4):
+            t0 = time.perf_counter()
+            obs, _, term, trunc, _ = vec.step(policy.act(obs))
+            times.append(time.perf_counter() - t0)
+            if (term | trunc).any():
+                break
+        spec = vec.envs[0].spec
+        cap = (spec.max_episode_steps if spec else None) or getattr(vec.envs[0].unwrapped, "max_steps", 1000)
+    finally:
+        vec.close()
+        model.train(was_training)
+    return min(times[1:] or times), int(cap)
+
+
+class Estimate:
+    """The demo's printed time estimate: the trainer's measured step rate for every training phase, and a
+    measured policy step on each task for every rollout. Rollouts are counted at full episode length, so
+    the estimate is an upper bound where a policy fails early."""
+
+    def __init__(self, args: DemoArgs, mix: list[str], fewshot: list[str], text) -> None:
+        self.args, self.mix, self.fewshot, self.text = args, mix, fewshot, text
+        self.train_start = time.perf_counter()
+
+    def _rollouts(self, model: torch.nn.Module, tasks: list[str], rt) -> float:
+        envs = min(5, self.args.eval_episodes)
+        total = 0.0
+        for t in tasks:
+            per_step, cap = step_seconds(model, self.text, t, envs, rt)
+            total += -(-self.args.eval_episodes // envs) * cap * per_step
+        return total
+
+    def on_fit(self, model: torch.nn.Module, steps_per_s: float, schedule_steps: int, rt,
+               training_left: float | None = None) -> None:
+        """Called once the trainer has measured its step rate: prints what the rest of the demo will take."""
+        a = self.args
+        evaluate = self._rollouts(model, self.mix, rt)
+        methods = 1 + 3 * len(a.ks)  # zero-shot; prompting, fine-tuning and scratch per k
+        fewshot = (len(self.fewshot) * len(a.ks) * 2 * a.fewshot_steps / steps_per_s
+                   + methods * self._rollouts(model, self.fewshot, rt))
+        if training_left is None:
+            training_left = a.minutes * 60 - (time.perf_counter() - self.train_start)
+        total = training_left + evaluate + fewshot
+        end = time.strftime("%H:%M", time.localtime(time.time() + total))
+        tqdm.write(f"measured {steps_per_s:.2f} training steps/s: the schedule spans {schedule_steps:,} steps. From "
+                   f"that rate and a measured policy step per task, evaluation takes at most ~{evaluate / 60:.1f} "
+                   f"min and few-shot ~{fewshot / 60:.1f} min: expect the demo to end within about "
+                   f"{total / 60:.0f} minutes (by {end}).")
+
+
 def demo(args: DemoArgs, progress: bool = True) -> Path:
     """Run the demo; returns the report's path."""
+    from gatosuite.agent.runtime import resolve
     from gatosuite.agent.train import TrainArgs, train
     from gatosuite.datasets.captions import build_caption_cache
     from gatosuite.datasets.collect import collect
@@ -79,10 +161,11 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     mix = MIX[:1] + MIX[-2:] if args.quick else MIX
     fewshot = FEWSHOT[:1] if args.quick else FEWSHOT
     out = Path(args.out)
-    est = 0.5 + args.minutes + (1.0 if args.quick else 9.0)  # measured: 21.4 min in all for 12 min of training
-    print(f"gatosuite demo: {len(mix)} tasks + text and captions, {args.preset} for {args.minutes:g} min, "
-          f"few-shot on {', '.join(fewshot)}; expect about {est:.0f} minutes in all on 2 CPU cores.\n"
-          f"output: {out}", flush=True)
+    rt = resolve(args.device, args.precision)
+    budget = f"{QUICK_STEPS} steps" if args.quick else f"{args.minutes:g} min"
+    print(f"gatosuite demo: {len(mix)} tasks + text and captions, {args.preset} for {budget} on {rt.device} in "
+          f"{rt.precision}, few-shot on {', '.join(fewshot)}. The time the rest takes is printed once training "
+          f"has measured its step rate.\noutput: {out}", flush=True)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     text = default_text_model(4096)
@@ -93,19 +176,30 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     timings["collect_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    steps = 40 if args.quick else 100_000  # the time budget ends the run; the schedule spans the budget
-    est_steps = max(20, int(args.minutes * 60 * 4.0))  # nano at 16 x 240 on this mix: ~4 steps/s on 2 cores
-    targs = TrainArgs(tasks=",".join(mix + ["text-lm", "babyai-captions"]), root=args.root, out=out / "train",
-                      preset=args.preset, window=args.window, steps=min(steps, est_steps), minutes=args.minutes,
-                      warmup=min(100, est_steps // 10), log_every=max(5, est_steps // 100),
-                      val_every=max(20, est_steps // 10), ckpt_every=max(50, est_steps // 5))
-    summary = train(targs, text, progress=progress)
+    est = Estimate(args, mix, fewshot, text)
+    common = dict(tasks=",".join(mix + ["text-lm", "babyai-captions"]), root=args.root, out=out / "train",
+                  preset=args.preset, window=args.window, batch_size=args.batch_size, device=args.device,
+                  precision=args.precision)
+    if args.quick:
+        targs = TrainArgs(**common, steps=QUICK_STEPS, warmup=4, log_every=5, val_every=20, ckpt_every=20)
+    else:  # the schedule's length is fitted to the budget; logging intervals are in steps of a typical run
+        targs = TrainArgs(**common, steps=100_000, minutes=args.minutes, fit_schedule=True, warmup=100,
+                          log_every=25, val_every=250, ckpt_every=250)
+    summary = train(targs, text, progress=progress,
+                    on_fit=None if args.quick else lambda model, rate, total: est.on_fit(model, rate, total, rt))
     timings["train_s"] = time.perf_counter() - t
     ckpt = out / "train" / "checkpoint"
+    if args.quick:  # no schedule to fit: estimate the rest from the rate of the steps just run
+        from gatosuite.agent.checkpoint import load_model
+
+        est.on_fit(load_model(ckpt, device=rt.device)[0], summary["step"] / summary["seconds"], summary["step"], rt,
+                   training_left=0.0)
+    print(f"trained {summary['step']:,} steps (schedule {summary['schedule_steps']:,}) in "
+          f"{timings['train_s'] / 60:.1f} min", flush=True)
 
     t = time.perf_counter()
     s = EvalSettings(episodes=args.eval_episodes, envs=min(5, args.eval_episodes),
-                     reps=300 if args.quick else 2000,
+                     reps=300 if args.quick else 2000, device=args.device, precision=args.precision,
                      extra={"demo": {"mix": mix, "noise": NOISE, "train": {k: v for k, v in summary.items()
                                                                           if isinstance(v, (int, float))}}})
     tasks = evaluate_tasks(ckpt, mix, out, s, progress=progress)

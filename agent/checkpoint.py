@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from gatosuite.errors import DataNotFoundError, GatosuiteError
 from gatosuite.tokenization import TextModel
 
 from .configuration_gato import GatoConfig
@@ -22,8 +24,12 @@ from .modeling_gato import GatoModel
 MODEL_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "trainer_state.pt"
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(GatosuiteError, ValueError):
     """A checkpoint made with another model config or tokenizer."""
+
+
+class CorruptCheckpointError(GatosuiteError, ValueError):
+    """A checkpoint file that is truncated or malformed."""
 
 
 def save_checkpoint(directory: Path, model: GatoModel, text_model: TextModel | None,
@@ -50,29 +56,78 @@ def save_checkpoint(directory: Path, model: GatoModel, text_model: TextModel | N
     return directory
 
 
+def _fix(directory: Path) -> str:
+    return (f"copy the checkpoint again from where it was made, or retrain; a training run's last good "
+            f"checkpoint is rewritten at every --ckpt-every, so `gatosuite train --resume` on its run folder "
+            f"starts from the previous one if '{directory}' was its checkpoint")
+
+
 def read_config(directory: Path) -> dict[str, Any]:
+    """A checkpoint's config.json; a missing or malformed file is an error naming it and the fix."""
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at '{directory}' ({CONFIG_FILE} missing)")
-    return json.loads(path.read_text())
+        raise DataNotFoundError(f"no checkpoint at '{directory}' ({CONFIG_FILE} missing); pass the folder that "
+                                f"holds {MODEL_FILE} and {CONFIG_FILE}, e.g. runs/<run>/checkpoint")
+    try:
+        meta = json.loads(path.read_text())
+        if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+            raise ValueError("it has no 'model' object")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptCheckpointError(f"'{path}' is not a valid checkpoint config ({e}); {_fix(directory)}") from None
+    return meta
 
 
-def load_model(directory: Path, expected: GatoConfig | None = None) -> tuple[GatoModel, dict[str, Any]]:
-    """The model of a checkpoint. With `expected`, a different config is a CheckpointMismatchError that
-    lists every differing field."""
+def config_of(directory: Path, meta: dict[str, Any] | None = None) -> GatoConfig:
+    """The model config recorded in a checkpoint."""
+    meta = meta if meta is not None else read_config(directory)
+    try:
+        return GatoConfig(**meta["model"])
+    except (TypeError, ValueError) as e:
+        raise CorruptCheckpointError(f"'{Path(directory) / CONFIG_FILE}' holds a model config this version cannot "
+                                     f"build ({e}); {_fix(directory)}") from None
+
+
+def load_model(directory: Path, expected: GatoConfig | None = None,
+               device: torch.device | str = "cpu") -> tuple[GatoModel, dict[str, Any]]:
+    """The model of a checkpoint, on `device` (weights are read to the CPU first, so a checkpoint written
+    on any device loads on any other). With `expected`, a different config is a CheckpointMismatchError
+    that lists every differing field."""
     meta = read_config(directory)
-    cfg = GatoConfig(**meta["model"])
+    cfg = config_of(directory, meta)
     if expected is not None and cfg != expected:
         diff = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in cfg.diff(expected).items())
         raise CheckpointMismatchError(f"checkpoint '{directory}' was made with another model config ({diff}); "
                                       "use its config, or start a new run in another --out folder")
+    path = Path(directory) / MODEL_FILE
+    if not path.is_file():
+        raise DataNotFoundError(f"'{directory}' has {CONFIG_FILE} but no {MODEL_FILE}; {_fix(directory)}")
+    try:
+        weights = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CorruptCheckpointError(f"'{path}' is truncated or not a safetensors file ({e}); "
+                                     f"{_fix(directory)}") from None
     model = GatoModel(cfg)
-    model.load_state_dict(load_file(str(Path(directory) / MODEL_FILE)))
-    return model, meta
+    missing, unexpected = set(model.state_dict()) - set(weights), set(weights) - set(model.state_dict())
+    if missing or unexpected:
+        raise CheckpointMismatchError(f"'{path}' does not match the config next to it (missing: "
+                                      f"{sorted(missing)[:5]}, unexpected: {sorted(unexpected)[:5]}); "
+                                      f"{_fix(directory)}")
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:  # shapes differ from the config
+        raise CheckpointMismatchError(f"'{path}' does not match the config next to it ({str(e)[:300]}); "
+                                      f"{_fix(directory)}") from None
+    return model.to(device), meta
 
 
 def load_trainer_state(directory: Path) -> dict[str, Any]:
+    """Optimizer, schedule and RNG state for an exact resume, read to the CPU without pickle."""
     path = Path(directory) / STATE_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"'{directory}' has no {STATE_FILE}; it cannot be resumed exactly")
-    return torch.load(path, weights_only=True)
+        raise DataNotFoundError(f"'{directory}' has no {STATE_FILE}; it cannot be resumed exactly. Start a new "
+                                f"run with --init-from {directory} to keep its weights")
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except (RuntimeError, OSError, EOFError, ValueError) as e:
+        raise CorruptCheckpointError(f"'{path}' cannot be read ({str(e)[:200]}); start a new run with "
+                                     f"--init-from {directory} to keep its weights") from None

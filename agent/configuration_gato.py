@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from gatosuite.errors import ConfigError, UnknownNameError
+
 
 @dataclass(frozen=True)
 class GatoConfig:
@@ -39,13 +41,13 @@ class GatoConfig:
         for name in ("vocab_size", "n_layer", "n_head", "n_embd", "ffn", "context", "max_local_positions",
                      "patch_channels", "position_bins"):
             if getattr(self, name) < 1:
-                raise ValueError(f"GatoConfig.{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"GatoConfig.{name} must be positive, got {getattr(self, name)}")
         if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}")
+            raise ConfigError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.value_init not in ("sinusoidal", "normal"):
-            raise ValueError(f"value_init must be 'sinusoidal' or 'normal', got {self.value_init!r}")
+            raise ConfigError(f"value_init must be 'sinusoidal' or 'normal', got {self.value_init!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,5 +69,5 @@ PRESETS: dict[str, dict[str, Any]] = {
 def preset(name: str, vocab_size: int, **overrides: Any) -> GatoConfig:
     """A named preset for a given vocabulary size, with optional field overrides."""
     if name not in PRESETS:
-        raise KeyError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
+        raise UnknownNameError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
     return replace(GatoConfig(vocab_size=vocab_size, **PRESETS[name]), **overrides)

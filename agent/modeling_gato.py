@@ -115,8 +115,9 @@ class GatoModel(nn.Module):
 
     @staticmethod
     def _init(m: nn.Module) -> None:
-        """GPT-2 init (std 0.02). PyTorch's N(0, 1) embedding init, tied to the head, drives the
-        backward pass into denormals on CPU (9.7 s per step instead of 1.1 s, shared/FACTS.md)."""
+        """GPT-2 init (std 0.02). PyTorch's N(0, 1) embedding init, tied to the head, drove the backward
+        pass into denormals on a 2-core CPU: 9.7 s per step instead of 1.1 s, measured on a plain GPT of
+        width 128 with a 33k vocabulary."""
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, mean=0.0, std=0.02)
         if isinstance(m, nn.Linear) and m.bias is not None:
@@ -178,8 +179,8 @@ class GatoModel(nn.Module):
     def forward(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:
         """Logits (M, V) at the M target positions, the masked NLL, and per-target losses in info.
 
-        Computing the head only where the loss is taken (text and action targets, ~25% of tokens) was
-        2.5-3x faster than full logits on this CPU (shared/FACTS.md).
+        Computing the head only where the loss is taken (text and action targets, ~25% of tokens) is the
+        largest single gain over a plain GPT on a CPU: `benchmarks/bench_train.py` measures it.
         """
         h = self.hidden(batch)  # (B, T, D)
         mask = batch.target_mask  # (B, T)
@@ -191,7 +192,7 @@ class GatoModel(nn.Module):
         info = {"n_targets": int(mask.sum()), "token_loss": per_token.detach(), "target_kinds": next_kinds}
         for name, kinds in (("text", (TokenKind.TEXT,)),
                             ("action", (TokenKind.ACTION_DISCRETE, TokenKind.ACTION_CONTINUOUS))):
-            sel = torch.isin(next_kinds, torch.tensor(kinds, dtype=next_kinds.dtype))
+            sel = torch.isin(next_kinds, torch.tensor(kinds, dtype=next_kinds.dtype, device=next_kinds.device))
             if sel.any():
                 info[f"loss_{name}"] = float(per_token.detach()[sel].mean())
         return logits, per_token.mean(), info

@@ -22,11 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from gatosuite.errors import ConfigError
 from gatosuite.tokenization import TextModel, TokenKind, TokenSequence
 
 from .batch import collate
 from .checkpoint import CheckpointMismatchError, load_model
 from .kv_cache import KVCache
+from .modeling_gato import GatoModel
+from .runtime import Runtime, resolve
 
 
 def _single(kind: int, token_id: int, timestep: int) -> TokenSequence:
@@ -49,20 +52,36 @@ class GatoPolicy:
     """Acts in one task with a trained checkpoint."""
 
     def __init__(self, checkpoint: str | Path, task_id: str, greedy: bool = True, temperature: float = 1.0,
-                 seed: int = 0, prompt: list[TokenSequence] | None = None) -> None:
-        """`prompt`: demonstrations (whole timesteps of this task) that open every episode's context."""
-        from gatosuite.datasets.cache import task_tokenizer
-
-        self.model, meta = load_model(Path(checkpoint))
-        self.model.eval()
+                 seed: int = 0, prompt: list[TokenSequence] | None = None, device: str | None = None,
+                 precision: str | None = None) -> None:
+        """`prompt`: demonstrations (whole timesteps of this task) that open every episode's context.
+        `device` and `precision`: 'auto' (the default, see `agent/runtime.py`), or as named."""
+        rt = resolve(device, precision)
+        model, meta = load_model(Path(checkpoint), device=rt.device)
         text = TextModel.load(checkpoint)
         if meta.get("text_model_sha256") not in (None, text.fingerprint):
             raise CheckpointMismatchError(f"'{checkpoint}' holds a tokenizer.model other than the one it was "
                                           "trained with")
+        self._setup(model, text, task_id, rt, meta, str(checkpoint), greedy, temperature, seed, prompt)
+
+    @classmethod
+    def from_model(cls, model: GatoModel, text: TextModel | None, task_id: str, rt: Runtime,
+                   greedy: bool = True) -> GatoPolicy:
+        """A policy around a model in memory (e.g. one being trained), on the model's own device."""
+        self = cls.__new__(cls)
+        self._setup(model, text, task_id, rt, {}, "the model", greedy, 1.0, 0, None)
+        return self
+
+    def _setup(self, model: GatoModel, text: TextModel | None, task_id: str, rt: Runtime, meta: dict[str, Any],
+               source: str, greedy: bool, temperature: float, seed: int, prompt: list[TokenSequence] | None) -> None:
+        from gatosuite.datasets.cache import task_tokenizer
+
+        self.rt, self.model = rt, model
+        self.model.eval()
         self.tok = task_tokenizer(task_id, text)
         if self.tok.vocab.size != self.model.cfg.vocab_size:
             raise CheckpointMismatchError(
-                f"task '{task_id}' tokenizes into {self.tok.vocab.size} ids but the checkpoint's model has "
+                f"task '{task_id}' tokenizes into {self.tok.vocab.size} ids but {source}'s model has "
                 f"{self.model.cfg.vocab_size}")
         spec = self.tok.spec
         trained = meta.get("modalities")
@@ -71,13 +90,13 @@ class GatoPolicy:
             missing = sorted(needed - set(trained))
             if missing:
                 raise CheckpointMismatchError(
-                    f"task '{task_id}' needs {', '.join(missing)} tokens, which '{checkpoint}' never saw in "
+                    f"task '{task_id}' needs {', '.join(missing)} tokens, which '{source}' never saw in "
                     f"training (its tasks: {', '.join(meta.get('tasks', []))}); their embeddings are untrained. "
                     "Train or fine-tune with a task that has them")
         self.L = spec.tokens_per_timestep
         self.capacity = self.model.cfg.context // self.L  # whole timesteps that fit the context
         if self.capacity < 1:
-            raise ValueError(f"task '{task_id}' needs {self.L} tokens per timestep; the model's context is "
+            raise ConfigError(f"task '{task_id}' needs {self.L} tokens per timestep; the model's context is "
                              f"{self.model.cfg.context}")
         self.ranges = spec.action_id_ranges(self.tok.vocab)
         self.action_kinds = spec.kinds()[spec.obs_tokens + 1:]
@@ -96,10 +115,10 @@ class GatoPolicy:
         if prompt is not None:
             for p in prompt:
                 if len(p) % self.L:
-                    raise ValueError(f"prompt of {len(p)} tokens is not whole timesteps of {self.L}")
+                    raise ConfigError(f"prompt of {len(p)} tokens is not whole timesteps of {self.L}")
             steps = [p.slice(i, i + self.L) for p in prompt for i in range(0, len(p), self.L)]
             if len(steps) >= self.capacity:
-                raise ValueError(f"a prompt of {len(steps)} timesteps leaves no room in a context of "
+                raise ConfigError(f"a prompt of {len(steps)} timesteps leaves no room in a context of "
                                  f"{self.capacity} timesteps; pass fewer or shorter demonstrations")
             self.prompt = steps
         self.cache = self.model.new_cache(num_envs)
@@ -117,7 +136,7 @@ class GatoPolicy:
         """Re-feed env k's prompt and kept timesteps into its cache row, from position 0."""
         row = self.model.new_cache(1)
         if self.prompt or self.steps[k]:
-            self._feed(TokenSequence.concatenate(self.prompt + self.steps[k]), row)
+            self._feed([TokenSequence.concatenate(self.prompt + self.steps[k])], row)
         self.cache.set_row(k, row)
 
     # --- acting ---------------------------------------------------------------------------------------
@@ -154,7 +173,11 @@ class GatoPolicy:
 
     def _feed_many(self, seqs: list[TokenSequence]) -> torch.Tensor:
         """Feed one equally long sequence per env through the batched cache; (N, V) next-token logits."""
-        return self.model.next_token_logits(collate(seqs, self.tok.vocab), self.cache)
+        return self._feed(seqs, self.cache)
 
-    def _feed(self, seq: TokenSequence, cache: KVCache) -> torch.Tensor:
-        return self.model.next_token_logits(collate([seq], self.tok.vocab), cache)[0]
+    def _feed(self, seqs: list[TokenSequence], cache: KVCache) -> torch.Tensor:
+        """Feed one sequence per row of `cache`; (N, V) fp32 logits on the CPU, where actions are picked."""
+        batch = collate(seqs, self.tok.vocab).to(self.rt.device)
+        with self.rt.autocast():
+            logits = self.model.next_token_logits(batch, cache)  # (N, V)
+        return logits.float().cpu()

@@ -1,17 +1,22 @@
 """`gatosuite train`: masked-NLL training of the Gato model on a mix of tasks.
 
-AdamW with warmup + cosine decay, gradient clipping, bf16 autocast on CPU, optional torch.compile. A run
-is bounded by --steps and/or --minutes, logs to TensorBoard and CSV (loss per modality and per domain,
-validation NLL, throughput, the share of step time spent on data), and checkpoints atomically; --resume
-continues from the last checkpoint exactly (model, optimizer, schedule step, sampler and torch RNG).
+AdamW with warmup + cosine decay, gradient clipping, autocast where the hardware makes bf16 fast
+(`--precision auto`, see `agent/runtime.py`), any device (`--device`), optional torch.compile, DDP under
+torchrun. A run is bounded by --steps and/or --minutes; with `--fit-schedule` the cosine schedule's
+length is set from the step rate measured over the first steps, so that it ends inside --minutes on
+whatever machine runs it. It logs to TensorBoard and CSV (loss per modality and per domain, any scalar
+the model reports, validation NLL, throughput, the share of step time spent on data), and checkpoints
+atomically; --resume continues from the last checkpoint exactly (model, optimizer, schedule, sampler
+and torch RNG).
 """
 
 from __future__ import annotations
 
-import csv
 import math
+import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +28,15 @@ from tqdm.auto import tqdm
 from gatosuite.datasets.cache import TokenCache
 from gatosuite.datasets.sampler import MixedSampler
 from gatosuite.envs import SUITE
+from gatosuite.errors import ConfigError, DataNotFoundError, RunExistsError
 from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
-from .batch import collate
+from .batch import TokenBatch, collate
 from .checkpoint import load_model, load_trainer_state, save_checkpoint
 from .configuration_gato import GatoConfig, preset
 from .modeling_gato import GatoModel
+from .runtime import Runtime, default_device, default_precision, resolve
+from .train_log import RunLog
 
 
 @dataclass
@@ -54,15 +62,22 @@ class TrainArgs:
     warmup: int = 100
     """Linear warmup steps."""
     steps: int = 2000
-    """Optimizer steps (the cosine schedule's length)."""
+    """Optimizer steps (the cosine schedule's length); replaced by the fitted length with --fit-schedule."""
     minutes: float | None = None
     """Stop after this many minutes even if --steps is not reached."""
+    fit_schedule: bool = False
+    """With --minutes: measure the step rate over the first steps and set the schedule's length so that it
+    ends inside the budget (re-measured once at half the budget). The fitted length is recorded and kept
+    on --resume."""
     weight_decay: float = 0.1
     """AdamW weight decay on matrices (not on norms, biases or embeddings)."""
     grad_clip: float = 1.0
     """Clip the global gradient norm."""
-    bf16: bool = True
-    """bf16 autocast (1.4-1.7x faster on this AMX CPU)."""
+    precision: str = field(default_factory=default_precision)
+    """auto, fp32 or bf16. auto: bf16 on a GPU that supports it, or on a CPU where bf16 autocast is
+    measured faster than fp32 (AMX); fp32 otherwise (AVX2 CPUs, where bf16 is ~100x slower)."""
+    device: str = field(default_factory=default_device)
+    """auto, cpu or cuda. auto: this process's GPU (LOCAL_RANK under torchrun) when CUDA is available."""
     compile: bool = False
     """torch.compile the model (first compile takes ~15-25 s)."""
     seed: int = 0
@@ -90,17 +105,53 @@ class TrainArgs:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.window < 8:
-            raise ValueError("steps and batch_size must be >= 1 and window >= 8")
+            raise ConfigError(f"--steps and --batch-size must be >= 1 and --window >= 8 (got {self.steps}, "
+                              f"{self.batch_size}, {self.window})")
         if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise ConfigError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+        if self.fit_schedule and self.minutes is None:
+            raise ConfigError("--fit-schedule fits the schedule to --minutes; pass --minutes too")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ConfigError(f"--minutes must be positive, got {self.minutes}")
 
 
-def lr_at(step: int, args: TrainArgs) -> float:
-    """Linear warmup to args.lr, then cosine decay to args.lr * min_lr_ratio at args.steps."""
+def lr_at(step: int, args: TrainArgs, total: int | None = None) -> float:
+    """Linear warmup to args.lr, then cosine decay to args.lr * min_lr_ratio at `total` (args.steps)."""
+    total = args.steps if total is None else total
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    progress = min(1.0, (step - args.warmup) / max(1, total - args.warmup))
     return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class BudgetFit:
+    """Fits the schedule's length to a time budget from the measured step rate.
+
+    The first `skip` steps (allocation, first-call overheads) are not timed; the rate over the next
+    `measure` steps sets the length, with a margin for validation and checkpoints. At half the budget the
+    length is fitted again from the rate since the first fit, which by then includes those overheads.
+    """
+
+    def __init__(self, deadline: float, skip: int = 3, measure: int = 20, margin: float = 0.96) -> None:
+        self.deadline, self.skip, self.measure, self.margin = deadline, skip, measure, margin
+        self.t_skip = self.t_fit = 0.0
+        self.s_fit = 0
+        self.refitted = False
+        self.rate: float | None = None
+
+    def update(self, step: int, now: float, start: float) -> int | None:
+        """Called after each step; a new schedule length when it is (re)fitted, else None."""
+        if step == self.skip:
+            self.t_skip = now
+        elif step == self.skip + self.measure:
+            self.rate = self.measure / (now - self.t_skip)
+            self.t_fit, self.s_fit = now, step
+            return step + int(self.rate * (self.deadline - now) * self.margin)
+        elif self.rate is not None and not self.refitted and now - start >= (self.deadline - start) / 2:
+            self.refitted = True
+            self.rate = (step - self.s_fit) / (now - self.t_fit)
+            return step + int(self.rate * (self.deadline - now) * self.margin)
+        return None
 
 
 def load_caches(args: TrainArgs, text_model: TextModel) -> dict[str, TokenCache]:
@@ -121,7 +172,7 @@ def load_caches(args: TrainArgs, text_model: TextModel) -> dict[str, TokenCache]
         elif (minari_store.dataset_dir(args.root, task.id) / "data").is_dir():
             caches[task.id] = open_cache(args.root, task.id, task_tokenizer(task.id, text_model))
     if not caches:
-        raise FileNotFoundError(f"no training data for '{args.tasks}' under '{args.root}'; collect some first: "
+        raise DataNotFoundError(f"no training data for '{args.tasks}' under '{args.root}'; collect some first: "
                                 f"gatosuite collect --task {args.tasks} --root {args.root}")
     return caches
 
@@ -139,18 +190,50 @@ def modalities(caches: dict[str, TokenCache]) -> list[str]:
     return sorted(TokenKind(k).name.lower() for k in np.flatnonzero(counts) if k != TokenKind.PAD)
 
 
-def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str, TokenCache] | None = None,
-          progress: bool = True, cfg: GatoConfig | None = None) -> dict[str, Any]:
-    """Run training; returns a summary (final step, last losses, tokens/s). `cfg` overrides the preset
-    (e.g. a model of another run's shape, trained from scratch)."""
-    from gatosuite.tokenization import default_text_model
+def _init_distributed(device: torch.device) -> tuple[int, int]:
+    """Join the torchrun process group when launched by torchrun: NCCL when this rank's tensors live on
+    a GPU (LOCAL_RANK's, chosen by `resolve_device`), gloo otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return torch.distributed.get_rank(), world
 
-    rank, world = _init_distributed()
-    if args.batch_size % world:
-        raise ValueError(f"--batch-size {args.batch_size} must be divisible by the {world} processes")
-    text_model = text_model or default_text_model(args.text_vocab)
+
+def _agree_on_precision(rt: Runtime, world: int) -> Runtime:
+    """Every rank trains in rank 0's precision (each measured its own CPU)."""
+    if world == 1:
+        return rt
+    flag = torch.tensor([int(rt.bf16)], device=rt.device)
+    torch.distributed.broadcast(flag, 0)
+    if bool(flag.item()) == rt.bf16:
+        return rt
+    return Runtime(rt.device, "bf16" if flag.item() else "fp32", f"rank 0's choice ({rt.reason} here)")
+
+
+@dataclass
+class _Run:
+    """What one training run holds while it runs."""
+
+    model: GatoModel
+    fwd: Callable[[TokenBatch], Any]
+    opt: torch.optim.Optimizer
+    sampler: MixedSampler
+    val: MixedSampler | None
+    vocab: Vocabulary
+    rt: Runtime
+    step: int
+    total: int
+    """The schedule's length (args.steps, or the fitted length)."""
+
+
+def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache], cfg: GatoConfig | None,
+           rt: Runtime, rank: int, world: int) -> _Run:
+    """Model, optimizer and samplers, fresh or restored from the run's checkpoint."""
     vocab = Vocabulary(text_model.vocab_size)
-    caches = caches or load_caches(args, text_model)
     torch.manual_seed(args.seed)  # the same initial weights everywhere (DDP also broadcasts rank 0's)
     base = None
     if args.init_from is not None:
@@ -158,31 +241,34 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
         cfg = base.cfg
     cfg = cfg or preset(args.preset, vocab.size, context=args.window)
     if args.window > cfg.context:
-        raise ValueError(f"--window {args.window} exceeds the model's context of {cfg.context}")
+        raise ConfigError(f"--window {args.window} exceeds the model's context of {cfg.context}")
     if cfg.vocab_size != vocab.size:
-        raise ValueError(f"the model has {cfg.vocab_size} token ids but the text model gives {vocab.size}; "
-                         "pass the text model the model was trained with")
+        raise ConfigError(f"the model has {cfg.vocab_size} token ids but the text model gives {vocab.size}; "
+                          "pass the text model the model was trained with")
     ckpt = args.out / "checkpoint"
     sampler = MixedSampler(caches, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
                            split="train" if args.val_fraction > 0 else "all", val_fraction=args.val_fraction)
     val = MixedSampler(caches, window=args.window, seed=args.seed + 1, allow_heldout=args.allow_heldout,
                        split="val", prompt_prob=0.0, val_fraction=args.val_fraction) if args.val_fraction else None
-    kinds = modalities(caches)  # recorded in every checkpoint; counted once
     if args.resume:
         model, _ = load_model(ckpt, expected=cfg)
     else:
         if ckpt.exists():
-            raise FileExistsError(f"'{args.out}' already holds a run; pass --resume to continue it, or another --out")
+            raise RunExistsError(f"'{args.out}' already holds a run; pass --resume to continue it, or another --out")
         model = base if base is not None else GatoModel(cfg)
-    opt = torch.optim.AdamW(_param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95), fused=False)
-    step = 0
+    model.to(rt.device)
+    opt = torch.optim.AdamW(_param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95),
+                            fused=rt.device.type == "cuda")
+    step, total = 0, args.steps
     if args.resume:
         state = load_trainer_state(ckpt)
-        opt.load_state_dict(state["optimizer"])
+        opt.load_state_dict(state["optimizer"])  # moves the moments to the parameters' device
         sampler.load_state_dict(state["sampler"])
-        step = int(state["step"])
+        step, total = int(state["step"]), int(state.get("schedule_steps", args.steps))
         if world == 1:
             torch.set_rng_state(state["torch_rng"])
+            if rt.device.type == "cuda" and "cuda_rng" in state:
+                torch.cuda.set_rng_state(state["cuda_rng"], rt.device)
         else:  # the saved generator is rank 0's; give every rank its own stream from here
             torch.manual_seed(args.seed + 1000 * rank + step)
     else:
@@ -191,112 +277,142 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
     if world > 1:
         # A rank whose windows hold no image (or no text) leaves the patch embedding without gradient
         # that step, so DDP must look for unused parameters.
-        fwd = torch.nn.parallel.DistributedDataParallel(fwd, find_unused_parameters=True)
-    lead = rank == 0  # only rank 0 logs and checkpoints
-    args.out.mkdir(parents=True, exist_ok=True)
-    csv_path = args.out / "train.csv"
-    from torch.utils.tensorboard import SummaryWriter
+        fwd = torch.nn.parallel.DistributedDataParallel(
+            fwd, device_ids=[rt.device.index] if rt.device.type == "cuda" else None, find_unused_parameters=True)
+    return _Run(model, fwd, opt, sampler, val, vocab, rt, step, total)
 
-    tb = SummaryWriter(str(args.out / "tensorboard")) if lead else None
-    t_start, tokens_seen, last = time.perf_counter(), 0, {}
+
+def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[list[str], TokenBatch, torch.Tensor,
+                                                                             dict[str, Any], float]:
+    """One optimizer step on this rank's share of the global batch; returns its tasks, batch, loss, info
+    and the seconds spent drawing and collating the batch."""
+    t0 = time.perf_counter()
+    tasks, seqs = run.sampler.sample_many(args.batch_size)  # the same global batch on every rank
+    tasks, seqs = tasks[rank::world], seqs[rank::world]  # this rank's share
+    batch = collate(seqs, run.vocab, args.window).to(run.rt.device)
+    data_s = time.perf_counter() - t0
+    for g in run.opt.param_groups:
+        g["lr"] = lr_at(run.step, args, run.total)
+    with run.rt.autocast():
+        _, loss, info = run.fwd(batch)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), args.grad_clip)
+    run.opt.step()
+    run.step += 1
+    return tasks, batch, loss, info, data_s
+
+
+def _accumulate(acc: dict[str, list[float]], tasks: list[str], batch: TokenBatch, loss: torch.Tensor,
+                info: dict[str, Any]) -> None:
+    """Loss, every scalar the model reports in `info`, and the loss per domain."""
+    acc["loss"].append(loss.item())
+    for k, v in info.items():
+        if isinstance(v, (int, float)) and k != "n_targets" or isinstance(v, torch.Tensor) and v.ndim == 0:
+            acc[k].append(float(v))
+    rows = batch.target_mask.nonzero()[:, 0].cpu()
+    for dom in {SUITE[t].domain for t in tasks}:
+        sel = torch.tensor([SUITE[tasks[r]].domain == dom for r in rows.tolist()], dtype=torch.bool)
+        if sel.any():
+            acc[f"loss_domain/{dom}"].append(float(info["token_loss"][sel.to(info["token_loss"].device)].mean()))
+
+
+def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str, TokenCache] | None = None,
+          progress: bool = True, cfg: GatoConfig | None = None,
+          on_fit: Callable[[GatoModel, float, int], None] | None = None) -> dict[str, Any]:
+    """Run training; returns a summary (final step, last losses, tokens/s, runtime). `cfg` overrides the
+    preset (e.g. a model of another run's shape, trained from scratch). `on_fit(model, steps_per_s,
+    schedule_steps)` is called when --fit-schedule first fits the schedule."""
+    from gatosuite.tokenization import default_text_model
+
+    if args.batch_size % int(os.environ.get("WORLD_SIZE", "1")):
+        raise ConfigError(f"--batch-size {args.batch_size} must be divisible by the {os.environ['WORLD_SIZE']} "
+                          "processes")
+    device_rt = resolve(args.device, "fp32", announce=False)  # the device alone; precision comes next
+    rank, world = _init_distributed(device_rt.device)
+    rt = _agree_on_precision(resolve(args.device, args.precision, announce=rank == 0), world)
+    text_model = text_model or default_text_model(args.text_vocab)
+    caches = caches or load_caches(args, text_model)
+    run = _build(args, text_model, caches, cfg, rt, rank, world)
+    kinds = modalities(caches)  # recorded in every checkpoint; counted once
+    lead = rank == 0  # only rank 0 logs and checkpoints
+    log = RunLog(args.out, rt) if lead else None
+    t_start, tokens_seen, last, data_time = time.perf_counter(), 0, {}, 0.0
     deadline = None if args.minutes is None else t_start + args.minutes * 60
-    bar = tqdm(total=args.steps, initial=step, desc="train", unit="step", disable=not (progress and lead))
+    fit = BudgetFit(deadline) if args.fit_schedule and not args.resume else None
+    bar = tqdm(total=run.total, initial=run.step, desc="train", unit="step", disable=not (progress and lead))
     acc: dict[str, list[float]] = defaultdict(list)
-    data_time = 0.0
-    model.train()
-    stop = min(args.steps, args.stop_at or args.steps)
-    while step < stop and (deadline is None or time.perf_counter() < deadline):
-        t0 = time.perf_counter()
-        tasks, seqs = sampler.sample_many(args.batch_size)  # the same global batch on every rank
-        tasks, seqs = tasks[rank::world], seqs[rank::world]  # this rank's share
-        batch = collate(seqs, vocab, args.window)
-        t1 = time.perf_counter()
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, args)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            _, loss, info = fwd(batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        opt.step()
-        step += 1
-        data_time += t1 - t0
+    run.model.train()
+    logged = run.step
+    while run.step < min(run.total, args.stop_at or run.total) and (deadline is None or time.perf_counter() < deadline):
+        tasks, batch, loss, info, data_s = _train_step(run, args, rank, world)
+        data_time += data_s
         tokens_seen += int(batch.ids.numel()) * world
-        acc["loss"].append(loss.item())
-        for k in ("loss_text", "loss_action"):
-            if k in info:
-                acc[k].append(info[k])
-        rows = batch.target_mask.nonzero()[:, 0]
-        for dom in {SUITE[t].domain for t in tasks}:
-            sel = torch.tensor([SUITE[tasks[r]].domain == dom for r in rows.tolist()], dtype=torch.bool)
-            if sel.any():
-                acc[f"loss_domain/{dom}"].append(float(info["token_loss"][sel].mean()))
-        validating = val is not None and args.val_every > 0 and step % args.val_every == 0
-        if lead and (step % args.log_every == 0 or step == args.steps or validating):
-            elapsed = time.perf_counter() - t_start
-            last = {k: sum(v) / len(v) for k, v in acc.items()}
-            last.update(step=step, lr=lr_at(step - 1, args), tokens_per_s=tokens_seen / elapsed,
-                        data_fraction=data_time / elapsed)
-            acc.clear()
-            if validating:
-                last["val_loss"] = validate(model, val, vocab, args)
-            _log(csv_path, tb, last)
+        _accumulate(acc, tasks, batch, loss, info)
+        step = run.step
+        if fit is not None and (new_total := fit.update(step, time.perf_counter(), t_start)) is not None:
+            first = not fit.refitted
+            run.total = max(step + 1, new_total)
+            bar.total = run.total
+            if lead and first and on_fit is not None:
+                on_fit(run.model, fit.rate, run.total)
+        validating = run.val is not None and args.val_every > 0 and step % args.val_every == 0
+        if lead and (step % args.log_every == 0 or step == run.total or validating):
+            last = _log_row(log, run, args, acc, step, time.perf_counter() - t_start, tokens_seen, data_time,
+                            validating)
+            logged = step
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:,.0f}")
         if lead and step % args.ckpt_every == 0:
-            _save(ckpt, model, text_model, opt, sampler, step, args, kinds)
+            _save(args.out / "checkpoint", run, text_model, args, kinds)
         bar.update(1)
     bar.close()
     if lead:
-        _save(ckpt, model, text_model, opt, sampler, step, args, kinds)
-        tb.close()
+        if run.step > logged:  # a run stopped by its budget or --stop-at between log rows still logs its end
+            last = _log_row(log, run, args, acc, run.step, time.perf_counter() - t_start, tokens_seen, data_time,
+                            run.val is not None and args.val_every > 0)
+        _save(args.out / "checkpoint", run, text_model, args, kinds)
+        log.close()
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    return {"step": step, **last}
+    return {"step": run.step, **last, "schedule_steps": run.total, "runtime": rt.to_dict(),
+            "seconds": time.perf_counter() - t_start}
 
 
-def _init_distributed() -> tuple[int, int]:
-    """Join the torchrun process group when launched by torchrun: gloo on CPU, NCCL on GPU."""
-    import os
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1
-    if not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return torch.distributed.get_rank(), world
+def _log_row(log: RunLog, run: _Run, args: TrainArgs, acc: dict[str, list[float]], step: int, elapsed: float,
+             tokens_seen: int, data_time: float, validating: bool) -> dict[str, Any]:
+    """Average what accumulated since the last row, add throughput (and validation NLL), and write it."""
+    row: dict[str, Any] = {k: sum(v) / len(v) for k, v in acc.items()}
+    row.update(step=step, lr=lr_at(step - 1, args, run.total), tokens_per_s=tokens_seen / elapsed,
+               data_fraction=data_time / elapsed, schedule_steps=run.total)
+    acc.clear()
+    if validating:
+        row["val_loss"] = validate(run.model, run.val, run.vocab, args, run.rt)
+    log.write(row)
+    return row
 
 
 @torch.no_grad()
-def validate(model: GatoModel, val: MixedSampler, vocab: Vocabulary, args: TrainArgs) -> float:
+def validate(model: GatoModel, val: MixedSampler, vocab: Vocabulary, args: TrainArgs, rt: Runtime) -> float:
     """Masked NLL on validation episodes (the last 10% of each task's episodes, never trained on)."""
     model.eval()
     losses = []
     for _ in range(args.val_batches):
         _, seqs = val.sample_many(args.batch_size)
-        _, loss, _ = model(collate(seqs, vocab, args.window))
+        with rt.autocast():
+            _, loss, _ = model(collate(seqs, vocab, args.window).to(rt.device))
         if loss is not None:
             losses.append(loss.item())
     model.train()
     return sum(losses) / max(1, len(losses))
 
 
-def _save(ckpt: Path, model: GatoModel, text_model: TextModel, opt, sampler: MixedSampler, step: int,
-          args: TrainArgs, kinds: list[str]) -> None:
-    state = {"optimizer": opt.state_dict(), "sampler": sampler.state_dict(), "step": step,
-             "torch_rng": torch.get_rng_state()}
-    save_checkpoint(ckpt, model, text_model, {"train_args": {k: str(v) for k, v in asdict(args).items()},
-                                              "tasks": sampler.tasks, "modalities": kinds},
+def _save(ckpt: Path, run: _Run, text_model: TextModel, args: TrainArgs, kinds: list[str]) -> None:
+    state = {"optimizer": run.opt.state_dict(), "sampler": run.sampler.state_dict(), "step": run.step,
+             "schedule_steps": run.total, "torch_rng": torch.get_rng_state()}
+    if run.rt.device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(run.rt.device)
+    save_checkpoint(ckpt, run.model, text_model, {"train_args": {k: str(v) for k, v in asdict(args).items()},
+                                                  "tasks": run.sampler.tasks, "modalities": kinds,
+                                                  "schedule_steps": run.total, "runtime": run.rt.to_dict()},
                     state)
-
-
-def _log(csv_path: Path, tb, row: dict[str, Any]) -> None:
-    new = not csv_path.exists()
-    with csv_path.open("a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(["step", "key", "value"])
-        for k, v in row.items():
-            if k != "step":
-                w.writerow([row["step"], k, v])
-                tb.add_scalar(k, v, row["step"])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gatosuite.errors import ConfigError
 from gatosuite.tokenization import TextModel, Tokenizer, TokenKind, TokenSequence
 
 from . import minari_store
@@ -147,7 +148,7 @@ class EpisodeSubset:
 
     def __init__(self, cache: TokenCache, indices: list[int]) -> None:
         if not indices or max(indices) >= len(cache) or min(indices) < 0:
-            raise ValueError(f"episode indices {indices} are not within the cache's {len(cache)} episodes")
+            raise ConfigError(f"episode indices {indices} are not within the cache's {len(cache)} episodes")
         self.cache, self.indices = cache, list(indices)
 
     def __len__(self) -> int:

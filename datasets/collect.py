@@ -34,6 +34,7 @@ from gatosuite.envs import SUITE, make_task_env
 from gatosuite.envs.expert_wrapper import EXPERT_ACTION, merge_expert_actions
 from gatosuite.envs.registry import TaskSpec
 from gatosuite.envs.success import episode_success
+from gatosuite.errors import ConfigError, StateError
 from gatosuite.tokenization.stacking import stack_timesteps, take_slot
 
 from . import minari_store
@@ -228,11 +229,11 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
     """Collect `episodes` expert episodes of `task_id` into `<root>/minari`. See the module docstring."""
     task = SUITE[task_id]
     if not task.is_env or task.expert is None:
-        raise ValueError(f"task '{task_id}' has no environment expert to collect from")
+        raise ConfigError(f"task '{task_id}' has no environment expert to collect from")
     if episodes < 1 or workers < 1:
-        raise ValueError(f"--episodes and --workers must be at least 1 (got {episodes}, {workers})")
+        raise ConfigError(f"--episodes and --workers must be at least 1 (got {episodes}, {workers})")
     if not 0.0 <= noise < 1.0:
-        raise ValueError(f"--noise is a probability in [0, 1), got {noise}")
+        raise ConfigError(f"--noise is a probability in [0, 1), got {noise}")
     root = Path(root).resolve()  # minari mangles relative paths (it joins them twice)
     final = minari_store.dataset_dir(root, task_id)
     stage = staging_dir(root, task_id)
@@ -242,12 +243,12 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
         made_by = ds.storage.metadata.get("algorithm_name")
         if ds.total_episodes == episodes and made_by == algorithm:
             return _summary(task, root, list(minari_store.iter_episodes(root, task_id)), 0.0, 0)
-        raise ValueError(f"'{final}' already holds {ds.total_episodes} episodes of '{task_id}' collected by "
+        raise ConfigError(f"'{final}' already holds {ds.total_episodes} episodes of '{task_id}' collected by "
                          f"'{made_by}', not {episodes} by '{algorithm}'; pass --overwrite to "
                          "collect anew")
     if stage.exists() and not resume:
         n_staged = len(list(stage.glob("chunk-*.npz")))
-        raise RuntimeError(f"an earlier collection of '{task_id}' was interrupted ({n_staged} chunk files in "
+        raise StateError(f"an earlier collection of '{task_id}' was interrupted ({n_staged} chunk files in "
                            f"'{stage}'); rerun with --resume to finish it, or delete that folder to start over")
     write_plan(stage, {"task": task_id, "episodes": episodes, "seed": seed, "expert": task.expert, "noise": noise})
     staged = staged_episodes(stage)

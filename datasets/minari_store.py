@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gatosuite.errors import DataNotFoundError
+
 from .staging import CorruptDataError, Episode
 
 
@@ -94,7 +96,7 @@ def load(root: Path, task_id: str):
     path = dataset_dir(root, task_id)
     fix = _fix(root, task_id)
     if not (path / "data" / "main_data.hdf5").is_file():
-        raise FileNotFoundError(f"no dataset for task '{task_id}' under '{root}'; run "
+        raise DataNotFoundError(f"no dataset for task '{task_id}' under '{root}'; run "
                                 f"`gatosuite collect --task {task_id} --episodes N --root {root}`")
     try:
         with _datasets_path(minari_root(root)):

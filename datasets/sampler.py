@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from gatosuite.envs import SUITE
+from gatosuite.errors import ConfigError
 from gatosuite.tokenization import TokenSequence
 
 from .cache import TokenCache
@@ -34,7 +35,7 @@ class MixedSampler:
         for task_id in caches:
             task = SUITE[task_id]
             if task.heldout and task_id not in allow_heldout:
-                raise ValueError(f"task '{task_id}' is held out; it can enter a training mix only when named "
+                raise ConfigError(f"task '{task_id}' is held out; it can enter a training mix only when named "
                                  "explicitly (allow_heldout)")
         weights = dict(weights or {t: 1.0 for t in caches})
         missing = set(weights) ^ set(caches)
@@ -53,7 +54,7 @@ class MixedSampler:
         for t, c in self.caches.items():
             tpt = c.tokens_per_timestep
             if tpt is not None and tpt > window:
-                raise ValueError(f"task '{t}' has {tpt} tokens per timestep, more than the {window}-token window")
+                raise ConfigError(f"task '{t}' has {tpt} tokens per timestep, more than the {window}-token window")
 
     # --- state for exact resume -------------------------------------------------------------------------
     def state_dict(self) -> dict:

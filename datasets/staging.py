@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from gatosuite.errors import ConfigError, GatosuiteError
 
-class CorruptDataError(RuntimeError):
+
+class CorruptDataError(GatosuiteError, RuntimeError):
     """A staged chunk or dataset file cannot be read; the message says how to recover."""
 
 
@@ -129,7 +131,7 @@ def write_plan(directory: Path, plan: dict[str, Any]) -> None:
         old = json.loads(path.read_text())
         if old != plan:
             diff = {k: (old.get(k), plan.get(k)) for k in set(old) | set(plan) if old.get(k) != plan.get(k)}
-            raise ValueError(f"'{directory}' holds a collection with other settings {diff} (staged, new); "
+            raise ConfigError(f"'{directory}' holds a collection with other settings {diff} (staged, new); "
                              "rerun with the original arguments, or delete that folder to start over")
         return
     path.write_text(json.dumps(plan, indent=2, sort_keys=True))

@@ -26,12 +26,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from gatosuite.errors import GatosuiteError
+
 MISSION_CHARSET = frozenset(string.ascii_letters + string.digits + " ,.'-")
 MISSION_MAX_CHARS = 200
 BABYAI_TILE = 8  # 7x7 tiles of 8 px: a 56x56 view, which the tokenizer pads to 64x64 (16 patches)
 
 
-class InvalidObservationError(ValueError):
+class InvalidObservationError(GatosuiteError, ValueError):
     """An environment produced an observation the suite cannot use."""
 
 

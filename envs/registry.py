@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from gatosuite.errors import UnknownTaskError
+
 REFERENCE_SCORES = Path(__file__).resolve().parent / "reference_scores.json"
 
 Domain = Literal["classic", "mujoco", "dmc", "dmc-pixels", "metaworld", "babyai", "text", "caption"]
@@ -96,7 +98,7 @@ class Suite:
 
     def __getitem__(self, task_id: str) -> TaskSpec:
         if task_id not in self._tasks:
-            raise KeyError(f"unknown task '{task_id}'; known: {', '.join(sorted(self._tasks))}")
+            raise UnknownTaskError(f"unknown task '{task_id}'; known: {', '.join(sorted(self._tasks))}")
         return self._tasks[task_id]
 
     def __contains__(self, task_id: str) -> bool:

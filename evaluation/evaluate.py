@@ -22,7 +22,9 @@ from tqdm.auto import tqdm
 
 from gatosuite.agent.checkpoint import read_config
 from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.runtime import Runtime, default_device, default_precision, resolve
 from gatosuite.envs import SUITE
+from gatosuite.errors import ConfigError
 
 from .rollout import EpisodeResult, rollout
 from .scores import by_domain, normalize_task, performance_profile, task_summary
@@ -49,7 +51,7 @@ def resolve_tasks(checkpoint: Path, selector: str) -> list[str]:
     if selector == "trained":
         tasks = trained_tasks(checkpoint)
         if not tasks:
-            raise ValueError(f"checkpoint '{checkpoint}' records no environment tasks; name them with --tasks")
+            raise ConfigError(f"checkpoint '{checkpoint}' records no environment tasks; name them with --tasks")
         return tasks
     return [t.id for t in SUITE.select(selector) if t.is_env]
 
@@ -77,7 +79,14 @@ class EvalSettings:
     """Write an MP4 of each task's first episode."""
     reps: int = 2000
     """Bootstrap resamples for confidence intervals."""
+    device: str = field(default_factory=default_device)
+    """auto, cpu or cuda: where policies (and few-shot training) run."""
+    precision: str = field(default_factory=default_precision)
+    """auto, fp32 or bf16 (see agent/runtime.py)."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def runtime(self) -> Runtime:
+        return resolve(self.device, self.precision)
 
 
 def evaluate_tasks(checkpoint: Path, task_ids: list[str], out: Path, s: EvalSettings,
@@ -85,11 +94,11 @@ def evaluate_tasks(checkpoint: Path, task_ids: list[str], out: Path, s: EvalSett
     """Roll the checkpoint out on each task; the `tasks` block of eval_info.json."""
     for t in task_ids:  # fail on a bad task id before spending minutes on the others
         if not SUITE[t].is_env:
-            raise ValueError(f"task '{t}' is a {SUITE[t].domain} dataset, not an environment; it cannot be evaluated")
+            raise ConfigError(f"task '{t}' is a {SUITE[t].domain} dataset, not an environment; it cannot be evaluated")
     seeds = [s.seed + i for i in range(s.episodes)]
     out_tasks = {}
     for t in tqdm(task_ids, desc="evaluate", unit="task", disable=not progress):
-        policy = GatoPolicy(checkpoint, t)
+        policy = GatoPolicy(checkpoint, t, device=s.device, precision=s.precision)
         video = out / "videos" / f"{t}.mp4" if s.video else None
         results = rollout(policy, t, seeds, num_envs=s.envs, video=video, progress=progress)
         out_tasks[t] = task_entry(t, results, str(video.relative_to(out)) if video else None, s.reps)
@@ -105,7 +114,7 @@ def build_info(checkpoint: Path, tasks: dict[str, dict[str, Any]], s: EvalSettin
     info: dict[str, Any] = {
         "schema": SCHEMA, "checkpoint": str(checkpoint), "checkpoint_sha256": checkpoint_sha256(checkpoint),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "episodes_per_task": s.episodes,
-        "seeds": [s.seed + i for i in range(s.episodes)], "tasks": tasks,
+        "seeds": [s.seed + i for i in range(s.episodes)], "runtime": s.runtime().to_dict(), "tasks": tasks,
     }
     if scored:
         info["aggregate"] = by_domain(scored, reps=s.reps)

@@ -19,13 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gatosuite.agent.checkpoint import read_config
+from gatosuite.agent.checkpoint import config_of
 from gatosuite.agent.configuration_gato import GatoConfig
 from gatosuite.agent.policy import GatoPolicy
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.cache import EpisodeSubset, TokenCache, open_cache, task_tokenizer
 from gatosuite.datasets.collect import collect
 from gatosuite.envs import SUITE
+from gatosuite.errors import ConfigError
 from gatosuite.tokenization import TextModel, Tokenizer, TokenSequence
 
 from .evaluate import EvalSettings
@@ -57,14 +58,14 @@ def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int, con
 
 
 def _adapt(checkpoint: Path, cfg: GatoConfig, text: TextModel, task_id: str, cache, k: int, work: Path,
-           steps: int, finetune: bool, seed: int) -> Path:
+           steps: int, finetune: bool, s: EvalSettings) -> Path:
     """Train on the first k demonstrations, from the checkpoint (finetune) or from scratch with its
     shape `cfg`; returns the new checkpoint."""
     out = work / f"{'finetune' if finetune else 'scratch'}-k{k}"
     args = TrainArgs(tasks=task_id, out=out, window=cfg.context, batch_size=16, steps=steps,
                      warmup=max(1, steps // 10), lr=1e-3, val_fraction=0.0, log_every=steps,
-                     ckpt_every=10**9, allow_heldout=[task_id], seed=seed,
-                     init_from=checkpoint if finetune else None)
+                     ckpt_every=10**9, allow_heldout=[task_id], seed=s.seed, device=s.device,
+                     precision=s.precision, init_from=checkpoint if finetune else None)
     train(args, text, {task_id: EpisodeSubset(cache, list(range(k)))}, progress=False,
           cfg=None if finetune else cfg)
     return out / "checkpoint"
@@ -75,7 +76,7 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
     """The `fewshot[task_id]` block of eval_info.json: every method and k on the same seeds."""
     task = SUITE[task_id]
     if not task.is_env or not task.heldout:
-        raise ValueError(f"few-shot evaluation is for held-out environment tasks; '{task_id}' is not one "
+        raise ConfigError(f"few-shot evaluation is for held-out environment tasks; '{task_id}' is not one "
                          f"(held out: {', '.join(t.id for t in SUITE.select('heldout'))})")
     t0 = time.perf_counter()
     text = TextModel.load(checkpoint)
@@ -85,12 +86,12 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
     seeds = [s.seed + i for i in range(s.episodes)]
 
     def play(policy_ckpt: Path, prompt: list[TokenSequence] | None = None) -> dict[str, Any]:
-        policy = GatoPolicy(policy_ckpt, task_id, prompt=prompt)
+        policy = GatoPolicy(policy_ckpt, task_id, prompt=prompt, device=s.device, precision=s.precision)
         results = rollout(policy, task_id, seeds, num_envs=s.envs, progress=False)
         return task_summary(task_id, [r.score for r in results], reps=s.reps)
 
     L = tok.spec.tokens_per_timestep
-    cfg = GatoConfig(**read_config(checkpoint)["model"])
+    cfg = config_of(checkpoint)
     methods: dict[str, dict[str, Any]] = {"zero-shot": {"0": play(checkpoint)}, "prompting": {}, "finetune": {},
                                           "scratch": {}}
     prompt_steps = {}
@@ -100,7 +101,7 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
             methods["prompting"][str(k)] = play(checkpoint, prompt)
             prompt_steps[str(k)] = [len(p) // L for p in prompt]
         for finetune in (True, False):
-            ckpt = _adapt(checkpoint, cfg, text, task_id, cache, k, Path(work) / task_id, steps, finetune, s.seed)
+            ckpt = _adapt(checkpoint, cfg, text, task_id, cache, k, Path(work) / task_id, steps, finetune, s)
             methods["finetune" if finetune else "scratch"][str(k)] = play(ckpt)
         if progress:
             print(f"  {task_id} k={k}: " + ", ".join(f"{m} {v[str(k)]['normalized']:.2f}" for m, v in methods.items()

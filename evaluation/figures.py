@@ -22,6 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from gatosuite.errors import ConfigError
+
 DPI = 110
 """Sharp enough on a laptop screen while keeping the base64 copies in report.html small."""
 
@@ -139,7 +141,7 @@ def read_train_log(csv_path: Path | None) -> dict[str, tuple[list[float], list[f
         if header is None:
             return {}
         if [h.strip() for h in header] != ["step", "key", "value"]:
-            raise ValueError(f"{csv_path}: expected the header 'step,key,value', got {','.join(header)!r}; "
+            raise ConfigError(f"{csv_path}: expected the header 'step,key,value', got {','.join(header)!r}; "
                              "pass the train.csv written by `gatosuite train`")
         for row in reader:
             if len(row) != 3:
@@ -166,11 +168,14 @@ def training_curve(csv_path: Path | None, path: Path) -> Path | None:
 
     fig = Figure(figsize=(8.0, 4.5), layout="constrained")
     ax = fig.add_subplot()
+    def point(series: tuple[list[float], list[float]]) -> dict[str, Any]:
+        return {"marker": "o", "markersize": 4} if len(series[0]) < 2 else {}  # one row is a point, not nothing
+
     for k in domain_keys:
         d = k.split("/", 1)[1]
-        ax.plot(*log[k], linewidth=0.8, alpha=0.8, color=domain_color(d), label=f"train loss ({d})")
+        ax.plot(*log[k], linewidth=0.8, alpha=0.8, color=domain_color(d), label=f"train loss ({d})", **point(log[k]))
     if "loss" in log:
-        ax.plot(*log["loss"], linewidth=1.8, color="black", label="train loss")
+        ax.plot(*log["loss"], linewidth=1.8, color="black", label="train loss", **point(log["loss"]))
     if "val_loss" in log:
         ax.plot(*log["val_loss"], linestyle="none", marker="o", markersize=5, color="tab:red",
                 markeredgecolor="black", label="validation loss")
@@ -200,7 +205,7 @@ def performance_profile(profile: Mapping[str, Any] | None, path: Path) -> Path |
     tau = [float(t) for t in profile["tau"]]
     frac = [float(f) for f in profile.get("fraction", [])]
     if len(frac) != len(tau):
-        raise ValueError(f"performance profile has {len(tau)} taus but {len(frac)} fractions; regenerate "
+        raise ConfigError(f"performance profile has {len(tau)} taus but {len(frac)} fractions; regenerate "
                          "eval_info.json with `gatosuite evaluate`")
 
     fig = Figure(figsize=(6.5, 4.0), layout="constrained")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Union
 from urllib.parse import quote
 
+from gatosuite.errors import ConfigError
 from gatosuite.evaluation import figures
 from gatosuite.evaluation.figures import ci_pair, num
 
@@ -190,13 +191,13 @@ def fewshot_verdict(task: str, entry: Mapping[str, Any]) -> tuple[bool | None, s
 
 def _check_info(info: Any) -> None:
     if not isinstance(info, Mapping):
-        raise ValueError(f"eval info must be the dict read from eval_info.json, got {type(info).__name__}; "
+        raise ConfigError(f"eval info must be the dict read from eval_info.json, got {type(info).__name__}; "
                          "regenerate it with `gatosuite evaluate`")
     if not isinstance(info.get("tasks"), Mapping):
-        raise ValueError("eval_info.json has no 'tasks' mapping, so there is nothing to report; regenerate it "
+        raise ConfigError("eval_info.json has no 'tasks' mapping, so there is nothing to report; regenerate it "
                          "with `gatosuite evaluate`")
     if info.get("schema") != SCHEMA:
-        raise ValueError(f"eval_info.json has schema {info.get('schema')!r} but this report reads schema {SCHEMA}; "
+        raise ConfigError(f"eval_info.json has schema {info.get('schema')!r} but this report reads schema {SCHEMA}; "
                          "regenerate it with `gatosuite evaluate` from this version of gatosuite")
 
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from gatosuite.envs import SUITE, make_task_env
 from gatosuite.envs.expert_wrapper import EXPERT_ACTION, merge_expert_actions
 from gatosuite.envs.success import episode_success
+from gatosuite.errors import ConfigError
 
 MAX_VIDEO_FRAMES = 150
 """Longer episodes are sampled every k-th step so a video stays short to render and to watch."""
@@ -107,9 +108,9 @@ def rollout(policy: Policy, task_id: str, seeds: list[int], num_envs: int = 4, v
     """Play one episode per seed; returns results in seed order. `video`: MP4 of the first episode."""
     task = SUITE[task_id]
     if not task.is_env:
-        raise ValueError(f"task '{task_id}' is a {task.domain} dataset, not an environment; it cannot be rolled out")
+        raise ConfigError(f"task '{task_id}' is a {task.domain} dataset, not an environment; it cannot be rolled out")
     if not seeds:
-        raise ValueError("rollout needs at least one seed")
+        raise ConfigError("rollout needs at least one seed")
     expert = getattr(policy, "needs_expert", False)
     n = max(1, min(num_envs, len(seeds)))
     fns = [functools.partial(make_task_env, task_id, expert=expert, render=video is not None and k == 0)

@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 
 from gatosuite.envs import SUITE
+from gatosuite.errors import ConfigError, UnknownNameError
 
 
 def normalize(score: float | np.ndarray, random: float, expert: float) -> float | np.ndarray:
     """(score - random) / (expert - random); raises when the two references coincide."""
     if not np.isfinite(random) or not np.isfinite(expert) or expert == random:
-        raise ValueError(f"cannot normalize with random {random} and expert {expert}: they must be finite and "
+        raise ConfigError(f"cannot normalize with random {random} and expert {expert}: they must be finite and "
                          "differ; measure them with `gatosuite reference-scores`")
     return (np.asarray(score, dtype=np.float64) - random) / (expert - random)
 
@@ -33,7 +34,7 @@ def normalize_task(task_id: str, scores: Sequence[float]) -> np.ndarray:
     """Per-episode normalized scores of a suite task, from its measured reference scores."""
     ref = SUITE[task_id].reference()
     if not ref:
-        raise KeyError(f"task '{task_id}' has no reference scores; run `gatosuite reference-scores --task "
+        raise UnknownNameError(f"task '{task_id}' has no reference scores; run `gatosuite reference-scores --task "
                        f"{task_id}`")
     return np.asarray(normalize(np.asarray(scores, dtype=np.float64), ref["random"], ref["expert"]))
 

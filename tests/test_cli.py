@@ -78,8 +78,8 @@ def test_reference_scores_command(tmp_path, capsys):
 
 
 def test_train_expert_command(tmp_path):
-    from gatosuite.envs.experts.learned import LearnedExpert
     from gatosuite.envs import make_raw_env
+    from gatosuite.envs.experts.learned import LearnedExpert
 
     main(["train-expert", "--task", "hopper", "--steps", "300", "--eval-every", "200", "--out", str(tmp_path)])
     weights = tmp_path / "hopper.safetensors"
@@ -97,7 +97,7 @@ def test_train_command(tmp_path, capsys):
           "--val-batches", "1"])
     assert "trained to step 3" in capsys.readouterr().out
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").is_file()
-    with pytest.raises(FileNotFoundError, match="no training data"):
+    with pytest.raises(SystemExit, match="error: no training data"):
         main(["train", "--tasks", "cartpole", "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "r2")])
     # the trained checkpoint through the two evaluation commands
     ckpt = str(tmp_path / "run" / "checkpoint")

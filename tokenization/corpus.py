@@ -19,6 +19,8 @@ import sysconfig
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from gatosuite.errors import CorruptFileError, DataNotFoundError
+
 TEXT_SOURCES: dict[str, Callable[[], Iterable[str]]] = {}
 """Registered generators of the suite's own texts, by name."""
 
@@ -113,11 +115,11 @@ def read_txt_files(paths: Iterable[str | os.PathLike]) -> Iterator[str]:
     for p in paths:
         path = Path(p)
         if not path.is_file():
-            raise FileNotFoundError(f"text corpus file '{path}' does not exist; pass existing .txt files")
+            raise DataNotFoundError(f"text corpus file '{path}' does not exist; pass existing .txt files")
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as e:
-            raise ValueError(f"text corpus file '{path}' is not UTF-8 ({e}); re-encode it as UTF-8") from e
+            raise CorruptFileError(f"text corpus file '{path}' is not UTF-8 ({e}); re-encode it as UTF-8") from e
         yield from (ln.strip() for ln in text.splitlines() if ln.strip())
 
 

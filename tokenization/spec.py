@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from gymnasium import spaces
 
+from gatosuite.errors import GatosuiteError
+
 from .images import num_patches
 from .vocab import N_CONTINUOUS_BINS, N_DISCRETE, Vocabulary
 
@@ -45,7 +47,7 @@ DEFAULT_MAX_TEXT_TOKENS = 32
 """Token budget of a Text observation unless the spec builder is told otherwise."""
 
 
-class UnsupportedSpaceError(TypeError):
+class UnsupportedSpaceError(GatosuiteError, TypeError):
     """A Gymnasium space the tokenizer cannot represent."""
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from gatosuite.errors import ConfigError, CorruptFileError, DataNotFoundError
+
 from .corpus import corpus_key, default_corpus
 
 MODEL_FILENAME = "tokenizer.model"
@@ -64,20 +66,20 @@ class TextModel:
         if p.is_dir():
             p = p / MODEL_FILENAME
         if not p.is_file():
-            raise FileNotFoundError(
+            raise DataNotFoundError(
                 f"no SentencePiece model at '{p}'; train one with `gatosuite text-model --out DIR`"
             )
         try:
             return cls(p.read_bytes())
         except RuntimeError as e:
-            raise ValueError(f"'{p}' is not a valid SentencePiece model ({e}); retrain it") from e
+            raise CorruptFileError(f"'{p}' is not a valid SentencePiece model ({e}); retrain it") from e
 
 
 def train_text_model(lines: Iterable[str], vocab_size: int, *, max_sentences: int = 200_000,
                      seed: int = 0, num_threads: int | None = None) -> TextModel:
     """Train a unigram SentencePiece model on `lines`, in memory."""
     if vocab_size < MIN_VOCAB:
-        raise ValueError(f"text vocab_size {vocab_size} is too small; use at least {MIN_VOCAB}")
+        raise ConfigError(f"text vocab_size {vocab_size} is too small; use at least {MIN_VOCAB}")
     spm.set_random_generator_seed(seed)
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(

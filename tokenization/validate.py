@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from gatosuite.errors import GatosuiteError
+
 from .spec import FieldSpec, TokenKind
 
 
-class TokenizationError(ValueError):
+class TokenizationError(GatosuiteError, ValueError):
     """An observation or action does not match the task's spec."""
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import gymnasium as gym
 
+from gatosuite.errors import UnknownNameError
+
 from .base import Expert
 
 EXPERTS: dict[str, Callable[[gym.Env], Expert]] = {}
@@ -30,7 +32,7 @@ def make_expert(name: str, env: gym.Env) -> Expert:
     if name not in EXPERTS:
         _load_all()
     if name not in EXPERTS:
-        raise KeyError(f"unknown expert '{name}'; known: {', '.join(sorted(EXPERTS))}")
+        raise UnknownNameError(f"unknown expert '{name}'; known: {', '.join(sorted(EXPERTS))}")
     return EXPERTS[name](env)
 
 

@@ -17,7 +17,6 @@ from . import register_expert
 from .base import Expert
 from .control import clip_action, dlqr
 
-
 # --------------------------------------------------------------------------------------------- cartpole
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from gatosuite.errors import ConfigError, DataNotFoundError
+
 from .base import Expert
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -56,7 +58,7 @@ class LearnedExpert(Expert):
         if not path.is_absolute():
             path = WEIGHTS_DIR / path
         if not path.is_file():
-            raise FileNotFoundError(f"expert weights '{path}' are missing; train them with "
+            raise DataNotFoundError(f"expert weights '{path}' are missing; train them with "
                                     "`gatosuite train-expert --task TASK`")
         tensors = load_file(str(path))
         n_layers = len({k.split(".")[1] for k in tensors if k.startswith("layers.")})
@@ -65,7 +67,7 @@ class LearnedExpert(Expert):
         space = env.action_space
         self.obs_space = env.observation_space
         if gym.spaces.flatdim(self.obs_space) != obs_dim or tensors["mu.weight"].shape[0] != space.shape[0]:
-            raise ValueError(f"expert weights '{path.name}' expect obs dim {obs_dim} and "
+            raise ConfigError(f"expert weights '{path.name}' expect obs dim {obs_dim} and "
                              f"{tensors['mu.weight'].shape[0]} actions; env has {self.obs_space} and {space.shape}")
         self.net = MLPActor(obs_dim, space.shape[0], hidden)
         self.net.load_state_dict(tensors)

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from gatosuite.datasets.collect import collect
 
 ARGS = ["train", "--tasks", "cartpole", "--steps", "4", "--window", "60", "--batch-size", "4", "--warmup", "1",
-        "--no-bf16", "--log-every", "2", "--val-every", "0"]
+        "--precision", "fp32", "--log-every", "2", "--val-every", "0"]
 
 
 def test_two_gloo_processes_match_one(tmp_path):

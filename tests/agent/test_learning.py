@@ -1,5 +1,6 @@
-"""The agent learns: `nano` behaviour-cloned on CartPole expert episodes for at most 90 s of training on
-2 cores balances the pole in the real env (at least 0.9 expert-normalized over 10 unseen seeds).
+"""The agent learns: `nano` behaviour-cloned on CartPole expert episodes for a fixed 400 steps balances the
+pole in the real env (at least 0.9 expert-normalized over 10 unseen seeds). The run is bounded by steps,
+not by a clock, so it asks the same of a slow machine as of a fast one.
 
 The episodes are collected with 20% random-action noise (`collect --noise 0.2`): the LQR expert alone
 keeps the cart so close to the centre that a clone never sees how to bring a drifting cart back, and
@@ -15,12 +16,12 @@ from gatosuite.evaluation.rollout import rollout
 from gatosuite.evaluation.scores import normalize_task
 
 
-def test_nano_learns_cartpole_within_90_seconds(tmp_path, text_model):
+def test_nano_learns_cartpole_in_400_steps(tmp_path, text_model):
     collect("cartpole", 200, tmp_path, noise=0.2, progress=False)
     args = TrainArgs(tasks="cartpole", root=tmp_path, out=tmp_path / "run", preset="nano", window=120,
-                     batch_size=16, steps=400, minutes=1.5, val_every=0, log_every=50)
+                     batch_size=16, steps=400, val_every=0, log_every=50)
     summary = train(args, text_model, progress=False)
-    assert summary["step"] >= 250, f"only {summary['step']} steps fit in 90 s; this machine is too slow for the test"
+    assert summary["step"] == 400
     policy = GatoPolicy(tmp_path / "run" / "checkpoint", "cartpole")
     results = rollout(policy, "cartpole", seeds=list(range(100, 110)), num_envs=10, progress=False)
     norm = normalize_task("cartpole", [r.ret for r in results])

@@ -6,7 +6,7 @@ from gymnasium import spaces
 from gatosuite.agent.batch import collate
 from gatosuite.agent.configuration_gato import GatoConfig, preset
 from gatosuite.agent.modeling_gato import GatoModel
-from gatosuite.tokenization import TokenKind, Tokenizer
+from gatosuite.tokenization import Tokenizer, TokenKind
 
 OBS = spaces.Dict({"mission": spaces.Text(40), "image": spaces.Box(0, 255, (32, 32, 3), np.uint8),
                    "direction": spaces.Discrete(4), "state": spaces.Box(-np.inf, np.inf, (3,), np.float32)})

@@ -25,7 +25,7 @@ def caches(tmp_path, text_model):
 
 def _args(tmp_path, **kw):
     base = dict(out=tmp_path / "run", window=60, batch_size=4, steps=8, warmup=2, log_every=2, val_every=4,
-                val_batches=1, ckpt_every=100, bf16=False, preset="nano")
+                val_batches=1, ckpt_every=100, precision="fp32", preset="nano")
     base.update(kw)
     return TrainArgs(**base)
 

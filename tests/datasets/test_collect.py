@@ -119,8 +119,8 @@ def test_unknown_task_and_non_env_task(tmp_path):
 
 
 def test_cache_is_reused_and_rebuilt_on_change(tmp_path, text_model):
-    from gatosuite.tokenization.text import train_text_model
     from gatosuite.tokenization.corpus import suite_texts
+    from gatosuite.tokenization.text import train_text_model
 
     collect("babyai-gotoredball", 2, tmp_path, progress=False)
     tok = task_tokenizer("babyai-gotoredball", text_model)

@@ -6,7 +6,7 @@ from gymnasium import spaces
 
 from gatosuite.datasets.cache import write_cache
 from gatosuite.datasets.sampler import MixedSampler
-from gatosuite.tokenization import TokenKind, Tokenizer, Vocabulary
+from gatosuite.tokenization import Tokenizer, TokenKind, Vocabulary
 from gatosuite.tokenization.tokenizer import encode_documents
 
 

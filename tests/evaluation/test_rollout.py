@@ -5,9 +5,9 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
+from gatosuite.envs import make_task_env
 from gatosuite.evaluation.rollout import ExpertPolicy, rollout, video_fps
 from gatosuite.evaluation.scores import normalize_task
-from gatosuite.envs import make_task_env
 
 
 @pytest.mark.parametrize("task_id", ["cartpole", "babyai-gotoredball", "inverted-pendulum"])

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from gatosuite.envs import SUITE
-from gatosuite.evaluation.scores import (aggregate, by_domain, iqm, normalize, normalize_task, performance_profile,
-                                         stratified_bootstrap_ci)
+from gatosuite.evaluation.scores import (
+    aggregate,
+    by_domain,
+    iqm,
+    normalize,
+    normalize_task,
+    performance_profile,
+    stratified_bootstrap_ci,
+)
 
 
 def test_normalize_maps_random_to_0_and_expert_to_1():

@@ -4,7 +4,7 @@ from gymnasium import spaces
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatosuite.tokenization import TokenKind, Tokenizer, TokenSequence, Vocabulary
+from gatosuite.tokenization import Tokenizer, TokenKind, TokenSequence, Vocabulary
 from gatosuite.tokenization.images import unpatchify
 
 from .strategies import action_space, obs_space, sample_many
