@@ -1,19 +1,24 @@
-"""Expert-normalized scores and their aggregates, with rliable's statistics in plain numpy.
+"""Expert-normalized scores and their aggregates, with rliable's statistics (Agarwal et al., 2021).
 
 * normalized = (score - random) / (expert - random), from `envs/reference_scores.json`; 1.0 is the
   expert, 0.0 a uniform random policy.
-* IQM: the mean of the middle 50% of all (episode, task) normalized scores (rliable's
-  `aggregate_iqm`, a 25% trimmed mean over the flattened score matrix).
-* 95% CIs: percentile intervals of a stratified bootstrap (rliable's `StratifiedBootstrap`): each task
-  is a stratum, and its episodes are resampled with replacement within it.
-* Performance profile: the fraction of (episode, task) scores above each threshold tau (Agarwal et al.,
-  2021), with bootstrap CIs.
+* IQM: `rliable.metrics.aggregate_iqm`, the mean of the middle 50% of all (episode, task) normalized
+  scores (a 25% trimmed mean over every score).
+* 95% CIs: rliable's stratified bootstrap (`rliable.library.get_interval_estimates`, percentile
+  intervals): each task is a stratum, and its episodes are resampled with replacement within it. Tasks
+  may hold different numbers of episodes (rliable's independent-samples form).
+* Performance profile: `rliable.library.create_performance_profile`, the fraction of (episode, task)
+  scores above each threshold tau, with bootstrap CIs.
 * Gato's headline: the fraction of tasks whose mean normalized score is at least 0.5.
+
+rliable draws its resamples from NumPy's global generator; every call here seeds it and restores the
+caller's state afterwards, so results are reproducible and no one else's random stream moves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,38 +44,59 @@ def normalize_task(task_id: str, scores: Sequence[float]) -> np.ndarray:
     return np.asarray(normalize(np.asarray(scores, dtype=np.float64), ref["random"], ref["expert"]))
 
 
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed NumPy's global generator (which rliable's bootstraps draw from) and restore it after."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def iqm(x: np.ndarray) -> float:
-    """Interquartile mean: the mean of the middle 50% of the values (25% trimmed from each end, as
-    scipy.stats.trim_mean(x, 0.25) cuts them)."""
-    x = np.sort(np.asarray(x, dtype=np.float64).ravel())
+    """Interquartile mean of all values (rliable's aggregate_iqm: scipy's trim_mean(x, 0.25, axis=None))."""
+    from rliable import metrics
+
+    x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
-        raise ValueError("iqm of no values")
-    cut = int(0.25 * x.size)
-    return float(x[cut: x.size - cut].mean())
+        raise ConfigError("iqm of no values")
+    return float(metrics.aggregate_iqm(x))
+
+
+def _columns(per_task: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """Each task's episodes as an (n_episodes, 1) array: rliable's (runs x tasks) layout, one task each."""
+    return [np.asarray(v, dtype=np.float64).reshape(-1, 1) for v in per_task.values()]
+
+
+def stratified_bootstrap_ci(per_task: Mapping[str, np.ndarray], stat: Callable[[Mapping[str, np.ndarray]], float],
+                            reps: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile CI of `stat` when each task's episodes are resampled with replacement within the task
+    (rliable's stratified bootstrap)."""
+    from rliable import library
+
+    names = list(per_task)
+
+    def func(*cols: np.ndarray) -> np.ndarray:
+        return np.array([stat({t: c.ravel() for t, c in zip(names, cols)})])
+
+    with _seeded(seed):
+        _, ci = library.get_interval_estimates({"x": _columns(per_task)}, func, reps=reps,
+                                               confidence_interval_size=confidence)
+    lo, hi = np.asarray(ci["x"]).reshape(2)
+    return float(lo), float(hi)
 
 
 def _flat(per_task: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in per_task.values()])
 
 
-def stratified_bootstrap_ci(per_task: Mapping[str, np.ndarray], stat: Callable[[Mapping[str, np.ndarray]], float],
-                            reps: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile CI of `stat` when each task's episodes are resampled with replacement within the task."""
-    rng = np.random.default_rng(seed)
-    arrays = {t: np.asarray(v, dtype=np.float64).ravel() for t, v in per_task.items()}
-    values = np.empty(reps)
-    for r in range(reps):
-        values[r] = stat({t: a[rng.integers(0, a.size, a.size)] for t, a in arrays.items()})
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(values, [alpha, 1 - alpha])
-    return float(lo), float(hi)
-
-
 def aggregate(per_task: Mapping[str, np.ndarray], reps: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Mean, median, IQM (with a 95% stratified-bootstrap CI) and the fraction of tasks at >= 50% of
-    expert, over a set of tasks' per-episode normalized scores."""
+    """Mean, median, IQM (each mean and the IQM with a 95% stratified-bootstrap CI) and the fraction of
+    tasks at >= 50% of expert, over a set of tasks' per-episode normalized scores."""
     if not per_task or any(np.asarray(v).size == 0 for v in per_task.values()):
-        raise ValueError("aggregate needs at least one task, each with at least one episode")
+        raise ConfigError("aggregate needs at least one task, each with at least one episode")
     task_means = np.array([np.mean(v) for v in per_task.values()])
     return {
         "n_tasks": len(per_task),
@@ -86,14 +112,19 @@ def aggregate(per_task: Mapping[str, np.ndarray], reps: int = 2000, seed: int = 
 
 def performance_profile(per_task: Mapping[str, np.ndarray], taus: np.ndarray, reps: int = 500,
                         seed: int = 0) -> dict[str, list[float]]:
-    """Fraction of (episode, task) normalized scores above each tau, with 95% bootstrap CIs."""
+    """Fraction of (episode, task) normalized scores above each tau, with 95% bootstrap CIs (rliable's
+    score distribution). A task with fewer episodes than the others has them repeated in turn, so each task keeps
+    its own weight."""
+    from rliable import library
+
     taus = np.asarray(taus, dtype=np.float64)
-    frac = lambda d: (_flat(d)[:, None] > taus[None, :]).mean(axis=0)  # noqa: E731
-    rng = np.random.default_rng(seed)
-    arrays = {t: np.asarray(v, dtype=np.float64).ravel() for t, v in per_task.items()}
-    boot = np.stack([frac({t: a[rng.integers(0, a.size, a.size)] for t, a in arrays.items()}) for _ in range(reps)])
-    lo, hi = np.quantile(boot, [0.025, 0.975], axis=0)
-    return {"tau": taus.tolist(), "fraction": frac(arrays).tolist(), "lo": lo.tolist(), "hi": hi.tolist()}
+    cols = _columns(per_task)
+    n = max(len(c) for c in cols)
+    matrix = np.concatenate([c if len(c) == n else c[np.arange(n) % len(c)] for c in cols], axis=1)  # (n, tasks)
+    with _seeded(seed):
+        prof, cis = library.create_performance_profile({"x": matrix}, taus, reps=reps)
+    lo, hi = np.asarray(cis["x"])
+    return {"tau": taus.tolist(), "fraction": np.asarray(prof["x"]).tolist(), "lo": lo.tolist(), "hi": hi.tolist()}
 
 
 def task_summary(task_id: str, scores: Sequence[float], reps: int = 2000, seed: int = 0) -> dict[str, Any]:
