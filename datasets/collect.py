@@ -7,11 +7,14 @@ explicitly with their next episode's seed (through `reset_mask`), which is what 
 possible. With one worker a single env is stepped in-process: on state tasks the vector env's batching
 and info merging cost more than the simulator (benchmarks/bench_collect.py).
 
-`noise` > 0 injects exploration noise into the expert, in the spirit of DART (Laskey et al., 2017): at
-each step, with that probability, a uniformly random action (seeded by the episode's seed) is played
-instead of the expert's. The dataset records the actions actually played. A cloned policy then sees the
-states the expert recovers from, not only the narrow band it keeps the system in: a CartPole LQR keeps
-the cart so close to the centre that a clone never learns to correct a drifting cart.
+`noise` > 0 injects exploration noise into the expert, as DART does (Laskey et al., 2017): at each step,
+with that probability, a uniformly random action (seeded by the episode's seed) is played instead of the
+expert's. The dataset's `actions` are the actions actually played, so its transitions stay true to the
+env; the expert's action at every recorded state is stored beside them (`infos["expert_action"]`), and
+training uses it as the label. A cloned policy then sees the states the expert recovers from, not only
+the narrow band it keeps the system in (a CartPole LQR keeps the cart so close to the centre that a clone
+never learns to correct a drifting cart), and at every one of them it is taught the expert's action, not
+the random one.
 """
 
 from __future__ import annotations
@@ -92,10 +95,15 @@ class _Running:
     def __init__(self, index: int | None, seed: int | None, obs: Any) -> None:
         self.index, self.seed = index, seed
         self.obs, self.actions, self.rewards, self.terms, self.truncs = [obs], [], [], [], []
+        self.labels: list[Any] = []
         self.infos: list[dict[str, Any]] = []
 
-    def add(self, action: Any, obs: Any, reward: float, term: bool, trunc: bool, success: Any = None) -> None:
+    def add(self, action: Any, label: Any, obs: Any, reward: float, term: bool, trunc: bool,
+            success: Any = None) -> None:
+        """Record a step: the action played, the expert's action (label) at the state it was played in,
+        and what the env returned."""
         self.actions.append(action)
+        self.labels.append(label)
         self.obs.append(obs)
         self.rewards.append(float(reward))
         self.terms.append(bool(term))
@@ -107,8 +115,8 @@ class _Running:
 class _Sink:
     """Takes finished episodes, writes them in chunks, and keeps the progress bar moving."""
 
-    def __init__(self, task: TaskSpec, stage: Path, chunk_episodes: int, bar: tqdm) -> None:
-        self.task, self.stage, self.chunk, self.bar = task, stage, chunk_episodes, bar
+    def __init__(self, task: TaskSpec, stage: Path, chunk_episodes: int, bar: tqdm, noisy: bool) -> None:
+        self.task, self.stage, self.chunk, self.bar, self.noisy = task, stage, chunk_episodes, bar, noisy
         self.pending: list[Episode] = []
         self.steps = 0
 
@@ -116,7 +124,8 @@ class _Sink:
         if r.index is None:  # an idle slot's throwaway episode
             return
         ep = Episode(r.index, r.seed, stack_timesteps(r.obs), stack_timesteps(r.actions), np.array(r.rewards),
-                     np.array(r.terms), np.array(r.truncs), _success(self.task, r.infos, r.terms[-1], r.rewards))
+                     np.array(r.terms), np.array(r.truncs), _success(self.task, r.infos, r.terms[-1], r.rewards),
+                     labels=stack_timesteps(r.labels) if self.noisy else None)
         self.pending.append(ep)
         self.steps += len(ep)
         self.bar.update(1)
@@ -158,9 +167,10 @@ def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink, noise: 
             r = _Running(i, seed + i, obs)
             done = False
             while not done:
-                action = noisy(info[EXPERT_ACTION])
+                label = info[EXPERT_ACTION]
+                action = noisy(label)
                 obs, rew, term, trunc, info = env.step(action)
-                r.add(action, obs, rew, term, trunc, info.get("success"))
+                r.add(action, label, obs, rew, term, trunc, info.get("success"))
                 done = term or trunc
             sink.finish(r)
         sink.flush()
@@ -199,7 +209,7 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
             obs, rew, term, trunc, info = envs.step(played)
             done = term | trunc
             for k, r in enumerate(running):
-                r.add(take_slot(played, k), take_slot(obs, k), rew[k], term[k], trunc[k],
+                r.add(take_slot(played, k), take_slot(expert, k), take_slot(obs, k), rew[k], term[k], trunc[k],
                       info["success"][k] if "success" in info else None)
             if not done.any():
                 expert = info[EXPERT_ACTION]
@@ -219,14 +229,19 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
 
 
 def algorithm_name(expert: str, noise: float) -> str:
-    """What a dataset says collected it: the expert, and the injected noise if any."""
-    return expert if noise <= 0 else f"{expert} with {noise:g} random-action noise"
+    """What a dataset says collected it: the expert, and the injected noise if any (whose datasets label
+    every state with the expert's action)."""
+    return expert if noise <= 0 else f"{expert} with {noise:g} random-action noise, expert labels"
 
 
 def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: bool = False, seed: int = 0,
             chunk_episodes: int = 10, overwrite: bool = False, progress: bool = True,
-            noise: float = 0.0) -> CollectResult:
-    """Collect `episodes` expert episodes of `task_id` into `<root>/minari`. See the module docstring."""
+            noise: float = 0.0, replace_mismatched: bool = False) -> CollectResult:
+    """Collect `episodes` expert episodes of `task_id` into `<root>/minari`. See the module docstring.
+
+    An existing dataset with the same count and collector is reused; one with other settings is an
+    error unless `overwrite` (always collect anew) or `replace_mismatched` (collect anew only then, for
+    callers that own their data folder, such as the demo)."""
     task = SUITE[task_id]
     if not task.is_env or task.expert is None:
         raise ConfigError(f"task '{task_id}' has no environment expert to collect from")
@@ -243,14 +258,15 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
         made_by = ds.storage.metadata.get("algorithm_name")
         if ds.total_episodes == episodes and made_by == algorithm:
             return _summary(task, root, list(minari_store.iter_episodes(root, task_id)), 0.0, 0)
-        raise ConfigError(f"'{final}' already holds {ds.total_episodes} episodes of '{task_id}' collected by "
-                         f"'{made_by}', not {episodes} by '{algorithm}'; pass --overwrite to "
-                         "collect anew")
+        if not replace_mismatched:
+            raise ConfigError(f"'{final}' already holds {ds.total_episodes} episodes of '{task_id}' collected "
+                              f"by '{made_by}', not {episodes} by '{algorithm}'; pass --overwrite to collect anew")
     if stage.exists() and not resume:
         n_staged = len(list(stage.glob("chunk-*.npz")))
         raise StateError(f"an earlier collection of '{task_id}' was interrupted ({n_staged} chunk files in "
                            f"'{stage}'); rerun with --resume to finish it, or delete that folder to start over")
-    write_plan(stage, {"task": task_id, "episodes": episodes, "seed": seed, "expert": task.expert, "noise": noise})
+    write_plan(stage, {"task": task_id, "episodes": episodes, "seed": seed, "expert": task.expert, "noise": noise,
+                       "labels": "expert" if noise > 0 else "played"})
     staged = staged_episodes(stage)
     todo = [i for i in range(episodes) if i not in staged]
     t0 = time.perf_counter()
@@ -258,7 +274,7 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
     with tqdm(total=episodes, initial=episodes - len(todo), desc=f"collect {task_id}", unit="ep",
               disable=not progress) as bar:
         if todo:
-            sink = _Sink(task, stage, chunk_episodes, bar)
+            sink = _Sink(task, stage, chunk_episodes, bar, noisy=noise > 0)
             if workers == 1:
                 _run_single(task, todo, seed, sink, noise)
             else:

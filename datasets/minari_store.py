@@ -60,10 +60,7 @@ def build_dataset(root: Path, task_id: str, episodes: list[Episode], env_spec, o
     buffers = [
         EpisodeBuffer(id=i, seed=ep.seed, observations=ep.observations, actions=ep.actions,
                       rewards=list(np.asarray(ep.rewards, np.float64)), terminations=list(ep.terminations),
-                      truncations=list(ep.truncations),
-                      infos={"episode_index": np.full(len(ep) + 1, ep.index, np.int64),
-                             "success": np.full(len(ep) + 1, -1 if ep.success is None else int(ep.success),
-                                                np.int8)})
+                      truncations=list(ep.truncations), infos=_infos(ep))
         for i, ep in enumerate(episodes)
     ]
     with _datasets_path(scratch), warnings.catch_warnings():
@@ -82,6 +79,19 @@ def build_dataset(root: Path, task_id: str, episodes: list[Episode], env_spec, o
     os.replace(scratch / "gatosuite" / task_id / "expert-v0", final)
     shutil.rmtree(scratch, ignore_errors=True)
     return final
+
+
+def _infos(ep: Episode) -> dict[str, np.ndarray]:
+    """Per-step infos (T + 1 entries, as Minari stores them): the episode's index, its success, and,
+    for noisy collection, `expert_action`: the expert's label at each recorded state (the final state has
+    no action; its entry repeats the last label)."""
+    n = len(ep) + 1
+    infos = {"episode_index": np.full(n, ep.index, np.int64),
+             "success": np.full(n, -1 if ep.success is None else int(ep.success), np.int8)}
+    if ep.labels is not None:
+        labels = np.asarray(ep.labels)
+        infos["expert_action"] = np.concatenate([labels, labels[-1:]])
+    return infos
 
 
 def _fix(root: Path, task_id: str) -> str:
@@ -114,8 +124,9 @@ def iter_episodes(root: Path, task_id: str) -> Iterator[Episode]:
         seeds = [m.get("seed", -1) for m in ds.storage.get_episode_metadata(range(ds.total_episodes))]
         for ep, seed in zip(ds.iterate_episodes(), seeds):
             succ = int(ep.infos["success"][0])
+            labels = ep.infos["expert_action"][:-1] if "expert_action" in ep.infos else None
             yield Episode(int(ep.infos["episode_index"][0]), int(seed), ep.observations, ep.actions,
-                          ep.rewards, ep.terminations, ep.truncations, None if succ < 0 else bool(succ))
+                          ep.rewards, ep.terminations, ep.truncations, None if succ < 0 else bool(succ), labels)
     except (OSError, KeyError, ValueError) as e:
         raise CorruptDataError(f"dataset '{dataset_dir(root, task_id)}' is corrupt or truncated "
                                f"({type(e).__name__}: {e}); {_fix(root, task_id)}") from e

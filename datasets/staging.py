@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,14 @@ class Episode:
     truncations: np.ndarray
     success: bool | None = None
     """Task success where the task defines it (BabyAI, Meta-World), else None."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    labels: np.ndarray | None = None
+    """The expert's action at each recorded state, where it differs from the action played (collection
+    with noise, DART-style); None when the expert's actions were played. Training targets are these."""
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The actions a policy is trained to take: the expert's labels where recorded, else the actions."""
+        return self.actions if self.labels is None else self.labels
 
     @property
     def ret(self) -> float:
@@ -56,6 +63,8 @@ def _to_arrays(ep: Episode) -> dict[str, np.ndarray]:
            p + "rewards": np.asarray(ep.rewards, np.float64), p + "terminations": np.asarray(ep.terminations, bool),
            p + "truncations": np.asarray(ep.truncations, bool),
            p + "success": np.array(-1 if ep.success is None else int(ep.success))}
+    if ep.labels is not None:
+        out[p + "labels"] = np.asarray(ep.labels)
     for k, v in ep.observations.items():
         out[f"{p}obs.{k}"] = np.asarray(v) if not isinstance(v, list) else np.array(v, dtype=str)
     return out
@@ -98,7 +107,7 @@ def read_chunk(path: Path) -> list[Episode]:
                for k, v in d.items() if k.startswith("obs.")}
         s = int(d["success"])
         episodes.append(Episode(idx, int(d["seed"]), obs, d["actions"], d["rewards"], d["terminations"],
-                                d["truncations"], None if s < 0 else bool(s)))
+                                d["truncations"], None if s < 0 else bool(s), labels=d.get("labels")))
     return episodes
 
 

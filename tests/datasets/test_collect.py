@@ -89,7 +89,8 @@ def test_corrupt_chunk_names_the_file(tmp_path):
     from gatosuite.datasets.staging import Episode, write_chunk, write_plan
 
     stage = staging_dir(tmp_path, "babyai-gotoredball")
-    write_plan(stage, {"task": "babyai-gotoredball", "episodes": 6, "seed": 0, "expert": "babyai-bot", "noise": 0.0})
+    write_plan(stage, {"task": "babyai-gotoredball", "episodes": 6, "seed": 0, "expert": "babyai-bot", "noise": 0.0,
+                       "labels": "played"})
     ep = Episode(0, 0, {"direction": np.zeros(2, np.int64)}, np.zeros(1, np.int64), np.zeros(1),
                  np.zeros(1, bool), np.zeros(1, bool))
     path = write_chunk(stage, 0, [ep])
@@ -135,28 +136,47 @@ def test_cache_is_reused_and_rebuilt_on_change(tmp_path, text_model):
     assert len(c3) == 3
 
 
-def test_noise_plays_random_actions_reproducibly_with_any_worker_count(tmp_path):
-    """With noise, about that share of the played actions differ from the expert's, the dataset records
-    what was played (replaying its actions from its seed reproduces its return), and 1 or 2 workers
-    give the same dataset."""
+def test_noise_plays_random_actions_but_labels_every_state_with_the_experts_action(tmp_path):
+    """With noise, about that share of the played actions differ from the expert's. The dataset records
+    what was played (replaying its actions from its seed reproduces its return) and, at every recorded
+    state, the expert's action as the label that training uses. 1 or 2 workers give the same dataset."""
     one = collect("pendulum", 3, tmp_path / "a", noise=0.3, progress=False)
     collect("pendulum", 3, tmp_path / "b", noise=0.3, workers=2, progress=False)
     a = list(minari_store.iter_episodes(tmp_path / "a", "pendulum"))
     b = list(minari_store.iter_episodes(tmp_path / "b", "pendulum"))
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x.actions, y.actions)
+        np.testing.assert_array_equal(x.labels, y.labels)
     env = make_task_env("pendulum", expert=True)
     differ = []
     for e in a:
+        assert e.labels.shape == e.actions.shape and e.targets is e.labels
         obs, info = env.reset(seed=e.seed)
         ret = 0.0
         for t, action in enumerate(e.actions):
+            np.testing.assert_allclose(e.labels[t], info["expert_action"], rtol=0, atol=1e-6)  # the expert, here
             differ.append(not np.allclose(action, info["expert_action"]))
             obs, r, term, trunc, info = env.step(action)
             ret += r
         assert ret == pytest.approx(e.ret)
     assert 0.2 < np.mean(differ) < 0.4 and one.mean_return < 0  # 600 steps at p = 0.3
     ds = minari_store.load(tmp_path / "a", "pendulum")
-    assert ds.storage.metadata.get("algorithm_name").endswith("with 0.3 random-action noise")
+    assert ds.storage.metadata.get("algorithm_name").endswith("with 0.3 random-action noise, expert labels")
+    # in the token cache, the context shows what was played and the targets are the expert's labels
+    from gatosuite.agent.batch import collate
+    from gatosuite.datasets.cache import open_cache, task_tokenizer
+
+    tok = task_tokenizer("pendulum", None)
+    seq = open_cache(tmp_path / "a", "pendulum", tok).episode(0)
+    L, act = tok.spec.tokens_per_timestep, slice(tok.spec.obs_tokens + 1, None)
+    bin_width = 4.0 / 1024  # Box [-2, 2]
+    played = tok.decode_actions(seq.ids.reshape(-1, L)[:, act])
+    np.testing.assert_allclose(played, a[0].actions, atol=bin_width)
+    learned = tok.decode_actions(seq.labels.reshape(-1, L)[:, act])
+    np.testing.assert_allclose(learned, a[0].labels, atol=bin_width)
+    assert np.abs(learned - a[0].actions).max() > 0.5  # the random plays are not what is learned
+    batch = collate([seq], tok.vocab)
+    targets = batch.targets[batch.target_mask].numpy()  # every target is the expert's label
+    np.testing.assert_array_equal(targets, seq.labels.reshape(-1, L)[:, act].reshape(-1))
     with pytest.raises(ValueError, match="pass --overwrite"):
         collect("pendulum", 3, tmp_path / "a", progress=False)  # the same count, but noise-free: not reused
