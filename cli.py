@@ -150,7 +150,7 @@ class Rollout:
 
             cache = demonstrations(self.task, self.prompt_episodes, self.root, policy.tok)
             prompt = prompt_for([cache.episode(i) for i in range(len(cache))], self.prompt_episodes, policy.L,
-                                policy.model.cfg.context)
+                                policy.capacity)
             if prompt is None:
                 raise SystemExit(f"error: {self.prompt_episodes} demonstrations do not fit the context")
             policy = GatoPolicy(self.checkpoint, self.task, prompt=prompt, device=self.device,

@@ -29,9 +29,22 @@ MIX = ["cartpole", "acrobot", "mountaincar-continuous", "inverted-pendulum", "dm
        "dmc-point_mass-easy", "mw-reach", "babyai-gotoredball"]
 """The default training mix of environment tasks (the text-lm and babyai-captions data join them)."""
 
-NOISE = {"cartpole": 0.2, "inverted-pendulum": 0.2, "dmc-cartpole-balance": 0.2}
-"""DART-style action noise while collecting balance tasks, whose experts otherwise never leave the
-equilibrium (see README, "Learning CartPole"). Other tasks' demonstrations are the plain expert's."""
+NOISE = {"cartpole": 0.2, "inverted-pendulum": 0.2, "dmc-cartpole-balance": 0.2, "mountaincar-continuous": 0.2,
+         "dmc-point_mass-easy": 0.2, "mw-reach": 0.2}
+"""DART-style action noise while collecting: the env plays a random action with this probability, and
+every state is labelled with the expert's action. Experts of balance and reaching tasks otherwise never
+leave their equilibrium, and a clone never sees the states it must recover from (README, "Learning the
+demo mix"). Discrete-action and BabyAI demonstrations are the plain expert's."""
+
+TRAINING = dict(segment_steps=8, obs_norm=True, overrides=["value_input=token+value", "action_inputs=masked",
+                                                           "action_targets=hl-gauss", "continuous_decoding=mean"])
+"""How the demo trains, beyond Gato's defaults; each change is measured in the README's ablation table
+(benchmarks/bench_ablation.py): packed 8-timestep segments, per-task observation standardization, value
+input embeddings, masked action inputs, HL-Gauss action targets and mean decoding."""
+
+EPISODES = {"babyai-gotoredball": 200}
+"""Episodes collected for tasks that need more than --episodes: a BabyAI episode is about 10 steps, and
+20 of them were too few even for an MLP behaviour clone (benchmarks/bench_learning.py)."""
 
 FEWSHOT = ["dmc-cartpole-swingup", "babyai-pickupdist"]
 """Held-out tasks for the few-shot protocol; each shares its observation format with a trained task."""
@@ -54,8 +67,8 @@ class DemoArgs:
     """Training budget in minutes; the schedule is fitted to it (quick: 40 steps instead)."""
     episodes: int = 20
     """Expert episodes collected per training task (quick: 4)."""
-    eval_episodes: int = 5
-    """Evaluation episodes per task, seeds 1000 onward (quick: 2)."""
+    eval_episodes: int = 10
+    """Evaluation episodes per task, seeds 1000 onward, all played at once in one vector env (quick: 2)."""
     ks: list[int] = field(default_factory=lambda: [1, 4])
     """Numbers of demonstrations for the few-shot protocol (quick: [1])."""
     fewshot_steps: int = 150
@@ -66,6 +79,9 @@ class DemoArgs:
     """Tokens per training window and rollout context."""
     batch_size: int = 16
     """Windows per training step (also of few-shot fine-tuning)."""
+    seed: int = 0
+    """Seed of the model's initial weights and of the training sampler (the data and evaluation seeds stay
+    fixed, so two runs with different seeds show the run-to-run spread)."""
     device: str = field(default_factory=default_device)
     """auto, cpu or cuda."""
     precision: str = field(default_factory=default_precision)
@@ -122,7 +138,7 @@ class Estimate:
         self.train_start = time.perf_counter()
 
     def _rollouts(self, model: torch.nn.Module, tasks: list[str], rt) -> float:
-        envs = min(5, self.args.eval_episodes)
+        envs = self.args.eval_episodes
         total = 0.0
         for t in tasks:
             per_step, cap = step_seconds(model, self.text, t, envs, rt)
@@ -170,7 +186,11 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     t = time.perf_counter()
     text = default_text_model(4096)
     for task_id in tqdm(mix, desc="collect", unit="task", disable=not progress):
-        collect(task_id, args.episodes, args.root, noise=NOISE.get(task_id, 0.0), progress=False)
+        # the demo owns its data folder: data from another version of the demo is replaced, and a killed
+        # collection resumes from its staged chunks
+        n = args.episodes if args.quick else EPISODES.get(task_id, args.episodes)
+        collect(task_id, n, args.root, noise=NOISE.get(task_id, 0.0), progress=False,
+                replace_mismatched=True, resume=True)
     build_text_cache(args.root, text)
     build_caption_cache(args.root, text)
     timings["collect_s"] = time.perf_counter() - t
@@ -179,7 +199,7 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     est = Estimate(args, mix, fewshot, text)
     common = dict(tasks=",".join(mix + ["text-lm", "babyai-captions"]), root=args.root, out=out / "train",
                   preset=args.preset, window=args.window, batch_size=args.batch_size, device=args.device,
-                  precision=args.precision)
+                  precision=args.precision, seed=args.seed, **TRAINING)
     if args.quick:
         targs = TrainArgs(**common, steps=QUICK_STEPS, warmup=4, log_every=5, val_every=20, ckpt_every=20)
     else:  # the schedule's length is fitted to the budget; logging intervals are in steps of a typical run
@@ -198,10 +218,10 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
           f"{timings['train_s'] / 60:.1f} min", flush=True)
 
     t = time.perf_counter()
-    s = EvalSettings(episodes=args.eval_episodes, envs=min(5, args.eval_episodes),
+    s = EvalSettings(episodes=args.eval_episodes, envs=args.eval_episodes,
                      reps=300 if args.quick else 2000, device=args.device, precision=args.precision,
-                     extra={"demo": {"mix": mix, "noise": NOISE, "train": {k: v for k, v in summary.items()
-                                                                          if isinstance(v, (int, float))}}})
+                     extra={"demo": {"mix": mix, "noise": NOISE, "seed": args.seed, "training": TRAINING,
+                                     "train": {k: v for k, v in summary.items() if isinstance(v, (int, float))}}})
     tasks = evaluate_tasks(ckpt, mix, out, s, progress=progress)
     timings["evaluate_s"] = time.perf_counter() - t
 

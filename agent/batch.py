@@ -1,8 +1,12 @@
 """TokenBatch: the one input type every model in the suite consumes, and its collate function.
 
-A batch is B token windows of length T (padded). Next-token targets are precomputed: position t is
-trained to predict token t+1 when that token is a loss target (text or action), so models compute
-logits only where `target_mask` is true.
+A batch is B rows of T tokens (padded). Next-token targets are precomputed: position t is trained to
+predict token t+1 when that token is a loss target (text or action), so models compute logits only
+where `target_mask` is true.
+
+A row is one window (Gato), or several independent segments packed back to back (`collate_rows`): then
+`segments` says which segment each token belongs to, `positions` restart at 0 in each segment, a token
+attends only within its segment, and no target crosses a segment boundary.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from gatosuite.tokenization.images import normalize_patches
 
 @dataclass
 class TokenBatch:
-    """B windows of T tokens. Image tokens carry pixels in `patches`, placed by `patch_slot`."""
+    """B rows of T tokens. Image tokens carry pixels in `patches`, placed by `patch_slot`."""
 
     ids: torch.Tensor
     """(B, T) int64 token ids; 0 at image positions (their embedding comes from pixels)."""
@@ -27,7 +31,8 @@ class TokenBatch:
     local_pos: torch.Tensor
     """(B, T) int64 index within the timestep's observation; -1 for separator, actions and padding."""
     targets: torch.Tensor
-    """(B, T) int64: the id of token t+1."""
+    """(B, T) int64: the label of token t+1 (its id, or the expert's action where the action played
+    differs, see TokenSequence.labels)."""
     target_mask: torch.Tensor
     """(B, T) bool: position t is trained to predict token t+1 (a text or action target)."""
     patches: torch.Tensor
@@ -38,49 +43,82 @@ class TokenBatch:
     """(N, 2) float32 normalized [start, end) row interval of each patch."""
     patch_cols: torch.Tensor
     """(N, 2) float32 normalized [start, end) column interval of each patch."""
+    segments: torch.Tensor | None = None
+    """(B, T) int64 index of each token's segment within its row (padding: -1); None when every row is
+    one window, where attention is plain causal."""
+    positions: torch.Tensor | None = None
+    """(B, T) int64 position of each token within its segment; None: 0..T-1 in every row."""
 
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.ids.shape)  # type: ignore[return-value]
 
     def to(self, device: torch.device | str) -> TokenBatch:
-        return TokenBatch(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+        return TokenBatch(**{f.name: None if getattr(self, f.name) is None else
+                             getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+
+    def attention_mask(self) -> torch.Tensor | None:
+        """(B, 1, T, T) bool: causal within each segment; None for unpacked rows (plain causal)."""
+        if self.segments is None:
+            return None
+        t = self.ids.shape[1]
+        causal = torch.ones(t, t, dtype=torch.bool, device=self.ids.device).tril()  # (T, T)
+        same = self.segments[:, :, None] == self.segments[:, None, :]  # (B, T, T)
+        return (same & causal)[:, None]  # padding attends to padding, so no row of the mask is empty
 
 
 def collate(seqs: list[TokenSequence], vocab: Vocabulary, length: int | None = None) -> TokenBatch:
-    """Pad token windows to a common length and build next-token targets.
+    """One window per row: pad to a common length and build next-token targets.
 
     Windows longer than `length` are an error (cut them at timestep boundaries before collating).
     """
+    return collate_rows([[s] for s in seqs], vocab, length)
+
+
+def collate_rows(rows: list[list[TokenSequence]], vocab: Vocabulary, length: int | None = None) -> TokenBatch:
+    """Rows of independent segments packed back to back, padded to a common length, with next-token
+    targets that never cross a segment boundary. Rows of a single segment give an unpacked batch."""
+    seqs = [TokenSequence.concatenate(r) if len(r) > 1 else r[0] for r in rows]
+    packed = any(len(r) > 1 for r in rows)
     t_max = length or max(len(s) for s in seqs)
     b = len(seqs)
     ids = np.full((b, t_max), vocab.pad, np.int64)
+    labels = np.full((b, t_max), vocab.pad, np.int64)
     kinds = np.full((b, t_max), TokenKind.PAD, np.uint8)
     local = np.full((b, t_max), -1, np.int64)
     loss = np.zeros((b, t_max), bool)
-    patches, slots, rows, cols = [], [], [], []
-    for i, s in enumerate(seqs):
+    segment = np.full((b, t_max), -1, np.int64)
+    position = np.zeros((b, t_max), np.int64)
+    patches, slots, prow, pcol = [], [], [], []
+    for i, (s, parts) in enumerate(zip(seqs, rows)):
         n = len(s)
         if n > t_max:
-            raise ValueError(f"window {i} has {n} tokens, more than the batch length {t_max}")
+            raise ValueError(f"row {i} has {n} tokens, more than the batch length {t_max}")
         img = s.kinds == TokenKind.IMAGE
         ids[i, :n] = np.where(img, 0, s.ids)
+        labels[i, :n] = np.where(img, 0, s.target_ids)
         kinds[i, :n] = s.kinds
         local[i, :n] = s.local_pos
         loss[i, :n] = s.loss_mask
+        lengths = [len(p) for p in parts]
+        segment[i, :n] = np.repeat(np.arange(len(parts)), lengths)
+        position[i, :n] = np.concatenate([np.arange(m) for m in lengths])
         order = s.ids[img]  # patch row of each image token, in token order
         patches.append(s.patches[order])
-        rows.append(s.patch_rows[order])
-        cols.append(s.patch_cols[order])
+        prow.append(s.patch_rows[order])
+        pcol.append(s.patch_cols[order])
         slots.append(i * t_max + np.flatnonzero(img))
-    targets = np.concatenate([ids[:, 1:], np.full((b, 1), vocab.pad, np.int64)], axis=1)
-    target_mask = np.concatenate([loss[:, 1:], np.zeros((b, 1), bool)], axis=1)
+    targets = np.concatenate([labels[:, 1:], np.full((b, 1), vocab.pad, np.int64)], axis=1)
+    same_segment = np.concatenate([segment[:, 1:] == segment[:, :-1], np.zeros((b, 1), bool)], axis=1)
+    target_mask = np.concatenate([loss[:, 1:], np.zeros((b, 1), bool)], axis=1) & same_segment
     cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
     return TokenBatch(
         ids=torch.from_numpy(ids), kinds=torch.from_numpy(kinds), local_pos=torch.from_numpy(local),
         targets=torch.from_numpy(targets), target_mask=torch.from_numpy(target_mask),
         patches=torch.from_numpy(normalize_patches(cat(patches, (0, 3, 16, 16)).astype(np.uint8))),
         patch_slot=torch.from_numpy(cat(slots, (0,)).astype(np.int64)),
-        patch_rows=torch.from_numpy(cat(rows, (0, 2)).astype(np.float32)),
-        patch_cols=torch.from_numpy(cat(cols, (0, 2)).astype(np.float32)),
+        patch_rows=torch.from_numpy(cat(prow, (0, 2)).astype(np.float32)),
+        patch_cols=torch.from_numpy(cat(pcol, (0, 2)).astype(np.float32)),
+        segments=torch.from_numpy(segment) if packed else None,
+        positions=torch.from_numpy(position) if packed else None,
     )

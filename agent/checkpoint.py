@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from gatosuite.errors import DataNotFoundError, GatosuiteError
 from gatosuite.tokenization import TextModel
 
-from .configuration_gato import GatoConfig
+from .configuration_gato import LEGACY, GatoConfig
 from .modeling_gato import GatoModel
 
 MODEL_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "trainer_state.pt"
@@ -81,7 +81,7 @@ def config_of(directory: Path, meta: dict[str, Any] | None = None) -> GatoConfig
     """The model config recorded in a checkpoint."""
     meta = meta if meta is not None else read_config(directory)
     try:
-        return GatoConfig(**meta["model"])
+        return GatoConfig(**{**LEGACY, **meta["model"]})
     except (TypeError, ValueError) as e:
         raise CorruptCheckpointError(f"'{Path(directory) / CONFIG_FILE}' holds a model config this version cannot "
                                      f"build ({e}); {_fix(directory)}") from None

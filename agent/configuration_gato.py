@@ -37,6 +37,28 @@ class GatoConfig:
     values start close, so a value seen in training generalizes to its neighbours) or 'normal' (GPT-2's
     N(0, 0.02), every id on its own). Measured on CartPole behaviour cloning: see README."""
 
+    value_input: str = "token"
+    """How a continuous value enters the model: 'token' (Gato: its bin's embedding alone) or 'token+value'
+    (the bin's embedding plus the value itself times a learned vector per local position, so neighbouring
+    bins are neighbours to the model from the first step; observations enter as symlog of their raw value,
+    see GatoModel.continuous_values)."""
+    action_targets: str = "onehot"
+    """Targets of continuous action tokens: 'onehot' (Gato: cross-entropy on the bin) or 'hl-gauss'
+    (cross-entropy against a Gaussian over neighbouring bins, the histogram loss of Imani & White 2018 and
+    Farebrother et al. 2024): still an NLL, but bin 511 is no longer unrelated to bin 512."""
+    target_sigma: float = 2.0
+    """Standard deviation, in bins, of the 'hl-gauss' targets."""
+    value_transform: str = "symlog"
+    """With 'token+value': what an observation token's value enters as: 'symlog' of its raw value, or
+    'mu-law', its companded bin centre in [-1, 1] (about 10x the raw value near zero)."""
+    action_inputs: str = "tokens"
+    """What an action token feeds into the model as an input: 'tokens' (Gato: its id's embedding) or
+    'masked' (one learned embedding for every action, so a policy cannot copy its previous action and must
+    act from what it observes; the actions are still predicted)."""
+    continuous_decoding: str = "argmax"
+    """How a policy picks a continuous action bin from the predicted distribution: 'argmax' (its mode) or
+    'mean' (its expectation, rounded to a bin), which moves smoothly with the state."""
+
     def __post_init__(self) -> None:
         for name in ("vocab_size", "n_layer", "n_head", "n_embd", "ffn", "context", "max_local_positions",
                      "patch_channels", "position_bins"):
@@ -46,8 +68,15 @@ class GatoConfig:
             raise ConfigError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.value_init not in ("sinusoidal", "normal"):
-            raise ConfigError(f"value_init must be 'sinusoidal' or 'normal', got {self.value_init!r}")
+        for name, allowed in (("value_init", ("sinusoidal", "normal")), ("value_input", ("token", "token+value")),
+                              ("action_targets", ("onehot", "hl-gauss")),
+                              ("continuous_decoding", ("argmax", "mean")), ("action_inputs", ("tokens", "masked")),
+                              ("value_transform", ("symlog", "mu-law"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"GatoConfig.{name} must be one of {', '.join(allowed)}; got "
+                                  f"{getattr(self, name)!r}")
+        if self.target_sigma <= 0:
+            raise ConfigError(f"GatoConfig.target_sigma must be positive, got {self.target_sigma}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +86,11 @@ class GatoConfig:
         a, b = asdict(self), asdict(other)
         return {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k)}
 
+
+LEGACY: dict[str, Any] = {"value_input": "token", "action_targets": "onehot", "continuous_decoding": "argmax",
+                          "action_inputs": "tokens"}
+"""What a checkpoint written before a field existed was trained with: filled in when it is missing from
+its config.json, so an old checkpoint keeps its behaviour when a default changes."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "nano": dict(n_layer=4, n_head=4, n_embd=128, ffn=512, context=512),      # ~0.8M non-embedding

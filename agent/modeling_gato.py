@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gatosuite.tokenization import TokenKind
+from gatosuite.tokenization.continuous import MU as MU_LAW_MU
+from gatosuite.tokenization.continuous import M as MU_LAW_M
 from gatosuite.tokenization.vocab import N_CONTINUOUS_BINS, N_DISCRETE, N_SPECIAL
 
 from .batch import TokenBatch
@@ -33,17 +35,21 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, D) -> (B, T, D). With a cache, x holds only the new tokens: they attend to every cached
-        key and causally among themselves, and their keys and values are appended."""
+        key and causally among themselves, and their keys and values are appended. `mask` (B, 1, T, T),
+        for packed rows without a cache, replaces plain causal attention."""
         b, t, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=2)  # 3 x (B, T, D)
         q, k, v = (z.view(b, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
-        if cache is None or cache.length == 0:
+        drop = self.dropout if self.training else 0.0
+        if mask is not None:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)  # (B, H, T, Dh)
+        elif cache is None or cache.length == 0:
             if cache is not None:
                 cache.append(layer, k, v)
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                               dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, Dh)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=drop)  # (B, H, T, Dh)
         else:
             past = cache.length
             allowed = torch.ones(t, past + t, dtype=torch.bool, device=x.device).tril(diagonal=past)  # (T, past+T)
@@ -65,8 +71,9 @@ class Block(nn.Module):
         self.out = nn.Linear(cfg.ffn, cfg.n_embd)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:  # (B, T, D)
-        x = x + self.drop(self.attn(self.ln1(x), cache, layer))  # (B, T, D)
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0,
+                mask: torch.Tensor | None = None) -> torch.Tensor:  # (B, T, D)
+        x = x + self.drop(self.attn(self.ln1(x), cache, layer, mask))  # (B, T, D)
         return x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))  # (B, T, D)
 
 
@@ -81,6 +88,10 @@ def sinusoidal_values(n: int, d: int, std: float = 0.02) -> torch.Tensor:
     emb = torch.cat([torch.sin(j * freqs), torch.cos(j * freqs)], dim=1)  # (n, d) entries of variance 1/2
     emb = torch.nn.functional.pad(emb, (0, d - emb.shape[1]))  # odd d: one zero column
     return emb * std * math.sqrt(2)
+
+
+EMBEDDINGS = ("tok", "pos", "local", "row", "col", "value")
+"""Top-level parameter names that are embedding tables (no weight decay; not counted as non-embedding)."""
 
 
 class GatoModel(nn.Module):
@@ -99,6 +110,10 @@ class GatoModel(nn.Module):
         self.row = nn.Embedding(cfg.position_bins, d)
         self.col = nn.Embedding(cfg.position_bins, d)
         self.pos = nn.Embedding(cfg.context, d)
+        text = cfg.vocab_size - N_DISCRETE - N_CONTINUOUS_BINS - N_SPECIAL
+        self.cont_lo = text + N_DISCRETE  # first continuous-bin id
+        if cfg.value_input == "token+value":
+            self.value = nn.Embedding(cfg.max_local_positions + 1, d)  # per local position: value -> direction
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(d)
@@ -108,10 +123,8 @@ class GatoModel(nn.Module):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
         if cfg.value_init == "sinusoidal":
             with torch.no_grad():
-                text = cfg.vocab_size - N_DISCRETE - N_CONTINUOUS_BINS - N_SPECIAL
                 self.tok.weight[text:text + N_DISCRETE] = sinusoidal_values(N_DISCRETE, d)
-                off = text + N_DISCRETE
-                self.tok.weight[off:off + N_CONTINUOUS_BINS] = sinusoidal_values(N_CONTINUOUS_BINS, d)
+                self.tok.weight[self.cont_lo:self.cont_lo + N_CONTINUOUS_BINS] = sinusoidal_values(N_CONTINUOUS_BINS, d)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -126,9 +139,27 @@ class GatoModel(nn.Module):
     def num_parameters(self, non_embedding: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())
         if non_embedding:
-            n -= sum(p.numel() for p in (self.tok.weight, self.pos.weight, self.local.weight,
-                                         self.row.weight, self.col.weight))
+            n -= sum(p.numel() for name, p in self.named_parameters() if name.split(".")[0] in EMBEDDINGS)
         return n
+
+    def continuous_values(self, ids: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
+        """What a continuous token's value feeds into the model, 0 for other tokens; same shape as ids.
+
+        An action token's value is its bin centre in [-1, 1], linear in the action. An observation token's
+        bin centre is mu-law companded; its raw value is recovered (inverse mu-law) and passed through
+        symlog, sign(x) log(1 + |x|) (DreamerV3's input transform): linear near zero, where most physical
+        states lie and where controllers such as LQR are linear in them, and logarithmic beyond, so no
+        task's scale can swamp the embedding."""
+        b = ids - self.cont_lo
+        centre = (b.float() + 0.5) * (2.0 / N_CONTINUOUS_BINS) - 1.0  # (B, T) in [-1, 1]
+        if self.cfg.value_transform == "mu-law":
+            obs_value = centre
+        else:
+            raw = torch.sign(centre) * torch.expm1(centre.abs() * math.log1p(MU_LAW_M * MU_LAW_MU)) / MU_LAW_MU
+            obs_value = torch.sign(raw) * torch.log1p(raw.abs())
+        zero = torch.zeros((), device=ids.device)
+        return torch.where(kinds == TokenKind.CONTINUOUS, obs_value,
+                           torch.where(kinds == TokenKind.ACTION_CONTINUOUS, centre, zero))
 
     def embed(self, batch: TokenBatch, start: int | torch.Tensor = 0) -> torch.Tensor:
         """(B, T, D) input embeddings of a batch whose first token sits at window position `start`
@@ -139,11 +170,20 @@ class GatoModel(nn.Module):
             raise ValueError(f"batch has {end} tokens per window; the model's context is {self.cfg.context}")
         local = batch.local_pos.clamp(max=self.cfg.max_local_positions - 1)
         local = torch.where(local < 0, torch.full_like(local, self.cfg.max_local_positions), local)  # (B, T)
-        if isinstance(start, torch.Tensor):
+        if batch.positions is not None:  # packed segments: positions restart in each
+            pos = self.pos(batch.positions)  # (B, T, D)
+        elif isinstance(start, torch.Tensor):
             pos = self.pos(start.to(batch.ids.device)[:, None] + torch.arange(t, device=batch.ids.device))  # (B, T, D)
         else:
             pos = self.pos.weight[start:start + t]  # (T, D)
-        x = self.tok(batch.ids) + self.local(local) + pos  # (B, T, D)
+        ids, kinds = batch.ids, batch.kinds
+        if self.cfg.action_inputs == "masked":  # every action enters as the same (learned) PAD embedding
+            is_action = (kinds == TokenKind.ACTION_CONTINUOUS) | (kinds == TokenKind.ACTION_DISCRETE)
+            ids = torch.where(is_action, torch.full_like(ids, self.cfg.vocab_size - 1), ids)
+            kinds = torch.where(is_action, torch.full_like(kinds, TokenKind.PAD), kinds)
+        x = self.tok(ids) + self.local(local) + pos  # (B, T, D)
+        if self.cfg.value_input == "token+value":
+            x = x + self.continuous_values(ids, kinds)[..., None] * self.value(local)  # (B, T, D)
         if batch.patches.shape[0]:
             img = self.patch(batch.patches.to(x.dtype))  # (N, D)
             img = img + self.row(position_bins(batch.patch_rows, self.cfg.position_bins, self.training))
@@ -162,8 +202,9 @@ class GatoModel(nn.Module):
                 raise ValueError(f"cache holds {cache.batch} rows but the batch has {batch.shape[0]}")
             start = cache.valid if cache.padded else cache.length
         x = self.embed(batch, start)
+        mask = batch.attention_mask() if cache is None else None
         for i, blk in enumerate(self.blocks):
-            x = blk(x, cache, i)
+            x = blk(x, cache, i, mask)
         if cache is not None:
             cache.advance(batch.shape[1])
         return self.ln_f(x)
@@ -187,8 +228,17 @@ class GatoModel(nn.Module):
         logits = h[mask] @ self.tok.weight.T  # (M, V)
         if logits.shape[0] == 0:
             return logits, None, {"n_targets": 0}
-        per_token = F.cross_entropy(logits.float(), batch.targets[mask], reduction="none")  # (M,)
+        targets = batch.targets[mask]  # (M,)
         next_kinds = torch.cat([batch.kinds[:, 1:], batch.kinds[:, :1]], dim=1)[mask]  # (M,)
+        if self.cfg.action_targets == "hl-gauss":
+            logp = torch.log_softmax(logits.float(), dim=-1)  # (M, V)
+            per_token = -logp.gather(1, targets[:, None])[:, 0]  # (M,)
+            cont = next_kinds == TokenKind.ACTION_CONTINUOUS  # (M,)
+            if cont.any():
+                smooth = self._hl_gauss_nll(logp[cont], targets[cont] - self.cont_lo)  # (M_c,)
+                per_token = per_token.masked_scatter(cont, smooth)
+        else:
+            per_token = F.cross_entropy(logits.float(), targets, reduction="none")  # (M,)
         info = {"n_targets": int(mask.sum()), "token_loss": per_token.detach(), "target_kinds": next_kinds}
         for name, kinds in (("text", (TokenKind.TEXT,)),
                             ("action", (TokenKind.ACTION_DISCRETE, TokenKind.ACTION_CONTINUOUS))):
@@ -196,3 +246,14 @@ class GatoModel(nn.Module):
             if sel.any():
                 info[f"loss_{name}"] = float(per_token.detach()[sel].mean())
         return logits, per_token.mean(), info
+
+    def _hl_gauss_nll(self, logp: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of (M, V) log-probabilities against a Gaussian of std `target_sigma` bins around
+        each target bin in [0, 1024), integrated over the 1024 continuous bins (HL-Gauss); (M,)."""
+        logp = logp[:, self.cont_lo:self.cont_lo + N_CONTINUOUS_BINS]  # (M, K)
+        edges = torch.arange(N_CONTINUOUS_BINS + 1, device=logp.device, dtype=torch.float32)  # (K+1,)
+        z = (edges[None, :] - (bins.float()[:, None] + 0.5)) / (self.cfg.target_sigma * math.sqrt(2))  # (M, K+1)
+        cdf = 0.5 * (1 + torch.erf(z))
+        w = cdf[:, 1:] - cdf[:, :-1]  # (M, K) mass of each bin
+        w = w / w.sum(dim=1, keepdim=True)  # the tails beyond the range go to the bins inside
+        return -(w * logp).sum(dim=1)

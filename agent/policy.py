@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from gatosuite.errors import ConfigError
-from gatosuite.tokenization import TextModel, TokenKind, TokenSequence
+from gatosuite.tokenization import ObsStats, TextModel, TokenKind, TokenSequence
 
 from .batch import collate
 from .checkpoint import CheckpointMismatchError, load_model
@@ -53,32 +53,39 @@ class GatoPolicy:
 
     def __init__(self, checkpoint: str | Path, task_id: str, greedy: bool = True, temperature: float = 1.0,
                  seed: int = 0, prompt: list[TokenSequence] | None = None, device: str | None = None,
-                 precision: str | None = None) -> None:
+                 precision: str | None = None, obs_stats: ObsStats | None = None) -> None:
         """`prompt`: demonstrations (whole timesteps of this task) that open every episode's context.
-        `device` and `precision`: 'auto' (the default, see `agent/runtime.py`), or as named."""
+        `device` and `precision`: 'auto' (the default, see `agent/runtime.py`), or as named.
+        `obs_stats`: observation statistics for a task the checkpoint has none of (a held-out task's own
+        demonstrations'); a trained task's come from the checkpoint."""
         rt = resolve(device, precision)
         model, meta = load_model(Path(checkpoint), device=rt.device)
         text = TextModel.load(checkpoint)
         if meta.get("text_model_sha256") not in (None, text.fingerprint):
             raise CheckpointMismatchError(f"'{checkpoint}' holds a tokenizer.model other than the one it was "
                                           "trained with")
-        self._setup(model, text, task_id, rt, meta, str(checkpoint), greedy, temperature, seed, prompt)
+        self._setup(model, text, task_id, rt, meta, str(checkpoint), greedy, temperature, seed, prompt, obs_stats)
 
     @classmethod
     def from_model(cls, model: GatoModel, text: TextModel | None, task_id: str, rt: Runtime,
-                   greedy: bool = True) -> GatoPolicy:
-        """A policy around a model in memory (e.g. one being trained), on the model's own device."""
+                   greedy: bool = True, meta: dict[str, Any] | None = None) -> GatoPolicy:
+        """A policy around a model in memory (e.g. one being trained), on the model's own device; `meta`
+        as a checkpoint's config.json would hold it (segment length, observation statistics)."""
         self = cls.__new__(cls)
-        self._setup(model, text, task_id, rt, {}, "the model", greedy, 1.0, 0, None)
+        self._setup(model, text, task_id, rt, meta or {}, "the model", greedy, 1.0, 0, None, None)
         return self
 
     def _setup(self, model: GatoModel, text: TextModel | None, task_id: str, rt: Runtime, meta: dict[str, Any],
-               source: str, greedy: bool, temperature: float, seed: int, prompt: list[TokenSequence] | None) -> None:
+               source: str, greedy: bool, temperature: float, seed: int, prompt: list[TokenSequence] | None,
+               obs_stats: ObsStats | None) -> None:
         from gatosuite.datasets.cache import task_tokenizer
 
         self.rt, self.model = rt, model
         self.model.eval()
-        self.tok = task_tokenizer(task_id, text)
+        trained_stats = (meta.get("obs_stats") or {}).get(task_id)
+        if trained_stats is not None:
+            obs_stats = ObsStats.from_dict(trained_stats)
+        self.tok = task_tokenizer(task_id, text, obs_stats)
         if self.tok.vocab.size != self.model.cfg.vocab_size:
             raise CheckpointMismatchError(
                 f"task '{task_id}' tokenizes into {self.tok.vocab.size} ids but {source}'s model has "
@@ -95,12 +102,15 @@ class GatoPolicy:
                     "Train or fine-tune with a task that has them")
         self.L = spec.tokens_per_timestep
         self.capacity = self.model.cfg.context // self.L  # whole timesteps that fit the context
+        if meta.get("segment_steps"):  # trained on packed segments: never hold more than one segment
+            self.capacity = min(self.capacity, int(meta["segment_steps"]))
         if self.capacity < 1:
             raise ConfigError(f"task '{task_id}' needs {self.L} tokens per timestep; the model's context is "
                              f"{self.model.cfg.context}")
         self.ranges = spec.action_id_ranges(self.tok.vocab)
         self.action_kinds = spec.kinds()[spec.obs_tokens + 1:]
         self.greedy, self.temperature = greedy, temperature
+        self.decoding = self.model.cfg.continuous_decoding
         self.gen = torch.Generator().manual_seed(seed)
         self.prompt: list[TokenSequence] = []
         self.steps: list[list[TokenSequence]] = []  # per env: this episode's timesteps in the context
@@ -155,7 +165,8 @@ class GatoPolicy:
         logits = self._feed_many(prefixes)  # (N, V)
         chosen = np.zeros((n, len(self.ranges)), np.int64)
         for j, (lo, hi) in enumerate(self.ranges):
-            chosen[:, j] = lo + self._pick(logits[:, lo:hi])
+            continuous = int(self.action_kinds[j]) == TokenKind.ACTION_CONTINUOUS
+            chosen[:, j] = lo + self._pick(logits[:, lo:hi], continuous)
             kind = int(self.action_kinds[j])
             logits = self._feed_many([_single(kind, int(chosen[k, j]), self.t[k]) for k in range(n)])
         for k in range(n):
@@ -164,8 +175,13 @@ class GatoPolicy:
             self.t[k] += 1
         return self.tok.decode_actions(chosen)
 
-    def _pick(self, logits: torch.Tensor) -> np.ndarray:
-        """(N, R) logits over a field's ids -> (N,) chosen offsets."""
+    def _pick(self, logits: torch.Tensor, continuous: bool) -> np.ndarray:
+        """(N, R) logits over a field's ids -> (N,) chosen offsets. Greedy picks the mode, or for a
+        continuous field with `decoding='mean'`, the bin nearest the distribution's expectation."""
+        if self.greedy and continuous and self.decoding == "mean":
+            probs = torch.softmax(logits.float(), dim=-1)  # (N, R)
+            mean = probs @ torch.arange(logits.shape[1], dtype=torch.float32)  # (N,) expected bin index
+            return mean.round().long().numpy()
         if self.greedy:
             return torch.argmax(logits, dim=-1).numpy()
         probs = torch.softmax(logits.float() / self.temperature, dim=-1)

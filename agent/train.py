@@ -31,10 +31,10 @@ from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError, DataNotFoundError, RunExistsError
 from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
-from .batch import TokenBatch, collate
+from .batch import TokenBatch, collate_rows
 from .checkpoint import load_model, load_trainer_state, save_checkpoint
 from .configuration_gato import GatoConfig, preset
-from .modeling_gato import GatoModel
+from .modeling_gato import EMBEDDINGS, GatoModel
 from .runtime import Runtime, default_device, default_precision, resolve
 from .train_log import RunLog
 
@@ -102,6 +102,16 @@ class TrainArgs:
     """Start from this checkpoint's weights (fine-tuning); its shape and tokenizer are kept."""
     val_fraction: float = 0.1
     """Share of each task's episodes held out for validation NLL; 0 trains on every episode."""
+    segment_steps: int | None = None
+    """Pack independent episode segments of at most this many timesteps into each window (positions
+    restart and attention stays within a segment); None fills each window with one segment (Gato). A
+    policy's context then holds at most this many timesteps, as in training."""
+    obs_norm: bool = False
+    """Standardize each task's continuous observations with its dataset's mean and std before mu-law
+    (tokenization/obs_stats.py); the statistics are recorded in the checkpoint for the policy. Off:
+    Gato's tokenization."""
+    overrides: list[str] = field(default_factory=list)
+    """Model config fields to change from the preset, as name=value (e.g. action_targets=hl-gauss)."""
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.window < 8:
@@ -113,6 +123,25 @@ class TrainArgs:
             raise ConfigError("--fit-schedule fits the schedule to --minutes; pass --minutes too")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError(f"--minutes must be positive, got {self.minutes}")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """['name=value', ...] -> {name: value} typed like the GatoConfig field; unknown names are an error."""
+    import dataclasses
+
+    types = {f.name: f.type for f in dataclasses.fields(GatoConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in types:
+            raise ConfigError(f"bad model override '{item}'; use name=value with a name among "
+                              f"{', '.join(sorted(types))}")
+        kind = {"int": int, "float": float}.get(str(types[name]), str)
+        try:
+            out[name] = kind(value)
+        except ValueError:
+            raise ConfigError(f"model override '{item}': '{value}' is not a valid {kind.__name__}") from None
+    return out
 
 
 def lr_at(step: int, args: TrainArgs, total: int | None = None) -> float:
@@ -157,7 +186,7 @@ class BudgetFit:
 def load_caches(args: TrainArgs, text_model: TextModel) -> dict[str, TokenCache]:
     """Token caches of the selected tasks that have data; held-out tasks only if allowed."""
     from gatosuite.datasets import minari_store
-    from gatosuite.datasets.cache import open_cache, task_tokenizer
+    from gatosuite.datasets.cache import dataset_obs_stats, open_cache, task_tokenizer
     from gatosuite.datasets.captions import build_caption_cache
     from gatosuite.datasets.text_data import build_text_cache
 
@@ -170,7 +199,8 @@ def load_caches(args: TrainArgs, text_model: TextModel) -> dict[str, TokenCache]
         elif task.domain == "caption":
             caches[task.id] = build_caption_cache(args.root, text_model)
         elif (minari_store.dataset_dir(args.root, task.id) / "data").is_dir():
-            caches[task.id] = open_cache(args.root, task.id, task_tokenizer(task.id, text_model))
+            stats = dataset_obs_stats(args.root, task.id) if args.obs_norm else None
+            caches[task.id] = open_cache(args.root, task.id, task_tokenizer(task.id, text_model, stats))
     if not caches:
         raise DataNotFoundError(f"no training data for '{args.tasks}' under '{args.root}'; collect some first: "
                                 f"gatosuite collect --task {args.tasks} --root {args.root}")
@@ -178,8 +208,7 @@ def load_caches(args: TrainArgs, text_model: TextModel) -> dict[str, TokenCache]
 
 
 def _param_groups(model: GatoModel, weight_decay: float) -> list[dict[str, Any]]:
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and not n.startswith(("tok.", "pos.", "local.",
-                                                                                          "row.", "col."))]
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and n.split(".")[0] not in EMBEDDINGS]
     keep = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
 
@@ -239,7 +268,7 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     if args.init_from is not None:
         base, _ = load_model(Path(args.init_from))
         cfg = base.cfg
-    cfg = cfg or preset(args.preset, vocab.size, context=args.window)
+    cfg = cfg or preset(args.preset, vocab.size, context=args.window, **parse_overrides(args.overrides))
     if args.window > cfg.context:
         raise ConfigError(f"--window {args.window} exceeds the model's context of {cfg.context}")
     if cfg.vocab_size != vocab.size:
@@ -247,9 +276,11 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
                           "pass the text model the model was trained with")
     ckpt = args.out / "checkpoint"
     sampler = MixedSampler(caches, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
-                           split="train" if args.val_fraction > 0 else "all", val_fraction=args.val_fraction)
+                           split="train" if args.val_fraction > 0 else "all", val_fraction=args.val_fraction,
+                           segment_steps=args.segment_steps)
     val = MixedSampler(caches, window=args.window, seed=args.seed + 1, allow_heldout=args.allow_heldout,
-                       split="val", prompt_prob=0.0, val_fraction=args.val_fraction) if args.val_fraction else None
+                       split="val", prompt_prob=0.0, val_fraction=args.val_fraction,
+                       segment_steps=args.segment_steps) if args.val_fraction else None
     if args.resume:
         model, _ = load_model(ckpt, expected=cfg)
     else:
@@ -282,14 +313,14 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     return _Run(model, fwd, opt, sampler, val, vocab, rt, step, total)
 
 
-def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[list[str], TokenBatch, torch.Tensor,
+def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[np.ndarray, TokenBatch, torch.Tensor,
                                                                              dict[str, Any], float]:
-    """One optimizer step on this rank's share of the global batch; returns its tasks, batch, loss, info
-    and the seconds spent drawing and collating the batch."""
+    """One optimizer step on this rank's share of the global batch; returns the task of every token, the
+    batch, loss, info and the seconds spent drawing and collating the batch."""
     t0 = time.perf_counter()
-    tasks, seqs = run.sampler.sample_many(args.batch_size)  # the same global batch on every rank
-    tasks, seqs = tasks[rank::world], seqs[rank::world]  # this rank's share
-    batch = collate(seqs, run.vocab, args.window).to(run.rt.device)
+    rows = run.sampler.sample_rows(args.batch_size)[rank::world]  # this rank's share of the global batch
+    batch = collate_rows([[seq for _, seq in r] for r in rows], run.vocab, args.window).to(run.rt.device)
+    token_tasks = _token_tasks(rows, args.window)
     data_s = time.perf_counter() - t0
     for g in run.opt.param_groups:
         g["lr"] = lr_at(run.step, args, run.total)
@@ -300,21 +331,32 @@ def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[list
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), args.grad_clip)
     run.opt.step()
     run.step += 1
-    return tasks, batch, loss, info, data_s
+    return token_tasks, batch, loss, info, data_s
 
 
-def _accumulate(acc: dict[str, list[float]], tasks: list[str], batch: TokenBatch, loss: torch.Tensor,
+def _token_tasks(rows: list[list[tuple[str, Any]]], length: int) -> np.ndarray:
+    """(B, T) object array: the task of every token of packed rows ('' for padding)."""
+    out = np.full((len(rows), length), "", dtype=object)
+    for i, row in enumerate(rows):
+        at = 0
+        for task, seq in row:
+            out[i, at:at + len(seq)] = task
+            at += len(seq)
+    return out
+
+
+def _accumulate(acc: dict[str, list[float]], token_tasks: np.ndarray, batch: TokenBatch, loss: torch.Tensor,
                 info: dict[str, Any]) -> None:
     """Loss, every scalar the model reports in `info`, and the loss per domain."""
     acc["loss"].append(loss.item())
     for k, v in info.items():
         if isinstance(v, (int, float)) and k != "n_targets" or isinstance(v, torch.Tensor) and v.ndim == 0:
             acc[k].append(float(v))
-    rows = batch.target_mask.nonzero()[:, 0].cpu()
-    for dom in {SUITE[t].domain for t in tasks}:
-        sel = torch.tensor([SUITE[tasks[r]].domain == dom for r in rows.tolist()], dtype=torch.bool)
-        if sel.any():
-            acc[f"loss_domain/{dom}"].append(float(info["token_loss"][sel.to(info["token_loss"].device)].mean()))
+    target_tasks = token_tasks[batch.target_mask.cpu().numpy()]  # (M,) the task of each target
+    domains = np.array([SUITE[t].domain for t in target_tasks])
+    for dom in np.unique(domains):
+        sel = torch.from_numpy(domains == dom).to(info["token_loss"].device)
+        acc[f"loss_domain/{dom}"].append(float(info["token_loss"][sel].mean()))
 
 
 def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str, TokenCache] | None = None,
@@ -335,6 +377,7 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
     caches = caches or load_caches(args, text_model)
     run = _build(args, text_model, caches, cfg, rt, rank, world)
     kinds = modalities(caches)  # recorded in every checkpoint; counted once
+    obs_stats = _obs_stats(caches)
     lead = rank == 0  # only rank 0 logs and checkpoints
     log = RunLog(args.out, rt) if lead else None
     t_start, tokens_seen, last, data_time = time.perf_counter(), 0, {}, 0.0
@@ -345,10 +388,10 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
     run.model.train()
     logged = run.step
     while run.step < min(run.total, args.stop_at or run.total) and (deadline is None or time.perf_counter() < deadline):
-        tasks, batch, loss, info, data_s = _train_step(run, args, rank, world)
+        token_tasks, batch, loss, info, data_s = _train_step(run, args, rank, world)
         data_time += data_s
         tokens_seen += int(batch.ids.numel()) * world
-        _accumulate(acc, tasks, batch, loss, info)
+        _accumulate(acc, token_tasks, batch, loss, info)
         step = run.step
         if fit is not None and (new_total := fit.update(step, time.perf_counter(), t_start)) is not None:
             first = not fit.refitted
@@ -363,14 +406,14 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
             logged = step
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:,.0f}")
         if lead and step % args.ckpt_every == 0:
-            _save(args.out / "checkpoint", run, text_model, args, kinds)
+            _save(args.out / "checkpoint", run, text_model, args, kinds, obs_stats)
         bar.update(1)
     bar.close()
     if lead:
         if run.step > logged:  # a run stopped by its budget or --stop-at between log rows still logs its end
             last = _log_row(log, run, args, acc, run.step, time.perf_counter() - t_start, tokens_seen, data_time,
                             run.val is not None and args.val_every > 0)
-        _save(args.out / "checkpoint", run, text_model, args, kinds)
+        _save(args.out / "checkpoint", run, text_model, args, kinds, obs_stats)
         log.close()
     if world > 1:
         torch.distributed.barrier()
@@ -398,21 +441,28 @@ def validate(model: GatoModel, val: MixedSampler, vocab: Vocabulary, args: Train
     model.eval()
     losses = []
     for _ in range(args.val_batches):
-        _, seqs = val.sample_many(args.batch_size)
+        rows = val.sample_rows(args.batch_size)
         with rt.autocast():
-            _, loss, _ = model(collate(seqs, vocab, args.window).to(rt.device))
+            _, loss, _ = model(collate_rows([[seq for _, seq in r] for r in rows], vocab, args.window).to(rt.device))
         if loss is not None:
             losses.append(loss.item())
     model.train()
     return sum(losses) / max(1, len(losses))
 
 
-def _save(ckpt: Path, run: _Run, text_model: TextModel, args: TrainArgs, kinds: list[str]) -> None:
+def _obs_stats(caches: dict[str, TokenCache]) -> dict[str, Any]:
+    """{task: statistics} of the caches tokenized with observation standardization (their meta says)."""
+    return {t: c.meta["obs_stats"] for t, c in caches.items() if c.meta.get("obs_stats")}
+
+
+def _save(ckpt: Path, run: _Run, text_model: TextModel, args: TrainArgs, kinds: list[str],
+          obs_stats: dict[str, Any]) -> None:
     state = {"optimizer": run.opt.state_dict(), "sampler": run.sampler.state_dict(), "step": run.step,
              "schedule_steps": run.total, "torch_rng": torch.get_rng_state()}
     if run.rt.device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(run.rt.device)
     save_checkpoint(ckpt, run.model, text_model, {"train_args": {k: str(v) for k, v in asdict(args).items()},
                                                   "tasks": run.sampler.tasks, "modalities": kinds,
+                                                  "segment_steps": args.segment_steps, "obs_stats": obs_stats,
                                                   "schedule_steps": run.total, "runtime": run.rt.to_dict()},
                     state)

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from gatosuite.errors import ConfigError
-from gatosuite.tokenization import TextModel, Tokenizer, TokenKind, TokenSequence
+from gatosuite.tokenization import ObsStats, TextModel, Tokenizer, TokenKind, TokenSequence
 
 from . import minari_store
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 ARRAYS = {  # name -> dtype on disk
     "ids": np.int32, "kinds": np.uint8, "local_pos": np.int16, "timestep": np.int32, "loss_mask": np.bool_,
     "patches": np.uint8, "patch_rows": np.float32, "patch_cols": np.float32,
@@ -48,18 +48,50 @@ def tokenizer_hash(tok: Tokenizer) -> str:
     h = hashlib.sha256(f"v{CACHE_VERSION}|{tok.vocab.text_size}|{tok.spec.describe()}".encode())
     if tok.text_model is not None:
         h.update(tok.text_model.fingerprint.encode())
+    if tok.obs_stats is not None:
+        h.update(tok.obs_stats.fingerprint.encode())
     return h.hexdigest()
 
 
-def task_tokenizer(task_id: str, text_model: TextModel | None) -> Tokenizer:
-    """The tokenizer of a task, built from its canonical spaces."""
+def task_tokenizer(task_id: str, text_model: TextModel | None, obs_stats: ObsStats | None = None) -> Tokenizer:
+    """The tokenizer of a task, built from its canonical spaces (with optional observation statistics)."""
     from gatosuite.envs import SUITE
 
     from .collect import task_spaces
 
     obs_space, act_space = task_spaces(task_id)
     return Tokenizer.from_spaces(obs_space, act_space, text_model=text_model,
-                                 max_text_tokens=SUITE[task_id].max_text_tokens)
+                                 max_text_tokens=SUITE[task_id].max_text_tokens, obs_stats=obs_stats)
+
+
+def continuous_keys(task_id: str) -> list[str]:
+    """Keys of a task's continuous observation fields: what observation statistics cover."""
+    from gatosuite.tokenization import TimestepSpec
+
+    from .collect import task_spaces
+
+    spec = TimestepSpec.from_spaces(*task_spaces(task_id))
+    return [f.key for f in spec.obs_fields if f.kind == TokenKind.CONTINUOUS]
+
+
+def dataset_obs_stats(root: Path, task_id: str) -> ObsStats:
+    """Mean and std of the task dataset's continuous observations, stored beside the dataset as
+    obs_stats.json and recomputed when the dataset changes."""
+    path = minari_store.dataset_dir(root, task_id) / "obs_stats.json"
+    stamp = dataset_hash(root, task_id)
+    if path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+            if saved.get("dataset_hash") == stamp:
+                return ObsStats.from_dict(saved["stats"])
+        except (json.JSONDecodeError, KeyError):
+            pass  # a torn file: recompute it
+    stats = ObsStats.compute([ep.observations for ep in minari_store.iter_episodes(root, task_id)],
+                             continuous_keys(task_id))
+    tmp = path.with_name("obs_stats.json.tmp")
+    tmp.write_text(json.dumps({"dataset_hash": stamp, "stats": stats.to_dict()}, indent=1))
+    tmp.replace(path)
+    return stats
 
 
 class TokenCache:
@@ -69,6 +101,8 @@ class TokenCache:
         self.dir = Path(directory)
         self.meta = json.loads((self.dir / "meta.json").read_text())
         self.arrays = {k: np.load(self.dir / f"{k}.npy", mmap_mode="r") for k in ARRAYS}
+        labels = self.dir / "labels.npy"  # only caches of noisy collections have them
+        self.labels = np.load(labels, mmap_mode="r") if labels.is_file() else None
         self.episodes = np.load(self.dir / "episodes.npy")  # (E, 4) token start/end, patch start/end
 
     def __len__(self) -> int:
@@ -92,10 +126,14 @@ class TokenCache:
         kinds = np.asarray(a["kinds"][t0:t1])
         img = kinds == TokenKind.IMAGE
         ids[img] -= p0
+        labels = None
+        if self.labels is not None:
+            labels = np.asarray(self.labels[t0:t1], np.int64)
+            labels[img] = ids[img]
         return TokenSequence(ids, kinds, np.asarray(a["local_pos"][t0:t1], np.int32),
                              np.asarray(a["timestep"][t0:t1]), np.asarray(a["loss_mask"][t0:t1]),
                              np.asarray(a["patches"][p0:p1]), np.asarray(a["patch_rows"][p0:p1]),
-                             np.asarray(a["patch_cols"][p0:p1]))
+                             np.asarray(a["patch_cols"][p0:p1]), labels)
 
 
 def write_cache(final: Path, seqs: list[TokenSequence], meta: dict) -> TokenCache:
@@ -106,6 +144,8 @@ def write_cache(final: Path, seqs: list[TokenSequence], meta: dict) -> TokenCach
     seq = TokenSequence.concatenate(seqs)
     for name, dtype in ARRAYS.items():
         np.save(tmp / f"{name}.npy", getattr(seq, name).astype(dtype, copy=False))
+    if seq.labels is not None:
+        np.save(tmp / "labels.npy", seq.labels.astype(np.int32))
     n_tok = np.array([len(s) for s in seqs], np.int64)
     n_patch = np.array([len(s.patches) for s in seqs], np.int64)
     episodes = np.stack([np.cumsum(n_tok) - n_tok, np.cumsum(n_tok),
@@ -138,9 +178,10 @@ def open_cache(root: Path, task_id: str, tok: Tokenizer) -> TokenCache:
     """The task's episode cache, rebuilt first if missing or made from another dataset or tokenizer."""
     stamp = {"dataset_hash": dataset_hash(root, task_id), "tokenizer_hash": tokenizer_hash(tok)}
     return cached(cache_dir(root, task_id), stamp,
-                  lambda: [tok.encode_episode(ep.observations, ep.actions)
+                  lambda: [tok.encode_episode(ep.observations, ep.actions, labels=ep.labels)
                            for ep in minari_store.iter_episodes(root, task_id)],
-                  {"task": task_id, "tokens_per_timestep": tok.spec.tokens_per_timestep, "spec": tok.spec.describe()})
+                  {"task": task_id, "tokens_per_timestep": tok.spec.tokens_per_timestep, "spec": tok.spec.describe(),
+                   "obs_stats": tok.obs_stats.to_dict() if tok.obs_stats is not None else None})
 
 
 class EpisodeSubset:

@@ -6,6 +6,10 @@
   episode of the same task: half of the time that episode's last timesteps, half of the time a uniformly
   placed stretch. The prompt takes at most half the window.
 * Text and caption caches are packed: whole documents (or samples) back to back until the window is full.
+* With `segment_steps`, an episode window holds at most that many timesteps (prompt included), and
+  `sample_rows` packs several such independent segments into each row of `window` tokens: many more
+  distinct stretches of experience per step at the same cost, which is what behaviour cloning of
+  continuous control needs (benchmarks/bench_learning.py). Without it a window is filled (Gato).
 * Held-out tasks are refused unless named in `allow_heldout`; the registry's tags decide.
 
 The sampler's state (its generator) is saved with checkpoints, so a resumed run draws the same windows.
@@ -27,7 +31,8 @@ from .cache import TokenCache
 class MixedSampler:
     def __init__(self, caches: Mapping[str, TokenCache], weights: Mapping[str, float] | None = None,
                  window: int = 512, seed: int = 0, prompt_prob: float = 0.25,
-                 allow_heldout: Sequence[str] = (), split: str = "all", val_fraction: float = 0.1) -> None:
+                 allow_heldout: Sequence[str] = (), split: str = "all", val_fraction: float = 0.1,
+                 segment_steps: int | None = None) -> None:
         """`split` 'train' or 'val' keeps the first (1 - val_fraction) or the last val_fraction of each
         task's episodes (at least one each when a task has two or more); 'all' uses every episode."""
         if not caches:
@@ -47,7 +52,9 @@ class MixedSampler:
         self.tasks = list(self.caches)
         p = np.array([weights[t] for t in self.tasks], dtype=np.float64)
         self.p = p / p.sum()
-        self.window, self.prompt_prob = window, prompt_prob
+        self.window, self.prompt_prob, self.segment_steps = window, prompt_prob, segment_steps
+        if segment_steps is not None and segment_steps < 1:
+            raise ConfigError(f"segment_steps must be at least 1, got {segment_steps}")
         self.rng = np.random.default_rng(seed)
         self.stats = {"windows": 0, "prompted": 0}
         self.episodes = {t: _split(len(c), split, val_fraction) for t, c in self.caches.items()}
@@ -76,6 +83,8 @@ class MixedSampler:
     def _episode_window(self, cache: TokenCache, pool: np.ndarray) -> TokenSequence:
         tpt = cache.tokens_per_timestep
         budget = self.window // tpt  # whole timesteps that fit
+        if self.segment_steps is not None:
+            budget = min(budget, self.segment_steps)
         j = int(self.rng.integers(len(pool)))
         ep = int(pool[j])
         parts = []
@@ -104,6 +113,22 @@ class MixedSampler:
             parts.append(doc.slice(0, take))
             used += take
         return TokenSequence.concatenate(parts)
+
+    def sample_rows(self, n: int) -> list[list[tuple[str, TokenSequence]]]:
+        """n rows, each independent segments (task, tokens) packed back to back within `window` tokens.
+        Without `segment_steps` every row is one window, as `sample_many` draws them."""
+        if self.segment_steps is None:
+            return [[self.sample()] for _ in range(n)]
+        rows: list[list[tuple[str, TokenSequence]]] = []
+        row, used = [], 0
+        while len(rows) < n:
+            task, seq = self.sample()
+            if row and used + len(seq) > self.window:  # a full row; the segment opens the next one
+                rows.append(row)
+                row, used = [], 0
+            row.append((task, seq))
+            used += len(seq)
+        return rows
 
     def sample_many(self, n: int) -> tuple[list[str], list[TokenSequence]]:
         tasks, seqs = [], []

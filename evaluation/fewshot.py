@@ -19,15 +19,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gatosuite.agent.checkpoint import config_of
+from gatosuite.agent.checkpoint import config_of, read_config
 from gatosuite.agent.configuration_gato import GatoConfig
 from gatosuite.agent.policy import GatoPolicy
 from gatosuite.agent.train import TrainArgs, train
-from gatosuite.datasets.cache import EpisodeSubset, TokenCache, open_cache, task_tokenizer
+from gatosuite.datasets.cache import EpisodeSubset, TokenCache, dataset_obs_stats, open_cache, task_tokenizer
 from gatosuite.datasets.collect import collect
 from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError
-from gatosuite.tokenization import TextModel, Tokenizer, TokenSequence
+from gatosuite.tokenization import ObsStats, TextModel, Tokenizer, TokenSequence
 
 from .evaluate import EvalSettings
 from .rollout import rollout
@@ -36,17 +36,39 @@ from .scores import task_summary
 
 def demonstrations(task_id: str, n: int, root: Path, tok: Tokenizer) -> TokenCache:
     """n expert episodes of the task (seeds 0..n-1) under <root>/fewshot-demos, tokenized for `tok`."""
+    return open_cache(collect_demonstrations(task_id, n, root), task_id, tok)
+
+
+def collect_demonstrations(task_id: str, n: int, root: Path) -> Path:
+    """Collect (or reuse) n expert episodes of the task, seeds 0..n-1; returns their dataset root."""
     demo_root = Path(root) / "fewshot-demos"
-    try:
-        collect(task_id, n, demo_root, progress=False)
-    except ValueError:  # demonstrations of an earlier run with another n: these are ours to replace
-        collect(task_id, n, demo_root, progress=False, overwrite=True)
-    return open_cache(demo_root, task_id, tok)
+    # demonstrations of an earlier run with another n are ours to replace; a killed collection resumes
+    collect(task_id, n, demo_root, progress=False, replace_mismatched=True, resume=True)
+    return demo_root
 
 
-def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int, context: int) -> list[TokenSequence] | None:
-    """The last timesteps of k demonstrations, at most half the context in all; None if they cannot fit."""
-    each = (context // tokens_per_timestep // 2) // k
+def task_obs_stats(meta: dict[str, Any], task_id: str, demo_root: Path) -> ObsStats | None:
+    """Observation statistics for a task under a checkpoint trained with standardization: the
+    checkpoint's own for a trained task, else its demonstrations' (for every method, zero-shot included);
+    None for a checkpoint trained on Gato's plain tokenization."""
+    if not meta.get("obs_stats"):
+        return None
+    if task_id in meta["obs_stats"]:
+        return ObsStats.from_dict(meta["obs_stats"][task_id])
+    return dataset_obs_stats(demo_root, task_id)
+
+
+def context_steps(meta: dict[str, Any], cfg: GatoConfig, tokens_per_timestep: int) -> int:
+    """Timesteps a policy of this checkpoint holds in its context (at most one training segment)."""
+    steps = cfg.context // tokens_per_timestep
+    return min(steps, int(meta["segment_steps"])) if meta.get("segment_steps") else steps
+
+
+def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int,
+               steps: int) -> list[TokenSequence] | None:
+    """The last timesteps of k demonstrations, at most half of a `steps`-timestep context in all; None if
+    they cannot fit."""
+    each = (steps // 2) // k
     if each < 1 or k > len(demos):
         return None
     out = []
@@ -58,14 +80,15 @@ def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int, con
 
 
 def _adapt(checkpoint: Path, cfg: GatoConfig, text: TextModel, task_id: str, cache, k: int, work: Path,
-           steps: int, finetune: bool, s: EvalSettings) -> Path:
+           steps: int, finetune: bool, s: EvalSettings, segment_steps: int | None) -> Path:
     """Train on the first k demonstrations, from the checkpoint (finetune) or from scratch with its
     shape `cfg`; returns the new checkpoint."""
     out = work / f"{'finetune' if finetune else 'scratch'}-k{k}"
     args = TrainArgs(tasks=task_id, out=out, window=cfg.context, batch_size=16, steps=steps,
                      warmup=max(1, steps // 10), lr=1e-3, val_fraction=0.0, log_every=steps,
                      ckpt_every=10**9, allow_heldout=[task_id], seed=s.seed, device=s.device,
-                     precision=s.precision, init_from=checkpoint if finetune else None)
+                     precision=s.precision, init_from=checkpoint if finetune else None,
+                     segment_steps=segment_steps)
     train(args, text, {task_id: EpisodeSubset(cache, list(range(k)))}, progress=False,
           cfg=None if finetune else cfg)
     return out / "checkpoint"
@@ -80,28 +103,33 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
                          f"(held out: {', '.join(t.id for t in SUITE.select('heldout'))})")
     t0 = time.perf_counter()
     text = TextModel.load(checkpoint)
-    tok = task_tokenizer(task_id, text)
-    cache = demonstrations(task_id, max(ks), root, tok)
+    meta = read_config(checkpoint)
+    demo_root = collect_demonstrations(task_id, max(ks), root)
+    stats = task_obs_stats(meta, task_id, demo_root)
+    tok = task_tokenizer(task_id, text, stats)
+    cache = open_cache(demo_root, task_id, tok)
     demos = [cache.episode(i) for i in range(len(cache))]
     seeds = [s.seed + i for i in range(s.episodes)]
 
     def play(policy_ckpt: Path, prompt: list[TokenSequence] | None = None) -> dict[str, Any]:
-        policy = GatoPolicy(policy_ckpt, task_id, prompt=prompt, device=s.device, precision=s.precision)
+        policy = GatoPolicy(policy_ckpt, task_id, prompt=prompt, device=s.device, precision=s.precision,
+                            obs_stats=stats)
         results = rollout(policy, task_id, seeds, num_envs=s.envs, progress=False)
         return task_summary(task_id, [r.score for r in results], reps=s.reps)
 
     L = tok.spec.tokens_per_timestep
-    cfg = config_of(checkpoint)
+    cfg = config_of(checkpoint, meta)
     methods: dict[str, dict[str, Any]] = {"zero-shot": {"0": play(checkpoint)}, "prompting": {}, "finetune": {},
                                           "scratch": {}}
     prompt_steps = {}
     for k in ks:
-        prompt = prompt_for(demos, k, L, cfg.context)
+        prompt = prompt_for(demos, k, L, context_steps(meta, cfg, L))
         if prompt is not None:
             methods["prompting"][str(k)] = play(checkpoint, prompt)
             prompt_steps[str(k)] = [len(p) // L for p in prompt]
         for finetune in (True, False):
-            ckpt = _adapt(checkpoint, cfg, text, task_id, cache, k, Path(work) / task_id, steps, finetune, s)
+            ckpt = _adapt(checkpoint, cfg, text, task_id, cache, k, Path(work) / task_id, steps, finetune, s,
+                          meta.get("segment_steps"))
             methods["finetune" if finetune else "scratch"][str(k)] = play(ckpt)
         if progress:
             print(f"  {task_id} k={k}: " + ", ".join(f"{m} {v[str(k)]['normalized']:.2f}" for m, v in methods.items()

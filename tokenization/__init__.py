@@ -4,6 +4,7 @@ Entry points: :class:`Tokenizer` (built with ``Tokenizer.from_spaces``), :class:
 :class:`Vocabulary`, and :func:`default_text_model` for the SentencePiece model.
 """
 
+from .obs_stats import ObsStats
 from .sequence import TokenSequence
 from .spec import FieldSpec, TimestepSpec, TokenKind, UnsupportedSpaceError
 from .text import TextModel, default_text_model, train_text_model
@@ -12,6 +13,6 @@ from .validate import TokenizationError
 from .vocab import Vocabulary
 
 __all__ = [
-    "FieldSpec", "TextModel", "TimestepSpec", "TokenKind", "TokenSequence", "TokenizationError",
+    "FieldSpec", "ObsStats", "TextModel", "TimestepSpec", "TokenKind", "TokenSequence", "TokenizationError",
     "Tokenizer", "UnsupportedSpaceError", "Vocabulary", "default_text_model", "train_text_model",
 ]

@@ -37,6 +37,15 @@ class TokenSequence:
     """(P, 2) float32 [start, end) row interval of each patch, normalized to [0, 1]."""
     patch_cols: np.ndarray
     """(P, 2) float32 [start, end) column interval of each patch, normalized to [0, 1]."""
+    labels: np.ndarray | None = None
+    """(N,) int64 id each token is trained to be, where that differs from `ids`: with DART-style noisy
+    collection, an action token's input id is the action played (what the env saw) and its label is the
+    expert's action at that state. None when every token is its own label."""
+
+    @property
+    def target_ids(self) -> np.ndarray:
+        """(N,) the id each token is trained to be: `labels` where recorded, else `ids`."""
+        return self.ids if self.labels is None else self.labels
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -61,8 +70,11 @@ class TokenSequence:
             return cls.empty()
         offsets = np.cumsum([0] + [len(p.patches) for p in parts[:-1]])
         ids = [np.where(p.kinds == TokenKind.IMAGE, p.ids + off, p.ids) for p, off in zip(parts, offsets)]
-        out = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
+        out = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls) if f.name != "labels"}
         out["ids"] = np.concatenate(ids)
+        if any(p.labels is not None for p in parts):
+            out["labels"] = np.concatenate([np.where(p.kinds == TokenKind.IMAGE, i, p.target_ids)
+                                            for p, i in zip(parts, ids)])
         return cls(**out)
 
     def slice(self, start: int, stop: int) -> TokenSequence:
@@ -72,6 +84,9 @@ class TokenSequence:
         img = kinds == TokenKind.IMAGE
         rows = ids[img]
         ids[img] = np.arange(rows.size)
+        labels = None
+        if self.labels is not None:
+            labels = np.where(img, ids, self.labels[start:stop])
         return TokenSequence(ids, kinds, self.local_pos[start:stop], self.timestep[start:stop],
                              self.loss_mask[start:stop], self.patches[rows], self.patch_rows[rows],
-                             self.patch_cols[rows])
+                             self.patch_cols[rows], labels)

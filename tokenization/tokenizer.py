@@ -14,6 +14,7 @@ from gymnasium import spaces
 
 from . import continuous
 from .images import patch_intervals, patchify, unpatchify
+from .obs_stats import ObsStats
 from .sequence import TokenSequence
 from .spec import DEFAULT_MAX_TEXT_TOKENS, FieldSpec, TimestepSpec, TokenKind
 from .text import TextModel
@@ -43,7 +44,9 @@ class Tokenizer:
     """Tokenizes one task's observations and actions under a :class:`TimestepSpec`."""
 
     def __init__(self, spec: TimestepSpec, vocab: Vocabulary | None = None,
-                 text_model: TextModel | None = None) -> None:
+                 text_model: TextModel | None = None, obs_stats: ObsStats | None = None) -> None:
+        """`obs_stats`: standardize continuous observation fields with these statistics before mu-law
+        (see tokenization/obs_stats.py); None keeps Gato's tokenization."""
         has_text = any(f.kind == TokenKind.TEXT for f in spec.obs_fields)
         if has_text and text_model is None:
             raise ValueError("this task has Text observations; pass a text_model "
@@ -53,7 +56,7 @@ class Tokenizer:
         if text_model is not None and text_model.vocab_size != vocab.text_size:
             raise ValueError(f"text model has {text_model.vocab_size} ids but the vocabulary reserves "
                              f"{vocab.text_size}; build Vocabulary(text_size={text_model.vocab_size})")
-        self.spec, self.vocab, self.text_model = spec, vocab, text_model
+        self.spec, self.vocab, self.text_model, self.obs_stats = spec, vocab, text_model, obs_stats
         self._kinds = spec.kinds()
         self._local_pos = spec.local_positions()
         self._loss = spec.loss_mask()
@@ -62,9 +65,9 @@ class Tokenizer:
     @classmethod
     def from_spaces(cls, observation_space: spaces.Space, action_space: spaces.Space,
                     text_model: TextModel | None = None, vocab: Vocabulary | None = None,
-                    max_text_tokens: int = DEFAULT_MAX_TEXT_TOKENS) -> Tokenizer:
+                    max_text_tokens: int = DEFAULT_MAX_TEXT_TOKENS, obs_stats: ObsStats | None = None) -> Tokenizer:
         spec = TimestepSpec.from_spaces(observation_space, action_space, max_text_tokens)
-        return cls(spec, vocab, text_model)
+        return cls(spec, vocab, text_model, obs_stats)
 
     def _interval_templates(self) -> tuple[np.ndarray, np.ndarray]:
         rows, cols = [np.zeros((0, 2), np.float32)], [np.zeros((0, 2), np.float32)]
@@ -109,7 +112,10 @@ class Tokenizer:
             elif f.kind == TokenKind.DISCRETE:
                 ids[:, cols] = self.vocab.discrete_ids(discrete_values("observation", f, x, n))
             else:
-                ids[:, cols] = self.vocab.continuous_ids(continuous.encode_observation(x.reshape(n, -1)))
+                x = x.reshape(n, -1)
+                if self.obs_stats is not None:
+                    x = self.obs_stats.apply(f.key, x)
+                ids[:, cols] = self.vocab.continuous_ids(continuous.encode_observation(x))
             col += f.n_tokens
         p = np.concatenate(patches, axis=1) if patches else np.zeros((n, 0, 3, 16, 16), np.uint8)
         return ids, p, keep
@@ -153,11 +159,14 @@ class Tokenizer:
         return out if self.spec.action_is_dict else out[""]
 
     # --- whole episodes ----------------------------------------------------------------------------
-    def encode_episode(self, observations: Any, actions: Any, first_timestep: int = 0) -> TokenSequence:
+    def encode_episode(self, observations: Any, actions: Any, first_timestep: int = 0,
+                       labels: Any = None) -> TokenSequence:
         """An episode -> one TokenSequence, each timestep laid out as [obs] | [action].
 
         `observations` may hold T or T + 1 entries (Minari stores the final observation too); a final
-        observation without an action is dropped, because no target follows it.
+        observation without an action is dropped, because no target follows it. `labels`, T actions in
+        the action space, are what the action tokens are trained to be where they differ from the
+        actions played (DART-style noisy collection); the sequence then carries them in `labels`.
         """
         act_ids = self.encode_actions(actions)
         t = act_ids.shape[0]
@@ -175,6 +184,13 @@ class Tokenizer:
         loss = np.concatenate([keep, np.ones((t, 1 + self.spec.action_tokens), bool)], axis=1) & self._loss
         kinds = np.broadcast_to(self._kinds, ids.shape).copy()
         kinds[:, : self.spec.obs_tokens][~keep] = TokenKind.PAD
+        label_ids = None
+        if labels is not None:
+            label_ids = ids.copy()
+            label_ids[:, self.spec.obs_tokens + 1:] = self.encode_actions(labels)
+            if label_ids.shape != ids.shape:
+                raise TokenizationError(f"episode has {len(label_ids)} labels for {t} actions")
+            label_ids = label_ids.reshape(-1)
         return TokenSequence(
             ids=ids.reshape(-1),
             kinds=kinds.reshape(-1),
@@ -184,6 +200,7 @@ class Tokenizer:
             patches=patches.reshape(-1, 3, 16, 16),
             patch_rows=np.tile(self._rows_iv, (t, 1)),
             patch_cols=np.tile(self._cols_iv, (t, 1)),
+            labels=label_ids,
         )
 
     def encode_prefix(self, observations: Any, first_timestep: int = 0) -> TokenSequence:
@@ -219,8 +236,10 @@ class Tokenizer:
             elif f.kind == TokenKind.DISCRETE:
                 val = (self.vocab.discrete_values(chunk) + f.start).astype(f.dtype).reshape(n, *f.shape)
             else:
-                bins = self.vocab.continuous_bins(chunk)
-                val = continuous.decode_observation(bins).astype(f.dtype).reshape(n, *f.shape)
+                val = continuous.decode_observation(self.vocab.continuous_bins(chunk))
+                if self.obs_stats is not None:
+                    val = self.obs_stats.invert(f.key, val)
+                val = val.astype(f.dtype).reshape(n, *f.shape)
             out[f.key] = val
         return _nest(out) if self.spec.obs_is_dict else out[""]
 

@@ -160,3 +160,87 @@ def test_batched_cache_rows_of_different_lengths_match_each_row_alone(tok):
                 ref = model.hidden(step(k, t), alone[k]) @ model.tok.weight.T
                 assert torch.allclose(out[k], ref[0], atol=1e-4), (t, k, (out[k] - ref[0]).abs().max())
         assert cache.valid.tolist() == [5 * L, 3 * L, 3 * L] and cache.length == 5 * L
+
+
+def test_hl_gauss_targets_are_a_gaussian_over_neighbouring_bins(tok):
+    """The smoothed target's cross-entropy, checked against a hand computation on one target: a uniform
+    predicted distribution over V ids costs log(V) whatever the target, and a sharp prediction of the
+    target bin costs more than the one-hot NLL because the target spreads over its neighbours."""
+    import math
+
+    model = _model(tok, action_targets="hl-gauss", target_sigma=1.0)
+    V = tok.vocab.size
+    bins = torch.tensor([500])
+    assert model._hl_gauss_nll(torch.log_softmax(torch.zeros(1, V), -1), bins).item() == pytest.approx(math.log(V), rel=1e-5)
+    sharp = torch.full((1, V), -30.0)
+    sharp[0, model.cont_lo + 500] = 30.0
+    phi = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
+    mass_centre = phi(0.5) - phi(-0.5)  # share of the target on bin 500 itself (sigma = 1 bin)
+    expected = -(mass_centre * 0.0 + (1 - mass_centre) * -60.0)  # log p = 0 on bin 500, -60 elsewhere
+    assert model._hl_gauss_nll(torch.log_softmax(sharp, -1), bins).item() == pytest.approx(expected, rel=1e-3)
+
+
+def test_hl_gauss_applies_only_to_continuous_action_targets(tok):
+    batch = collate([_episode(tok, 3, 0)], tok.vocab)
+    onehot, smooth = _model(tok).eval(), _model(tok, action_targets="hl-gauss").eval()  # eval: no random patch bins
+    _, _, a = onehot(batch)
+    _, _, b = smooth(batch)
+    nxt = torch.cat([batch.kinds[:, 1:], batch.kinds[:, :1]], 1)[batch.target_mask]
+    cont = nxt == TokenKind.ACTION_CONTINUOUS
+    assert torch.equal(a["token_loss"][~cont], b["token_loss"][~cont])  # text targets unchanged
+    assert not torch.allclose(a["token_loss"][cont], b["token_loss"][cont])
+
+
+def test_value_input_is_linear_in_actions_and_symlog_of_raw_observations(tok):
+    """With 'token+value', an action token adds its bin centre in [-1, 1]; an observation token adds
+    symlog of the raw value its mu-law bin decodes to; other tokens add nothing."""
+    import math
+
+    from gatosuite.tokenization.continuous import decode_observation, encode_observation
+
+    model = _model(tok, value_input="token+value")
+    obs_bin = int(encode_observation(np.array([0.5]))[0])
+    ids = torch.tensor([[model.cont_lo + 300, model.cont_lo + 301, model.cont_lo + obs_bin, 5]])
+    kinds = torch.tensor([[TokenKind.ACTION_CONTINUOUS, TokenKind.ACTION_CONTINUOUS, TokenKind.CONTINUOUS,
+                           TokenKind.TEXT]])
+    v = model.continuous_values(ids, kinds)[0]
+    assert v[0].item() == pytest.approx(300.5 / 512 - 1) and (v[1] - v[0]).item() == pytest.approx(1 / 512)
+    raw = float(decode_observation(np.array([obs_bin]))[0])  # ~0.5, at the bin centre
+    assert v[2].item() == pytest.approx(math.log1p(raw), rel=1e-4) and abs(raw - 0.5) < 0.01
+    assert v[3].item() == 0.0
+    assert _model(tok).cfg.value_input == "token"  # the default input is Gato's
+
+
+def test_old_checkpoints_keep_their_behaviour(tmp_path, tok):
+    """A config.json written before a field existed loads with the field's legacy value, not today's
+    default."""
+    import json
+
+    from gatosuite.agent.checkpoint import config_of, save_checkpoint
+
+    save_checkpoint(tmp_path / "ck", _model(tok), None)
+    meta = json.loads((tmp_path / "ck" / "config.json").read_text())
+    for k in ("value_input", "action_targets", "continuous_decoding"):
+        del meta["model"][k]
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(meta))
+    cfg = config_of(tmp_path / "ck")
+    assert (cfg.value_input, cfg.action_targets, cfg.continuous_decoding) == ("token", "onehot", "argmax")
+
+
+def test_packed_segments_are_independent(tok):
+    """Segments packed into one row give each token the same hidden state as that segment fed alone
+    (positions restart, attention stays inside), and no target crosses a segment boundary."""
+    from gatosuite.agent.batch import collate_rows
+
+    model = _model(tok).eval()
+    a, b = _episode(tok, 2, 0), _episode(tok, 1, 1)
+    packed = collate_rows([[a, b]], tok.vocab)
+    alone_a, alone_b = collate([a], tok.vocab), collate([b], tok.vocab)
+    assert packed.positions[0, len(a)].item() == 0 and packed.segments[0, len(a)].item() == 1
+    with torch.no_grad():
+        h = model.hidden(packed)[0]
+        torch.testing.assert_close(h[:len(a)], model.hidden(alone_a)[0], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(h[len(a):], model.hidden(alone_b)[0], rtol=1e-5, atol=1e-5)
+    assert not packed.target_mask[0, len(a) - 1]  # the last token of a never predicts b's first
+    n = int(alone_a.target_mask.sum() + alone_b.target_mask.sum())
+    assert int(packed.target_mask.sum()) == n

@@ -140,3 +140,17 @@ def test_task_needing_modalities_the_checkpoint_never_trained_on_is_refused(tmp_
     GatoPolicy(ckpt, "cartpole")  # the modalities it was trained on: fine
     with pytest.raises(CheckpointMismatchError, match=r"needs .*image.*never saw in training.*cartpole"):
         GatoPolicy(ckpt, "babyai-gotoredball")
+
+
+def test_mean_decoding_picks_the_bin_nearest_the_expectation(checkpoint):
+    """'mean' decoding of a continuous field lands between two equal modes, where argmax picks one."""
+    policy = GatoPolicy(checkpoint, "pendulum", precision="fp32")
+    logits = torch.full((2, 1024), -50.0)
+    logits[:, 100] = logits[:, 300] = 10.0
+    logits[1, 300] = 10.5  # a slightly taller mode at 300: the mean moves towards it
+    policy.decoding = "argmax"
+    assert policy._pick(logits, continuous=True).tolist() == [100, 300]
+    policy.decoding = "mean"
+    picked = policy._pick(logits, continuous=True).tolist()
+    assert picked[0] == 200 and 200 < picked[1] < 300
+    assert policy._pick(logits, continuous=False).tolist() == [100, 300]  # discrete fields keep the mode

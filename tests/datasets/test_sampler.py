@@ -70,3 +70,19 @@ def test_train_and_val_splits_are_disjoint(tmp_path):
     tr = MixedSampler({"cartpole": c}, split="train", val_fraction=0.2)
     va = MixedSampler({"cartpole": c}, split="val", val_fraction=0.2)
     assert list(tr.episodes["cartpole"]) == list(range(8)) and list(va.episodes["cartpole"]) == [8, 9]
+
+
+def test_rows_pack_short_segments(tmp_path):
+    """With segment_steps, each row holds several segments of at most that many timesteps, within the
+    window; without it, one window per row."""
+    a, _ = _env_cache(tmp_path, "a")
+    b, _ = _env_cache(tmp_path, "b")
+    caches = {"cartpole": a, "acrobot": b}
+    s = MixedSampler(caches, window=60, seed=0, segment_steps=2)
+    rows = s.sample_rows(8)
+    assert len(rows) == 8 and all(sum(len(q) for _, q in r) <= 60 for r in rows)
+    assert max(len(r) for r in rows) > 1
+    for r in rows:
+        for task, seq in r:
+            assert len(seq) <= 2 * caches[task].tokens_per_timestep
+    assert all(len(r) == 1 for r in MixedSampler(caches, window=60, seed=0).sample_rows(4))
