@@ -152,7 +152,7 @@ def main() -> None:
                             "single_steps": a.single_steps, "mix_steps": a.mix_steps, "gato_flags": extra,
                             "noise": noise, "runtime": rt.to_dict(), "date": time.strftime("%Y-%m-%d")})
     text = default_text_model(4096)
-    for t in MIX:  # the whole mix is collected: the mix rung needs it
+    for t in (MIX if "mix" in rungs else tasks):  # the mix rung needs the whole mix; the others their tasks
         collect(t, episodes.get(t, a.episodes), a.root, noise=noise.get(t, 0.0), progress=False,
                 replace_mismatched=True)
 

@@ -281,7 +281,8 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
                 _run_vector(task, todo, seed, workers, sink, noise)
             steps = sink.steps
     seconds = time.perf_counter() - t0
-    all_eps = [staged_episodes(stage)[i] for i in range(episodes)]
+    staged = staged_episodes(stage)  # read once: reading it per episode made collection quadratic
+    all_eps = [staged[i] for i in range(episodes)]
     obs_space, act_space = task_spaces(task_id)
     ref = task.reference()
     returns = [e.ret for e in all_eps]

@@ -180,3 +180,16 @@ def test_noise_plays_random_actions_but_labels_every_state_with_the_experts_acti
     np.testing.assert_array_equal(targets, seq.labels.reshape(-1, L)[:, act].reshape(-1))
     with pytest.raises(ValueError, match="pass --overwrite"):
         collect("pendulum", 3, tmp_path / "a", progress=False)  # the same count, but noise-free: not reused
+
+
+def test_collection_reads_each_staged_chunk_once(tmp_path, monkeypatch):
+    """Finishing a collection reads the staged chunks once, not once per episode (which was quadratic:
+    1000 BabyAI episodes took 630 s instead of 10 s)."""
+    from gatosuite.datasets import staging
+
+    reads = []
+    real = staging.read_chunk
+    monkeypatch.setattr(staging, "read_chunk", lambda path: reads.append(path) or real(path))
+    collect("cartpole", 12, tmp_path, chunk_episodes=2, progress=False)
+    assert len(reads) == 6  # 12 episodes in chunks of 2
+    assert len(set(reads)) == 6
