@@ -56,8 +56,10 @@ class GatoConfig:
     'masked' (one learned embedding for every action, so a policy cannot copy its previous action and must
     act from what it observes; the actions are still predicted)."""
     continuous_decoding: str = "argmax"
-    """How a policy picks a continuous action bin from the predicted distribution: 'argmax' (its mode) or
-    'mean' (its expectation, rounded to a bin), which moves smoothly with the state."""
+    """How a policy picks a continuous action bin from the predicted distribution: 'argmax' (its mode),
+    'mean' (its expectation, rounded to a bin), which moves smoothly with the state but falls between the
+    modes of a two-mode distribution (a bang-bang expert pushing left or right), or 'mode-mean' (the
+    expectation near the mode: smooth, and on one mode)."""
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "n_layer", "n_head", "n_embd", "ffn", "context", "max_local_positions",
@@ -70,7 +72,7 @@ class GatoConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         for name, allowed in (("value_init", ("sinusoidal", "normal")), ("value_input", ("token", "token+value")),
                               ("action_targets", ("onehot", "hl-gauss")),
-                              ("continuous_decoding", ("argmax", "mean")), ("action_inputs", ("tokens", "masked")),
+                              ("continuous_decoding", ("argmax", "mean", "mode-mean")), ("action_inputs", ("tokens", "masked")),
                               ("value_transform", ("symlog", "mu-law"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"GatoConfig.{name} must be one of {', '.join(allowed)}; got "

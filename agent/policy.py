@@ -48,6 +48,9 @@ def _index(obs: Any, k: int) -> Any:
     return np.asarray(obs)[k: k + 1]
 
 
+MODE_WINDOW = 64
+"""Half-width, in bins of 1024, of the neighbourhood of the mode that 'mode-mean' decoding averages over."""
+
 class GatoPolicy:
     """Acts in one task with a trained checkpoint."""
 
@@ -176,11 +179,18 @@ class GatoPolicy:
         return self.tok.decode_actions(chosen)
 
     def _pick(self, logits: torch.Tensor, continuous: bool) -> np.ndarray:
-        """(N, R) logits over a field's ids -> (N,) chosen offsets. Greedy picks the mode, or for a
-        continuous field with `decoding='mean'`, the bin nearest the distribution's expectation."""
-        if self.greedy and continuous and self.decoding == "mean":
+        """(N, R) logits over a field's ids -> (N,) chosen offsets. Greedy picks the mode; for a
+        continuous field, `decoding='mean'` picks the bin nearest the distribution's expectation, and
+        'mode-mean' the bin nearest the expectation within MODE_WINDOW bins of the mode (smooth like the
+        mean, but it stays on one mode of a two-mode distribution, where the mean falls between them)."""
+        if self.greedy and continuous and self.decoding in ("mean", "mode-mean"):
             probs = torch.softmax(logits.float(), dim=-1)  # (N, R)
-            mean = probs @ torch.arange(logits.shape[1], dtype=torch.float32)  # (N,) expected bin index
+            bins = torch.arange(logits.shape[1], dtype=torch.float32)
+            if self.decoding == "mode-mean":
+                mode = torch.argmax(logits, dim=-1, keepdim=True).float()
+                probs = probs * ((bins - mode).abs() <= MODE_WINDOW)
+                probs = probs / probs.sum(-1, keepdim=True)
+            mean = probs @ bins  # (N,) expected bin index
             return mean.round().long().numpy()
         if self.greedy:
             return torch.argmax(logits, dim=-1).numpy()

@@ -154,3 +154,22 @@ def test_mean_decoding_picks_the_bin_nearest_the_expectation(checkpoint):
     picked = policy._pick(logits, continuous=True).tolist()
     assert picked[0] == 200 and 200 < picked[1] < 300
     assert policy._pick(logits, continuous=False).tolist() == [100, 300]  # discrete fields keep the mode
+
+
+def test_mode_mean_decoding_stays_on_one_mode_and_is_smooth_near_it(checkpoint):
+    """'mode-mean' averages only near the mode: two far modes (a bang-bang expert's -1 and +1) give the
+    taller one, where 'mean' gives the middle, a do-nothing action; one broad mode gives its mean."""
+    from gatosuite.agent.policy import MODE_WINDOW
+
+    policy = GatoPolicy(checkpoint, "pendulum", precision="fp32")
+    logits = torch.full((2, 1024), -50.0)
+    logits[0, 10] = logits[0, 11] = 10.0
+    logits[0, 1000] = 9.9  # a second mode, slightly lower, far away
+    logits[1, 500:521] = 5.0  # one broad mode: bins 500..520 equally likely
+    logits[1, 500] = 5.01
+    policy.decoding = "mean"
+    assert 100 < policy._pick(logits, continuous=True)[0] < 900  # between the modes, on neither
+    policy.decoding = "mode-mean"
+    picked = policy._pick(logits, continuous=True).tolist()
+    assert picked[0] in (10, 11) and picked[1] == 510
+    assert MODE_WINDOW < 1000 - 11
