@@ -23,25 +23,31 @@ from gatosuite.agent.runtime import resolve
 _CHANGES: list[tuple[str, dict]] = [
     ("gato", {}),
     ("+ packed 8-step segments", {"segment_steps": 8}),
+    ("+ obs standardization", {"obs_norm": True}),
     ("+ value input", {"overrides": ["value_input=token+value"]}),
     ("+ masked action inputs", {"overrides": ["action_inputs=masked"]}),
     ("+ hl-gauss targets", {"overrides": ["action_targets=hl-gauss"]}),
     ("+ mean decoding", {"overrides": ["continuous_decoding=mean"]}),
-    ("+ mu-law value input", {"overrides": ["value_transform=mu-law"]}),
+    ("mode-mean decoding", {"overrides": ["continuous_decoding=mode-mean"]}),
 ]
+"""The last configuration is the demo's (demo.TRAINING); a change to a field already set replaces it."""
 
 
 def _cumulative() -> dict[str, dict]:
     out, acc = {}, {"overrides": []}
     for name, change in _CHANGES:
-        acc = {**acc, **{k: v for k, v in change.items() if k != "overrides"},
-               "overrides": acc["overrides"] + change.get("overrides", [])}
+        new = change.get("overrides", [])
+        kept = [o for o in acc["overrides"] if o.split("=")[0] not in {n.split("=")[0] for n in new}]
+        acc = {**acc, **{k: v for k, v in change.items() if k != "overrides"}, "overrides": kept + new}
         out[name] = acc
     return out
 
 
 CONFIGS: dict[str, dict] = _cumulative()
 """TrainArgs fields (and model overrides) of each configuration: each adds one change to the one before."""
+CONFIGS["demo, mu-law value input"] = {**CONFIGS["mode-mean decoding"],
+                                       "overrides": CONFIGS["mode-mean decoding"]["overrides"] + ["value_transform=mu-law"]}
+"""A variant, not in the default list: the value input through Gato's mu-law instead of symlog."""
 
 
 def main() -> None:
@@ -51,7 +57,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", default="inverted-pendulum,dmc-cartpole-balance,dmc-point_mass-easy,mw-reach")
-    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--configs", default=",".join(n for n in CONFIGS if not n.startswith("demo,")))
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--noise", default=None, help="JSON {task: p}; default: the demo's NOISE")
