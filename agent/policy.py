@@ -51,6 +51,7 @@ def _index(obs: Any, k: int) -> Any:
 MODE_WINDOW = 64
 """Half-width, in bins of 1024, of the neighbourhood of the mode that 'mode-mean' decoding averages over."""
 
+
 class GatoPolicy:
     """Acts in one task with a trained checkpoint."""
 
@@ -168,9 +169,8 @@ class GatoPolicy:
         logits = self._feed_many(prefixes)  # (N, V)
         chosen = np.zeros((n, len(self.ranges)), np.int64)
         for j, (lo, hi) in enumerate(self.ranges):
-            continuous = int(self.action_kinds[j]) == TokenKind.ACTION_CONTINUOUS
-            chosen[:, j] = lo + self._pick(logits[:, lo:hi], continuous)
             kind = int(self.action_kinds[j])
+            chosen[:, j] = lo + self._pick(logits[:, lo:hi], kind == TokenKind.ACTION_CONTINUOUS)
             logits = self._feed_many([_single(kind, int(chosen[k, j]), self.t[k]) for k in range(n)])
         for k in range(n):
             actions = [_single(int(self.action_kinds[j]), int(c), self.t[k]) for j, c in enumerate(chosen[k])]
