@@ -112,6 +112,9 @@ class TrainArgs:
     Gato's tokenization."""
     overrides: list[str] = field(default_factory=list)
     """Model config fields to change from the preset, as name=value (e.g. action_targets=hl-gauss)."""
+    task_weights: list[str] = field(default_factory=list)
+    """Sampling weights of tasks in the mix, as task=weight (e.g. dmc-point_mass-easy=3); unnamed tasks
+    weigh 1, so by default every task gives the same share of windows."""
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.window < 8:
@@ -123,6 +126,26 @@ class TrainArgs:
             raise ConfigError("--fit-schedule fits the schedule to --minutes; pass --minutes too")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError(f"--minutes must be positive, got {self.minutes}")
+
+
+def parse_task_weights(items: list[str], tasks: list[str]) -> dict[str, float]:
+    """['task=weight', ...] -> a weight for every task of the mix (1 unless named)."""
+    weights = dict.fromkeys(tasks, 1.0)
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or weight < 0:
+            raise ConfigError(f"bad task weight '{item}'; use task=weight with a weight >= 0")
+        if name not in weights:
+            raise ConfigError(f"task weight '{item}' names a task outside the mix; the mix has: "
+                              f"{', '.join(tasks)}")
+        weights[name] = weight
+    if sum(weights.values()) <= 0:
+        raise ConfigError("--task-weights leave every task at weight 0; give at least one a positive weight")
+    return weights
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -275,7 +298,8 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
         raise ConfigError(f"the model has {cfg.vocab_size} token ids but the text model gives {vocab.size}; "
                           "pass the text model the model was trained with")
     ckpt = args.out / "checkpoint"
-    sampler = MixedSampler(caches, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
+    weights = parse_task_weights(args.task_weights, list(caches))
+    sampler = MixedSampler(caches, weights, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
                            split="train" if args.val_fraction > 0 else "all", val_fraction=args.val_fraction,
                            segment_steps=args.segment_steps)
     val = MixedSampler(caches, window=args.window, seed=args.seed + 1, allow_heldout=args.allow_heldout,

@@ -86,3 +86,19 @@ def test_validation_runs_on_its_own_schedule(tmp_path, caches, text_model):
     train(_args(tmp_path, log_every=3, val_every=4), text_model, caches, progress=False)
     rows = (tmp_path / "run" / "train.csv").read_text().splitlines()
     assert sorted(int(r.split(",")[0]) for r in rows if ",val_loss," in r) == [4, 8]
+
+
+def test_task_weights_are_parsed_against_the_mix(tmp_path, caches, text_model):
+    from gatosuite.agent.train import parse_task_weights
+    from gatosuite.errors import ConfigError
+
+    mix = ["cartpole", "acrobot", "text-lm"]
+    assert parse_task_weights(["acrobot=3", "text-lm=0.5"], mix) == {"cartpole": 1.0, "acrobot": 3.0,
+                                                                     "text-lm": 0.5}
+    for bad, message in [(["acrobot"], "use task=weight"), (["acrobot=-1"], "use task=weight"),
+                         (["acrobot=x"], "use task=weight"), (["hopper=2"], "outside the mix"),
+                         (["cartpole=0", "acrobot=0", "text-lm=0"], "at least one a positive weight")]:
+        with pytest.raises(ConfigError, match=message):
+            parse_task_weights(bad, mix)
+    with pytest.raises(ConfigError, match="outside the mix; the mix has: cartpole"):  # train() checks them too
+        train(_args(tmp_path, task_weights=["acrobot=2"]), text_model, caches, progress=False)
