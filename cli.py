@@ -190,6 +190,9 @@ class Evaluate:
     """Demonstration counts for the few-shot protocol."""
     fewshot_steps: int = 150
     """Training steps of few-shot fine-tuning and of the from-scratch baseline."""
+    oracle: Path | None = None
+    """For a hidden-goal family's held-out task: a checkpoint trained on the family's -oracle task (the goal
+    in the observation), played on the same seeds as the ceiling."""
     root: Path = Path("data")
     """Where few-shot demonstrations are collected."""
     device: str = field(default_factory=default_device)
@@ -211,7 +214,8 @@ class Evaluate:
         except KeyError as e:
             raise SystemExit(f"error: {e.args[0]}") from None
         tasks = evaluate_tasks(self.checkpoint, task_ids, out, s)
-        few = {t: fewshot_task(self.checkpoint, t, self.root, out / "fewshot", self.ks, s, self.fewshot_steps)
+        few = {t: fewshot_task(self.checkpoint, t, self.root, out / "fewshot", self.ks, s, self.fewshot_steps,
+                               oracle=self.oracle, video_dir=out / "fewshot" if self.video else None)
                for t in heldout}
         train_csv = Path(self.checkpoint).resolve().parent / "train.csv"
         paths = write_outputs(build_info(self.checkpoint, tasks, s, few), out, train_csv)

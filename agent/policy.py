@@ -16,6 +16,7 @@ re-feeding cost to one window every half window of steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,12 @@ class GatoPolicy:
 
     def __init__(self, checkpoint: str | Path, task_id: str, greedy: bool = True, temperature: float = 1.0,
                  seed: int = 0, prompt: list[TokenSequence] | None = None, device: str | None = None,
-                 precision: str | None = None, obs_stats: ObsStats | None = None) -> None:
+                 precision: str | None = None, obs_stats: ObsStats | None = None,
+                 prompt_of_seed: Callable[[int], list[TokenSequence]] | None = None) -> None:
         """`prompt`: demonstrations (whole timesteps of this task) that open every episode's context.
+        `prompt_of_seed`: instead, each episode's own demonstrations, chosen by its reset seed (in a
+        hidden-parameter family, demonstrations of the goal that seed plays); a rollout tells the policy
+        each episode's seed through `set_episode_seeds`.
         `device` and `precision`: 'auto' (the default, see `agent/runtime.py`), or as named.
         `obs_stats`: observation statistics for a task the checkpoint has none of (a held-out task's own
         demonstrations'); a trained task's come from the checkpoint."""
@@ -68,6 +73,7 @@ class GatoPolicy:
         if meta.get("text_model_sha256") not in (None, text.fingerprint):
             raise CheckpointMismatchError(f"'{checkpoint}' holds a tokenizer.model other than the one it was "
                                           "trained with")
+        self.prompt_of_seed = prompt_of_seed
         self._setup(model, text, task_id, rt, meta, str(checkpoint), greedy, temperature, seed, prompt, obs_stats)
 
     @classmethod
@@ -76,6 +82,7 @@ class GatoPolicy:
         """A policy around a model in memory (e.g. one being trained), on the model's own device; `meta`
         as a checkpoint's config.json would hold it (segment length, observation statistics)."""
         self = cls.__new__(cls)
+        self.prompt_of_seed = None
         self._setup(model, text, task_id, rt, meta or {}, "the model", greedy, 1.0, 0, None, None)
         return self
 
@@ -117,6 +124,7 @@ class GatoPolicy:
         self.decoding = self.model.cfg.continuous_decoding
         self.gen = torch.Generator().manual_seed(seed)
         self.prompt: list[TokenSequence] = []
+        self.row_prompts: dict[int, list[TokenSequence]] = {}  # per env, from prompt_of_seed: overrides prompt
         self.steps: list[list[TokenSequence]] = []  # per env: this episode's timesteps in the context
         self.t: list[int] = []  # per env: timesteps played in this episode
         self.cache: KVCache | None = None
@@ -127,18 +135,32 @@ class GatoPolicy:
     def reset(self, num_envs: int = 1, prompt: list[TokenSequence] | None = None) -> None:
         """Start `num_envs` fresh episodes, each context opening with the `prompt` timesteps."""
         if prompt is not None:
-            for p in prompt:
-                if len(p) % self.L:
-                    raise ConfigError(f"prompt of {len(p)} tokens is not whole timesteps of {self.L}")
-            steps = [p.slice(i, i + self.L) for p in prompt for i in range(0, len(p), self.L)]
-            if len(steps) >= self.capacity:
-                raise ConfigError(f"a prompt of {len(steps)} timesteps leaves no room in a context of "
-                                 f"{self.capacity} timesteps; pass fewer or shorter demonstrations")
-            self.prompt = steps
+            self.prompt = self._timesteps(prompt)
         self.cache = self.model.new_cache(num_envs)
         self.steps, self.t = [[] for _ in range(num_envs)], [0] * num_envs
-        if self.prompt:
+        if self.prompt or self.row_prompts:
             self.reset_envs(np.ones(num_envs, bool))
+
+    def _timesteps(self, prompt: list[TokenSequence]) -> list[TokenSequence]:
+        """Demonstrations -> their timesteps, checked to be whole and to leave room in the context."""
+        for p in prompt:
+            if len(p) % self.L:
+                raise ConfigError(f"prompt of {len(p)} tokens is not whole timesteps of {self.L}")
+        steps = [p.slice(i, i + self.L) for p in prompt for i in range(0, len(p), self.L)]
+        if len(steps) >= self.capacity:
+            raise ConfigError(f"a prompt of {len(steps)} timesteps leaves no room in a context of "
+                             f"{self.capacity} timesteps; pass fewer or shorter demonstrations")
+        return steps
+
+    def set_episode_seeds(self, seeds: list[int | None]) -> None:
+        """The reset seed of the episode each env starts next (None: an idle slot), called by a rollout
+        before reset/reset_envs; with `prompt_of_seed`, it picks those envs' prompts (the others keep theirs)."""
+        if self.prompt_of_seed is not None:
+            self.row_prompts.update({k: self._timesteps(self.prompt_of_seed(s)) for k, s in enumerate(seeds)
+                                     if s is not None})
+
+    def _prompt(self, k: int) -> list[TokenSequence]:
+        return self.row_prompts.get(k, self.prompt)
 
     def reset_envs(self, mask: np.ndarray) -> None:
         """Start new episodes in the envs where `mask` is true (e.g. after a vector env's autoreset)."""
@@ -149,8 +171,8 @@ class GatoPolicy:
     def _rebuild(self, k: int) -> None:
         """Re-feed env k's prompt and kept timesteps into its cache row, from position 0."""
         row = self.model.new_cache(1)
-        if self.prompt or self.steps[k]:
-            self._feed([TokenSequence.concatenate(self.prompt + self.steps[k])], row)
+        if self._prompt(k) or self.steps[k]:
+            self._feed([TokenSequence.concatenate(self._prompt(k) + self.steps[k])], row)
         self.cache.set_row(k, row)
 
     # --- acting ---------------------------------------------------------------------------------------
@@ -161,8 +183,8 @@ class GatoPolicy:
             raise RuntimeError("call reset(num_envs) before act()")
         n = self.cache.batch
         for k in range(n):
-            if len(self.prompt) + len(self.steps[k]) + 1 > self.capacity:
-                keep = (self.capacity - len(self.prompt)) // 2  # drop the older half of the episode's timesteps
+            if len(self._prompt(k)) + len(self.steps[k]) + 1 > self.capacity:
+                keep = (self.capacity - len(self._prompt(k))) // 2  # drop the older half of the episode's timesteps
                 self.steps[k] = self.steps[k][len(self.steps[k]) - keep:] if keep else []
                 self._rebuild(k)
         prefixes = [self.tok.encode_prefix(_index(obs, k), first_timestep=self.t[k]) for k in range(n)]

@@ -115,6 +115,11 @@ class TokenCache:
         return None if n is None else int(n)
 
     @property
+    def variants(self) -> list[int] | None:
+        """Each episode's variant, for a hidden-parameter family's cache; else None."""
+        return self.meta.get("variants")
+
+    @property
     def total_tokens(self) -> int:
         return int(self.arrays["ids"].shape[0])
 
@@ -160,9 +165,10 @@ def write_cache(final: Path, seqs: list[TokenSequence], meta: dict) -> TokenCach
 
 
 def cached(directory: Path, stamp: dict[str, str], build: Callable[[], list[TokenSequence]],
-           meta: dict | None = None) -> TokenCache:
+           meta: dict | Callable[[], dict] | None = None) -> TokenCache:
     """The cache in `directory` if it was written with this `stamp` (hashes of its inputs), else
-    `build()` the sequences and write them, stamped."""
+    `build()` the sequences and write them, stamped, with `meta` (or what `meta()` returns once
+    `build()` has run)."""
     meta_path = directory / "meta.json"
     if meta_path.is_file():
         try:
@@ -171,17 +177,29 @@ def cached(directory: Path, stamp: dict[str, str], build: Callable[[], list[Toke
             old = {}
         if old.get("version") == CACHE_VERSION and all(old.get(k) == v for k, v in stamp.items()):
             return TokenCache(directory)
-    return write_cache(directory, build(), {**(meta or {}), **stamp})
+    seqs = build()
+    meta = meta() if callable(meta) else meta
+    return write_cache(directory, seqs, {**(meta or {}), **stamp})
 
 
 def open_cache(root: Path, task_id: str, tok: Tokenizer) -> TokenCache:
     """The task's episode cache, rebuilt first if missing or made from another dataset or tokenizer."""
     stamp = {"dataset_hash": dataset_hash(root, task_id), "tokenizer_hash": tokenizer_hash(tok)}
-    return cached(cache_dir(root, task_id), stamp,
-                  lambda: [tok.encode_episode(ep.observations, ep.actions, labels=ep.labels)
-                           for ep in minari_store.iter_episodes(root, task_id)],
-                  {"task": task_id, "tokens_per_timestep": tok.spec.tokens_per_timestep, "spec": tok.spec.describe(),
-                   "obs_stats": tok.obs_stats.to_dict() if tok.obs_stats is not None else None})
+    variants: list[int | None] = []
+
+    def build() -> list[TokenSequence]:
+        seqs = []
+        for ep in minari_store.iter_episodes(root, task_id):
+            seqs.append(tok.encode_episode(ep.observations, ep.actions, labels=ep.labels))
+            variants.append(ep.variant)
+        return seqs
+
+    def meta() -> dict:
+        return {"task": task_id, "tokens_per_timestep": tok.spec.tokens_per_timestep, "spec": tok.spec.describe(),
+                "obs_stats": tok.obs_stats.to_dict() if tok.obs_stats is not None else None,
+                "variants": variants if any(v is not None for v in variants) else None}
+
+    return cached(cache_dir(root, task_id), stamp, build, meta)
 
 
 class EpisodeSubset:
@@ -197,6 +215,11 @@ class EpisodeSubset:
 
     def __getattr__(self, name: str):  # meta, arrays, tokens_per_timestep: the parent's
         return getattr(self.cache, name)
+
+    @property
+    def variants(self) -> list[int] | None:
+        parent = self.cache.variants
+        return None if parent is None else [parent[i] for i in self.indices]
 
     def episode(self, i: int) -> TokenSequence:
         return self.cache.episode(self.indices[i])

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from gatosuite.envs import SUITE, make_task_env
 from gatosuite.envs.expert_wrapper import EXPERT_ACTION, merge_expert_actions
+from gatosuite.envs.hidden import VARIANT
 from gatosuite.envs.registry import TaskSpec
 from gatosuite.envs.success import episode_success
 from gatosuite.errors import ConfigError, StateError
@@ -92,8 +93,9 @@ def _success(task: TaskSpec, infos: list[dict[str, Any]], terminated: bool, rewa
 class _Running:
     """The episode an env (or vector-env slot) is playing."""
 
-    def __init__(self, index: int | None, seed: int | None, obs: Any) -> None:
+    def __init__(self, index: int | None, seed: int | None, obs: Any, variant: Any = None) -> None:
         self.index, self.seed = index, seed
+        self.variant = None if variant is None else int(variant)
         self.obs, self.actions, self.rewards, self.terms, self.truncs = [obs], [], [], [], []
         self.labels: list[Any] = []
         self.infos: list[dict[str, Any]] = []
@@ -125,7 +127,7 @@ class _Sink:
             return
         ep = Episode(r.index, r.seed, stack_timesteps(r.obs), stack_timesteps(r.actions), np.array(r.rewards),
                      np.array(r.terms), np.array(r.truncs), _success(self.task, r.infos, r.terms[-1], r.rewards),
-                     labels=stack_timesteps(r.labels) if self.noisy else None)
+                     labels=stack_timesteps(r.labels) if self.noisy else None, variant=r.variant)
         self.pending.append(ep)
         self.steps += len(ep)
         self.bar.update(1)
@@ -164,7 +166,7 @@ def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink, noise: 
         for i in todo:
             obs, info = env.reset(seed=seed + i)
             noisy.reset(seed + i)
-            r = _Running(i, seed + i, obs)
+            r = _Running(i, seed + i, obs, info.get(VARIANT))
             done = False
             while not done:
                 label = info[EXPERT_ACTION]
@@ -200,7 +202,7 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
     try:
         first = [take() for _ in range(n)]
         obs, info = envs.reset(seed=[s for _, s in first])
-        running = [_Running(i, s, take_slot(obs, k)) for k, (i, s) in enumerate(first)]
+        running = [_Running(i, s, take_slot(obs, k), _slot_info(info, VARIANT, k)) for k, (i, s) in enumerate(first)]
         for k, (_, s) in enumerate(first):
             noisy[k].reset(s)
         expert = info[EXPERT_ACTION]
@@ -220,12 +222,19 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
             obs2, info2 = envs.reset(seed=[nxt[k][1] if k in nxt else None for k in range(n)],
                                      options={"reset_mask": done})
             for k, (i, s) in nxt.items():
-                running[k] = _Running(i, s, take_slot(obs2, k))
+                running[k] = _Running(i, s, take_slot(obs2, k), _slot_info(info2, VARIANT, k))
                 noisy[k].reset(s)
             expert = merge_expert_actions(info.get(EXPERT_ACTION), info2[EXPERT_ACTION], done)
         sink.flush()
     finally:
         envs.close()
+
+
+def _slot_info(info: dict[str, Any], key: str, k: int) -> Any:
+    """A vector env's info entry for slot k (None where the slot's env did not report it)."""
+    if key not in info or not info.get(f"_{key}", np.ones(k + 1, bool))[k]:
+        return None
+    return info[key][k]
 
 
 def algorithm_name(expert: str, noise: float) -> str:

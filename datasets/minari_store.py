@@ -82,15 +82,17 @@ def build_dataset(root: Path, task_id: str, episodes: list[Episode], env_spec, o
 
 
 def _infos(ep: Episode) -> dict[str, np.ndarray]:
-    """Per-step infos (T + 1 entries, as Minari stores them): the episode's index, its success, and,
-    for noisy collection, `expert_action`: the expert's label at each recorded state (the final state has
-    no action; its entry repeats the last label)."""
+    """Per-step infos (T + 1 entries, as Minari stores them): the episode's index, its success, for noisy
+    collection `expert_action`: the expert's label at each recorded state (the final state has no action;
+    its entry repeats the last label), and for a hidden-parameter family the episode's `variant`."""
     n = len(ep) + 1
     infos = {"episode_index": np.full(n, ep.index, np.int64),
              "success": np.full(n, -1 if ep.success is None else int(ep.success), np.int8)}
     if ep.labels is not None:
         labels = np.asarray(ep.labels)
         infos["expert_action"] = np.concatenate([labels, labels[-1:]])
+    if ep.variant is not None:
+        infos["variant"] = np.full(n, ep.variant, np.int64)
     return infos
 
 
@@ -125,8 +127,10 @@ def iter_episodes(root: Path, task_id: str) -> Iterator[Episode]:
         for ep, seed in zip(ds.iterate_episodes(), seeds):
             succ = int(ep.infos["success"][0])
             labels = ep.infos["expert_action"][:-1] if "expert_action" in ep.infos else None
+            variant = int(ep.infos["variant"][0]) if "variant" in ep.infos else None
             yield Episode(int(ep.infos["episode_index"][0]), int(seed), ep.observations, ep.actions,
-                          ep.rewards, ep.terminations, ep.truncations, None if succ < 0 else bool(succ), labels)
+                          ep.rewards, ep.terminations, ep.truncations, None if succ < 0 else bool(succ), labels,
+                          variant)
     except (OSError, KeyError, ValueError) as e:
         raise CorruptDataError(f"dataset '{dataset_dir(root, task_id)}' is corrupt or truncated "
                                f"({type(e).__name__}: {e}); {_fix(root, task_id)}") from e

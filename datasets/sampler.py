@@ -27,14 +27,29 @@ from gatosuite.tokenization import TokenSequence
 
 from .cache import TokenCache
 
+PROMPT_MODES = ("gato", "end", "whole")
+
 
 class MixedSampler:
     def __init__(self, caches: Mapping[str, TokenCache], weights: Mapping[str, float] | None = None,
                  window: int = 512, seed: int = 0, prompt_prob: float = 0.25,
                  allow_heldout: Sequence[str] = (), split: str = "all", val_fraction: float = 0.1,
-                 segment_steps: int | None = None) -> None:
+                 segment_steps: int | None = None, prompt_mode: str = "gato",
+                 prompts_from_all: bool = False, mask_prompt: bool = False) -> None:
         """`split` 'train' or 'val' keeps the first (1 - val_fraction) or the last val_fraction of each
-        task's episodes (at least one each when a task has two or more); 'all' uses every episode."""
+        task's episodes (at least one each when a task has two or more); 'all' uses every episode.
+
+        With probability `prompt_prob` a window opens with a stretch of another episode of the same task
+        (Gato's prompt conditioning); in a hidden-parameter family's cache, of the same variant (the same
+        goal), so that the prompt carries what the observation hides. `prompt_mode` places it: 'gato' the
+        demonstration's end or, as often, a random stretch of it; 'end' always its end (what few-shot
+        prompting feeds); 'whole' the demonstration from its start, cut to the prompt's share if longer.
+        `prompts_from_all`: a family's prompts may come from any split (for validation: few held-out
+        episodes share a variant). `mask_prompt`: no loss on the prompt's tokens (to measure the NLL of
+        the episode given its prompt)."""
+        if prompt_mode not in PROMPT_MODES:
+            raise ConfigError(f"prompt mode '{prompt_mode}' is unknown; use one of {', '.join(PROMPT_MODES)}")
+        self.prompt_mode, self.mask_prompt = prompt_mode, mask_prompt
         if not caches:
             raise ValueError("MixedSampler needs at least one task cache")
         for task_id in caches:
@@ -58,6 +73,8 @@ class MixedSampler:
         self.rng = np.random.default_rng(seed)
         self.stats = {"windows": 0, "prompted": 0}
         self.episodes = {t: _split(len(c), split, val_fraction) for t, c in self.caches.items()}
+        self.by_variant = {t: _by_variant(c.variants, np.arange(len(c)) if prompts_from_all else self.episodes[t])
+                           for t, c in self.caches.items() if getattr(c, "variants", None) is not None}
         for t, c in self.caches.items():
             tpt = c.tokens_per_timestep
             if tpt is not None and tpt > window:
@@ -78,9 +95,9 @@ class MixedSampler:
         self.stats["windows"] += 1
         if cache.tokens_per_timestep is None:
             return task, self._packed(cache, self.episodes[task])
-        return task, self._episode_window(cache, self.episodes[task])
+        return task, self._episode_window(task, cache, self.episodes[task])
 
-    def _episode_window(self, cache: TokenCache, pool: np.ndarray) -> TokenSequence:
+    def _episode_window(self, task: str, cache: TokenCache, pool: np.ndarray) -> TokenSequence:
         tpt = cache.tokens_per_timestep
         budget = self.window // tpt  # whole timesteps that fit
         if self.segment_steps is not None:
@@ -88,14 +105,25 @@ class MixedSampler:
         j = int(self.rng.integers(len(pool)))
         ep = int(pool[j])
         parts = []
+        if task in self.by_variant:  # prompts come from episodes of the same variant
+            pool = self.by_variant[task][cache.variants[ep]]
+            j = int(np.searchsorted(pool, ep))
         if self.rng.random() < self.prompt_prob and len(pool) > 1:
             other = int(self.rng.integers(len(pool) - 1))
-            other = int(pool[other + (other >= j)])  # another episode of the same task and split
+            other = int(pool[other + (other >= j)])  # another episode of the same task (variant) and split
             prompt = cache.episode(other)
             n = len(prompt) // tpt
             k = min(n, max(1, budget // 2))
-            start = n - k if self.rng.random() < 0.5 else int(self.rng.integers(n - k + 1))
-            parts.append(prompt.slice(start * tpt, (start + k) * tpt))
+            if self.prompt_mode == "whole":
+                start = 0
+            elif self.prompt_mode == "end" or self.rng.random() < 0.5:
+                start = n - k
+            else:
+                start = int(self.rng.integers(n - k + 1))
+            part = prompt.slice(start * tpt, (start + k) * tpt)
+            if self.mask_prompt:
+                part.loss_mask = np.zeros_like(part.loss_mask)
+            parts.append(part)
             budget -= k
             self.stats["prompted"] += 1
         seq = cache.episode(ep)
@@ -137,6 +165,14 @@ class MixedSampler:
             tasks.append(t)
             seqs.append(s)
         return tasks, seqs
+
+
+def _by_variant(variants: list[int] | None, pool: np.ndarray) -> dict[int, np.ndarray]:
+    """The split's episodes grouped by variant, each group sorted."""
+    groups: dict[int, list[int]] = {}
+    for e in pool:
+        groups.setdefault(int(variants[int(e)]), []).append(int(e))
+    return {v: np.array(sorted(g)) for v, g in groups.items()}
 
 
 def _split(n: int, split: str, val_fraction: float) -> np.ndarray:

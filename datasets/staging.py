@@ -43,6 +43,8 @@ class Episode:
     labels: np.ndarray | None = None
     """The expert's action at each recorded state, where it differs from the action played (collection
     with noise, DART-style); None when the expert's actions were played. Training targets are these."""
+    variant: int | None = None
+    """The episode's variant in a hidden-parameter family (envs/hidden.py), else None."""
 
     @property
     def targets(self) -> np.ndarray:
@@ -65,6 +67,8 @@ def _to_arrays(ep: Episode) -> dict[str, np.ndarray]:
            p + "success": np.array(-1 if ep.success is None else int(ep.success))}
     if ep.labels is not None:
         out[p + "labels"] = np.asarray(ep.labels)
+    if ep.variant is not None:
+        out[p + "variant"] = np.array(ep.variant)
     for k, v in ep.observations.items():
         out[f"{p}obs.{k}"] = np.asarray(v) if not isinstance(v, list) else np.array(v, dtype=str)
     return out
@@ -107,7 +111,8 @@ def read_chunk(path: Path) -> list[Episode]:
                for k, v in d.items() if k.startswith("obs.")}
         s = int(d["success"])
         episodes.append(Episode(idx, int(d["seed"]), obs, d["actions"], d["rewards"], d["terminations"],
-                                d["truncations"], None if s < 0 else bool(s), labels=d.get("labels")))
+                                d["truncations"], None if s < 0 else bool(s), labels=d.get("labels"),
+                                variant=int(d["variant"]) if "variant" in d else None))
     return episodes
 
 

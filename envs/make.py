@@ -17,6 +17,7 @@ from gatosuite.errors import ConfigError
 
 from .canonical import CanonicalObservation
 from .expert_wrapper import ExpertActionWrapper
+from .hidden import HideParameter, SetVariant
 from .registry import TaskSpec
 from .suite import SUITE
 
@@ -139,7 +140,9 @@ def make_raw_env(task: TaskSpec | str, render: bool = False) -> gym.Env:
         env = IdempotentClose(env)
     if task.domain == "babyai":
         env = QuietReset(env)
-    if task.domain == "metaworld":
+    if task.family is not None:
+        env = SetVariant(env, task.family, task.heldout)
+    elif task.domain == "metaworld":
         env = SeededTaskSelection(env)
     return env
 
@@ -153,7 +156,10 @@ def make_task_env(task_id: str, expert: bool = False, render: bool = False) -> g
         if task.expert is None:
             raise ConfigError(f"task '{task_id}' has no expert")
         env = ExpertActionWrapper(env, task.expert)
-    return CanonicalObservation(env, task.obs_mode, task.id)
+    env = CanonicalObservation(env, task.obs_mode, task.id)
+    if task.family is not None and not task.shows_parameter:
+        env = HideParameter(env, task.family)
+    return env
 
 
 def register_all() -> None:

@@ -52,6 +52,10 @@ class TaskSpec:
     """Token budget of a text observation."""
     why_heldout: str = ""
     """For held-out tasks: why few-shot transfer from the training mix is plausible."""
+    family: str | None = None
+    """The hidden-parameter family this task belongs to (envs/hidden.py), or None."""
+    shows_parameter: bool = False
+    """For a family's oracle tasks: the parameter stays in the observation."""
 
     def __post_init__(self) -> None:
         if ("train" in self.tags) == ("heldout" in self.tags):
@@ -72,8 +76,12 @@ class TaskSpec:
         return "heldout" in self.tags
 
     def reference(self) -> dict[str, Any]:
-        """Measured reference scores (random and expert), or {} before they are measured."""
-        return _reference_scores().get(self.id, {})
+        """Measured reference scores (random and expert), or {} before they are measured. A family's
+        oracle task plays the same goals with the same expert as its hidden sibling, and shares its scores."""
+        refs = _reference_scores()
+        if self.id not in refs and self.shows_parameter:
+            return refs.get(self.id.replace("-oracle", ""), {})
+        return refs.get(self.id, {})
 
     @property
     def random_score(self) -> float | None:

@@ -91,6 +91,29 @@ _add("babyai-pickupdist", "babyai", "BabyAI-PickupDist-v0", ("text", "image", "d
      heldout="Unseen level; its instruction ('pick up the <colour> <object>') is a combination of words "
              "and skills the trained levels teach (pickup in PickupLoc, colour/object grounding in GoTo*).")
 
+# --- hidden-parameter families (envs/hidden.py): a demonstration reveals the goal --------------------------
+def _add_family(name: str, domain: str, gym_id: str, expert: str, *, kwargs: dict | None = None,
+                metric: str = "return", bar: float | None = None, modalities: tuple[str, ...] = STATE_CONTINUOUS,
+                **kw) -> None:
+    """A family's four tasks: hidden or shown parameter, training or held-out variants."""
+    why = (f"Held-out goals of the {name} family, never seen in training; the observation hides the goal, "
+           "so only a demonstration of this goal tells where to go.")
+    for suffix, shows in (("", False), ("-oracle", True)):
+        for held in (False, True):
+            _add(f"{name}{suffix}{'-heldout' if held else ''}", domain, gym_id, modalities,
+                 heldout=why if held else "", extra_tags=("hidden-param", "oracle" if shows else "prompted"),
+                 kwargs=kwargs or {}, expert=expert, metric=metric, bar=bar, family=name, shows_parameter=shows,
+                 **kw)
+
+
+_add_family("reacher-goal", "mujoco", "Reacher-v5", "reacher")
+_add_family("babyai-goto-goal", "babyai", "BabyAI-GoToLocal-v0", "babyai-bot", metric="success",
+            modalities=("text", "image", "discrete"), obs_mode="babyai", max_text_tokens=16)
+_add_family("mw-reach-goal", "metaworld", "Meta-World/MT1", "mw-reach", kwargs={"env_name": "reach-v3"},
+            metric="success")
+_add_family("mw-push-goal", "metaworld", "Meta-World/MT1", "mw-push", kwargs={"env_name": "push-v3"},
+            metric="success")
+
 # --- text and captions (datasets, not environments) -------------------------------------------------------
 _add("text-lm", "text", None, ("text",), obs_mode="none")
 _add("babyai-captions", "caption", None, ("image", "text"), obs_mode="none")

@@ -95,9 +95,17 @@ def _adapt(checkpoint: Path, cfg: GatoConfig, text: TextModel, task_id: str, cac
 
 
 def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: list[int], s: EvalSettings,
-                 steps: int = 150, progress: bool = True) -> dict[str, Any]:
-    """The `fewshot[task_id]` block of eval_info.json: every method and k on the same seeds."""
+                 steps: int = 150, progress: bool = True, oracle: Path | None = None, adapt: bool = True,
+                 video_dir: Path | None = None) -> dict[str, Any]:
+    """The `fewshot[task_id]` block of eval_info.json: every method and k on the same seeds. For a
+    hidden-goal family's held-out task, evaluation/fewshot_family.py runs it, with `oracle`, `adapt` and
+    `video_dir` as described there."""
     task = SUITE[task_id]
+    if task.family is not None and task.heldout:  # goals only a demonstration reveals
+        from .fewshot_family import fewshot_family
+
+        return fewshot_family(checkpoint, task_id, root, work, ks, s, steps, progress, oracle=oracle, adapt=adapt,
+                              video_dir=video_dir)
     if not task.is_env or not task.heldout:
         raise ConfigError(f"few-shot evaluation is for held-out environment tasks; '{task_id}' is not one "
                          f"(held out: {', '.join(t.id for t in SUITE.select('heldout'))})")

@@ -267,12 +267,14 @@ def _per_task(info: Mapping[str, Any], out_dir: Path, scores_png: Path | None) -
     return out
 
 
-def _fewshot(info: Mapping[str, Any], fewshot_png: Path | None) -> list[Block]:
+def _fewshot(info: Mapping[str, Any], fewshot_png: Path | None, out_dir: Path) -> list[Block]:
     fs = info.get("fewshot") or {}
     if not fs:
         return []
-    rows, verdicts = [], []
+    rows, verdicts, videos = [], [], []
     for task, entry in fs.items():
+        if entry.get("video") and (out_dir / entry["video"]).is_file():  # a hidden-goal family's held-out seed
+            videos.append(Video(f"{task}: the same held-out seed zero-shot and prompted", str(entry["video"])))
         methods = entry.get("methods") or {}
         metric = str(entry.get("metric", "return"))
         extra = sorted(m for m in methods if m not in ("zero-shot", *ADAPTATION_METHODS, "scratch"))
@@ -288,7 +290,7 @@ def _fewshot(info: Mapping[str, Any], fewshot_png: Path | None) -> list[Block]:
                         *verdicts]
     if fewshot_png:
         out.append(Image(fewshot_png, "few-shot normalized score vs k"))
-    return out
+    return out + videos
 
 
 def _training(train_csv: Path | None, curve_png: Path | None) -> list[Block]:
@@ -405,7 +407,7 @@ def write_report(info: dict[str, Any], out_dir: Path, train_csv: Path | None = N
         "fewshot": figures.fewshot(info.get("fewshot"), fig_dir / "fewshot.png"),
     }
     blocks = [*_header(info), *_aggregate(info, drawn["performance_profile"]),
-              *_per_task(info, out_dir, drawn["task_scores"]), *_fewshot(info, drawn["fewshot"]),
+              *_per_task(info, out_dir, drawn["task_scores"]), *_fewshot(info, drawn["fewshot"], out_dir),
               *_training(train_csv, drawn["training_curve"]), *_timings(info)]
     written: dict[str, Path] = {k: p for k, p in drawn.items() if p is not None}
     written["markdown"] = out_dir / "report.md"

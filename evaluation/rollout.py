@@ -130,6 +130,9 @@ def rollout(policy: Policy, task_id: str, seeds: list[int], num_envs: int = 4, v
     try:
         slots = [take() for _ in range(n)]
         obs, info = envs.reset(seed=[s for _, s in slots])
+        seeds_to = getattr(policy, "set_episode_seeds", None)  # policies that prompt each episode by its seed
+        if seeds_to:
+            seeds_to([s for _, s in slots])
         policy.reset(n)
         stats = [_Stats() for _ in range(n)]
         recording = video is not None
@@ -160,6 +163,8 @@ def rollout(policy: Policy, task_id: str, seeds: list[int], num_envs: int = 4, v
                 slots[k], stats[k] = slot, _Stats()
             obs, reset_info = envs.reset(seed=[nxt[k][1] if k in nxt else None for k in range(n)],
                                          options={"reset_mask": done})
+            if seeds_to:
+                seeds_to([nxt[k][1] if k in nxt else None for k in range(n)])
             policy.reset_envs(done)
             if expert:
                 reset_info = {EXPERT_ACTION: merge_expert_actions(step_info.get(EXPERT_ACTION),

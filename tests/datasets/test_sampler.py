@@ -86,3 +86,39 @@ def test_rows_pack_short_segments(tmp_path):
         for task, seq in r:
             assert len(seq) <= 2 * caches[task].tokens_per_timestep
     assert all(len(r) == 1 for r in MixedSampler(caches, window=60, seed=0).sample_rows(4))
+
+
+def _family_cache(tmp_path, variants):
+    """Episodes whose every observation value is their variant's id, so tokens tell the variant."""
+    tok = Tokenizer.from_spaces(spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2))
+    seqs = [tok.encode_episode(np.full((30, 4), v, np.float32), np.zeros(30, np.int64)) for v in variants]
+    meta = {"task": "reacher-goal", "tokens_per_timestep": tok.spec.tokens_per_timestep, "variants": variants}
+    return write_cache(tmp_path / "fam", seqs, meta), tok
+
+
+@pytest.mark.parametrize("mode", ["gato", "end", "whole"])
+def test_family_prompts_come_from_the_same_goal(tmp_path, mode):
+    variants = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]
+    c, tok = _family_cache(tmp_path, variants)
+    L = tok.spec.tokens_per_timestep
+    s = MixedSampler({"reacher-goal": c}, window=60, seed=0, prompt_prob=1.0, prompt_mode=mode)
+    for _ in range(200):
+        _, w = s.sample()
+        obs = w.ids[w.kinds == TokenKind.CONTINUOUS]
+        assert len(set(obs.tolist())) == 1  # prompt and episode: one goal
+        first = w.timestep.reshape(-1, L)[:, 0]
+        if mode == "whole":
+            assert first[0] == 0  # the demonstration from its start
+    assert s.stats["prompted"] == 200
+    # without the variants in the cache, prompts are any episode of the task: goals mix
+    plain = write_cache(tmp_path / "plain", [c.episode(i) for i in range(len(c))],
+                        {"task": "reacher-goal", "tokens_per_timestep": L})
+    s = MixedSampler({"reacher-goal": plain}, window=60, seed=0, prompt_prob=1.0)
+    mixed = sum(len(set(w.ids[w.kinds == TokenKind.CONTINUOUS].tolist())) > 1 for w in s.sample_many(100)[1])
+    assert mixed > 30
+
+
+def test_unknown_prompt_mode_is_an_error(tmp_path):
+    c, _ = _env_cache(tmp_path, "a")
+    with pytest.raises(ValueError, match="prompt mode 'middle' is unknown; use one of gato, end, whole"):
+        MixedSampler({"cartpole": c}, prompt_mode="middle")

@@ -1,0 +1,142 @@
+"""Few-shot evaluation on a hidden-parameter family's held-out goals (envs/hidden.py).
+
+Every evaluation seed plays one held-out variant (a goal never seen in training), and every method is
+scored on the same seeds:
+
+* zero-shot: the checkpoint with no demonstration: it cannot know the goal;
+* prompting: k demonstrations *of the episode's own goal* (other start states) open its context, their
+  final timesteps as in `fewshot.prompt_for`; each env of the batched rollout gets its own episode's;
+* finetune / scratch: for each held-out goal, the checkpoint fine-tuned (or a model of its shape trained
+  from scratch) on that goal's k demonstrations, then played zero-shot on that goal's seeds;
+* oracle: a checkpoint trained on the family's `-oracle` task (the same episodes with the goal left in
+  the observation), played on `-oracle-heldout` with the same seeds: the ceiling of knowing the goal.
+
+Demonstrations are collected with seeds 0..H*k-1 (H held-out goals), so goal j's are seeds
+j, j+H, ..., all below the evaluation seeds (1000 onward by default).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from gatosuite.agent.checkpoint import config_of, read_config
+from gatosuite.agent.policy import GatoPolicy
+from gatosuite.datasets.cache import EpisodeSubset, dataset_obs_stats, open_cache, task_tokenizer
+from gatosuite.envs import SUITE
+from gatosuite.envs.hidden import FAMILIES
+from gatosuite.errors import ConfigError
+from gatosuite.tokenization import ObsStats, TextModel, TokenSequence
+
+from .evaluate import EvalSettings
+from .fewshot import _adapt, collect_demonstrations, context_steps, prompt_for
+from .rollout import rollout
+from .scores import task_summary
+
+
+def family_stats(meta: dict[str, Any], family: str, sibling: str, demo_root: Path, task_id: str) -> ObsStats | None:
+    """Observation statistics of a checkpoint trained with standardization, for a family's held-out task:
+    those of its training sibling (the same observation layout), else the demonstrations' own."""
+    if not meta.get("obs_stats"):
+        return None
+    if sibling in meta["obs_stats"]:
+        return ObsStats.from_dict(meta["obs_stats"][sibling])
+    return dataset_obs_stats(demo_root, task_id)
+
+
+def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: list[int], s: EvalSettings,
+                   steps: int = 150, progress: bool = True, oracle: Path | None = None,
+                   adapt: bool = True, video_dir: Path | None = None) -> dict[str, Any]:
+    """The `fewshot[task_id]` block for a family's held-out task (`<family>-heldout`). `adapt`: also
+    fine-tune and train from scratch per goal; `video_dir`: write the first seed played zero-shot and
+    prompted with k = min(ks), side by side; the block's `video` is its path relative to video_dir's parent."""
+    task = SUITE[task_id]
+    if task.family is None or not task.heldout or task.shows_parameter:
+        known = [t.id for t in SUITE.select("hidden-param") if t.heldout and not t.shows_parameter]
+        raise ConfigError(f"'{task_id}' is not a hidden-parameter family's held-out task; those are: "
+                          f"{', '.join(known)}")
+    fam = FAMILIES[task.family]
+    pool = fam.pool(heldout=True)
+    seeds = [s.seed + i for i in range(s.episodes)]
+    n_demos = len(pool) * max(ks)
+    if n_demos > min(seeds):
+        raise ConfigError(f"{n_demos} demonstrations need seeds 0..{n_demos - 1}, which reach the evaluation "
+                          f"seeds from {min(seeds)}; evaluate from a higher --seed")
+    t0 = time.perf_counter()
+    text = TextModel.load(checkpoint)
+    meta = read_config(checkpoint)
+    demo_root = collect_demonstrations(task_id, n_demos, root)
+    stats = family_stats(meta, task.family, task.family, demo_root, task_id)
+    tok = task_tokenizer(task_id, text, stats)
+    cache = open_cache(demo_root, task_id, tok)
+    of_variant: dict[int, list[int]] = {v: [] for v in pool}  # episode indices of each goal, in seed order
+    for i, v in enumerate(cache.variants):
+        of_variant[v].append(i)
+    L = tok.spec.tokens_per_timestep
+    cfg = config_of(checkpoint, meta)
+    ctx = context_steps(meta, cfg, L)
+
+    def prompts(k: int):
+        def of_seed(seed: int) -> list[TokenSequence]:
+            demos = [cache.episode(i) for i in of_variant[fam.variant(seed, True)]]
+            return prompt_for(demos, k, L, ctx) or []
+        return of_seed
+
+    videos: dict[str, Path] = {}
+
+    def play(ckpt: Path, on: list[int], k: int | None = None, task: str = task_id,
+             obs_stats: ObsStats | None = stats, video: str | None = None) -> list[float]:
+        policy = GatoPolicy(ckpt, task, device=s.device, precision=s.precision, obs_stats=obs_stats,
+                            prompt_of_seed=prompts(k) if k else None)
+        path = None
+        if video_dir is not None and video is not None:
+            path = videos[video] = Path(video_dir) / f"{task_id}-{video}.mp4"
+        return [r.score for r in rollout(policy, task, on, num_envs=s.envs, progress=False, video=path)]
+
+    def summary(scores: list[float]) -> dict[str, Any]:
+        return task_summary(task_id, scores, reps=s.reps)
+
+    methods: dict[str, dict[str, Any]] = {"zero-shot": {"0": summary(play(checkpoint, seeds, video="zero-shot"))},
+                                          "prompting": {}, "finetune": {}, "scratch": {}}
+    prompt_steps = {}
+    for k in ks:
+        if prompt_for([cache.episode(i) for i in of_variant[pool[0]]], k, L, ctx) is not None:
+            methods["prompting"][str(k)] = summary(play(checkpoint, seeds, k,
+                                                         video=f"prompt-k{k}" if k == min(ks) else None))
+            prompt_steps[str(k)] = (ctx // 2) // k
+        if adapt:
+            for finetune in (True, False):
+                scores: dict[int, float] = {}
+                for v in pool:  # one adapted model per held-out goal, on that goal's k demonstrations
+                    on = [x for x in seeds if fam.variant(x, True) == v]
+                    if not on:
+                        continue
+                    sub = EpisodeSubset(cache, of_variant[v][:k])
+                    ckpt = _adapt(checkpoint, cfg, text, task_id, sub, len(sub), Path(work) / task_id / f"goal{v}",
+                                  steps, finetune, s, meta.get("segment_steps"))
+                    scores.update(zip(on, play(ckpt, on)))
+                methods["finetune" if finetune else "scratch"][str(k)] = summary([scores[x] for x in seeds])
+        if progress:
+            print(f"  {task_id} k={k}: " + ", ".join(f"{m} {v[str(k)]['normalized']:.2f}" for m, v in methods.items()
+                                                     if str(k) in v), flush=True)
+    if oracle is not None:
+        sibling = f"{task.family}-oracle"
+        ometa = read_config(oracle)
+        ostats = ObsStats.from_dict(ometa["obs_stats"][sibling]) if sibling in (ometa.get("obs_stats") or {}) else None
+        methods["oracle"] = {"0": summary(play(oracle, seeds, task=f"{sibling}-heldout", obs_stats=ostats))}
+    video = None
+    if len(videos) == 2:
+        from .video import side_by_side
+
+        zero, prompted = videos.values()
+        goal = fam.variant(seeds[0], True)
+        path = side_by_side([zero, prompted], [f"zero-shot (goal {goal} hidden)",
+                                               f"prompted with {min(ks)} demo of goal {goal}"],
+                            Path(video_dir) / f"{task_id}-zero-vs-prompted.mp4")
+        video = str(path.relative_to(Path(video_dir).parent))  # relative to the run folder, as reports link it
+    ref = task.reference()
+    return {"seeds": seeds, "metric": task.metric, "random": ref["random"], "expert": ref["expert"],
+            "family": task.family, "video": video, "variants": {str(x): fam.variant(x, True) for x in seeds},
+            "demos": {"seeds": list(range(n_demos)), "prompt_timesteps": prompt_steps, "train_steps": steps},
+            "methods": methods, "seconds": time.perf_counter() - t0}

@@ -1,0 +1,47 @@
+"""Videos side by side: the same seed played two ways (e.g. zero-shot and prompted), one frame row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .rollout import write_video
+
+
+def _band(text: str, width: int, height: int = 18) -> np.ndarray:
+    """`text` in white on a black band of the given width (matplotlib's Agg renderer, no display)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    fig.patch.set_facecolor("black")
+    fig.text(0.02, 0.5, text, color="white", fontsize=8, va="center")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    band = np.asarray(canvas.buffer_rgba())[:height, :width, :3]
+    return np.pad(band, ((0, height - band.shape[0]), (0, width - band.shape[1]), (0, 0)))
+
+
+def side_by_side(videos: list[Path], labels: list[str], out: Path, fps: float | None = None) -> Path:
+    """One MP4 whose frames are the inputs' frames next to each other, each under its label; a shorter
+    video holds its last frame."""
+    import imageio.v2 as imageio
+
+    clips = []
+    for path in videos:
+        reader = imageio.get_reader(path)
+        fps = fps or float(reader.get_meta_data().get("fps", 10))
+        clips.append([np.asarray(f) for f in reader])
+        reader.close()
+    n = max(len(c) for c in clips)
+    h = max(c[0].shape[0] for c in clips)
+    bands = [_band(label, c[0].shape[1]) for c, label in zip(clips, labels)]
+    frames = []
+    for i in range(n):
+        row = []
+        for clip, band in zip(clips, bands):
+            f = clip[min(i, len(clip) - 1)]
+            row.append(np.concatenate([band, np.pad(f, ((0, h - f.shape[0]), (0, 0), (0, 0)))], axis=0))
+        frames.append(np.concatenate(row, axis=1))
+    return write_video(frames, out, fps)

@@ -1,0 +1,84 @@
+"""Hidden-parameter families: the goal is set by the seed, hidden from the observation (shown to the
+oracle), held-out goals are other values, and collection stores each episode's goal."""
+
+import numpy as np
+import pytest
+
+from gatosuite.envs import SUITE, make_task_env
+from gatosuite.envs.hidden import FAMILIES, VARIANT, parameter
+
+
+def test_every_family_has_four_tasks_and_disjoint_goals():
+    for name, fam in FAMILIES.items():
+        ids = {t.id for t in SUITE.select("hidden-param") if t.family == name}
+        assert ids == {name, f"{name}-heldout", f"{name}-oracle", f"{name}-oracle-heldout"}
+        assert SUITE[f"{name}-heldout"].heldout and not SUITE[name].heldout
+        assert (fam.train, fam.heldout) >= ((50, 10) if name.startswith("mw-") or name == "reacher-goal" else (14, 4))
+        train = {tuple(np.round(parameter(name, v), 6)) for v in fam.pool(False)}
+        held = {tuple(np.round(parameter(name, v), 6)) for v in fam.pool(True)}
+        assert len(train) == fam.train and len(held) == fam.heldout and not train & held
+
+
+def test_seeds_of_a_variant_play_it():
+    fam = FAMILIES["reacher-goal"]
+    for v in (0, 7, 49, 50, 59):
+        for s in fam.seeds_of(v, 3, start=1000 if v >= fam.train else 0):
+            assert fam.variant(s, v >= fam.train) == v
+
+
+@pytest.mark.parametrize("family", ["reacher-goal", "mw-reach-goal"])
+def test_the_goal_is_hidden_and_the_oracle_sees_it(family):
+    fam = FAMILIES[family]
+    hidden = make_task_env(f"{family}-heldout", expert=True)
+    shown = make_task_env(f"{family}-oracle-heldout")
+    h, info = hidden.reset(seed=1003)
+    o, oinfo = shown.reset(seed=1003)
+    v = info[VARIANT]
+    assert v == oinfo[VARIANT] == fam.variant(1003, heldout=True) and v >= fam.train
+    keep = [i for i in range(o["state"].shape[0]) if i not in fam.hide]
+    np.testing.assert_allclose(h["state"], o["state"][keep])
+    goal = parameter(family, v)
+    shown_goal = o["state"][list(fam.hide)][: len(goal)]
+    np.testing.assert_allclose(shown_goal, goal, atol=1e-5)
+    assert not np.isin(np.round(goal, 5), np.round(h["state"], 5)).all()
+    hidden.close()
+    shown.close()
+
+
+def test_the_expert_reaches_the_hidden_goal_and_collection_stores_it(tmp_path):
+    from gatosuite.datasets import minari_store
+    from gatosuite.datasets.collect import collect
+
+    collect("reacher-goal", 4, tmp_path, progress=False)
+    eps = list(minari_store.iter_episodes(tmp_path, "reacher-goal"))
+    fam = FAMILIES["reacher-goal"]
+    assert [e.variant for e in eps] == [fam.variant(e.seed, False) for e in eps] == [0, 1, 2, 3]
+    for e in eps:  # the fingertip ends at the episode's own goal (fingertip = arm angles' forward kinematics)
+        c, s = e.observations["state"][-1][:2], e.observations["state"][-1][2:4]
+        tip = np.array([0.1 * c[0] + 0.11 * (c[0] * c[1] - s[0] * s[1]),
+                        0.1 * s[0] + 0.11 * (s[0] * c[1] + c[0] * s[1])])
+        assert np.linalg.norm(tip - parameter("reacher-goal", e.variant)) < 0.02
+
+
+def test_babyai_family_withholds_the_mission_and_the_bot_goes_to_the_target():
+    from gatosuite.envs.hidden import BABYAI_TARGETS, HIDDEN_MISSION
+
+    fam = FAMILIES["babyai-goto-goal"]
+    held = {BABYAI_TARGETS[v] for v in fam.pool(True)}
+    train = {BABYAI_TARGETS[v] for v in fam.pool(False)}
+    assert not held & train and {c for c, _ in held} <= {c for c, _ in train}
+    env = make_task_env("babyai-goto-goal-heldout", expert=True)
+    oracle = make_task_env("babyai-goto-goal-oracle-heldout")
+    for seed in (1000, 1001, 1002):
+        obs, info = env.reset(seed=seed)
+        shown, _ = oracle.reset(seed=seed)
+        color, kind = BABYAI_TARGETS[info[VARIANT]]
+        assert obs["mission"] == HIDDEN_MISSION and shown["mission"].endswith(f"{color} {kind}")
+        np.testing.assert_array_equal(obs["image"], shown["image"])  # the same level
+        done, success = False, False
+        while not done:
+            obs, r, term, trunc, info = env.step(info["expert_action"])
+            done, success = term or trunc, r > 0
+        assert success
+    env.close()
+    oracle.close()
