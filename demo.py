@@ -5,7 +5,9 @@
 2. train one `nano` generalist on all of it for a bounded time. The schedule's length is fitted to the
    budget from the step rate measured in the first steps, so it ends inside the budget on any machine;
 3. evaluate every trained task, with a video of each;
-4. run the few-shot protocol on 2 held-out tasks (zero-shot, k-shot prompting, fine-tuning, scratch);
+4. run the few-shot protocol on 2 held-out tasks (zero-shot, k-shot prompting, fine-tuning, scratch) and
+   on the held-out goals of a hidden-goal family trained in the mix (zero-shot against prompted, with a
+   side-by-side video of one seed);
 5. write eval_info.json and the report, and print where they are.
 
 The time the rest of the demo will take is printed once training has measured its step rate, from that
@@ -30,7 +32,7 @@ MIX = ["cartpole", "acrobot", "mountaincar-continuous", "inverted-pendulum", "dm
 """The default training mix of environment tasks (the text-lm and babyai-captions data join them)."""
 
 NOISE = {"cartpole": 0.2, "inverted-pendulum": 0.2, "dmc-cartpole-balance": 0.2, "mountaincar-continuous": 0.2,
-         "dmc-point_mass-easy": 0.2, "mw-reach": 0.2}
+         "dmc-point_mass-easy": 0.2, "mw-reach": 0.2, "reacher-goal": 0.2}
 """DART-style action noise while collecting: the env plays a random action with this probability, and
 every state is labelled with the expert's action. Experts of balance and reaching tasks otherwise never
 leave their equilibrium, and a clone never sees the states it must recover from (README, "Learning the
@@ -49,7 +51,15 @@ to the mix: 1.01 trained alone for 600 steps, 0.55 after 600 steps shared with d
 (whose timesteps are as long), and 0.18-0.31 in the demo's uniform mix. BabyAI needs the most steps of
 the MLP ceiling's tasks; the text and caption data only keep the text modality alive."""
 
-EPISODES = {"babyai-gotoredball": 1000}
+FAMILY = "reacher-goal"
+"""A hidden-goal family (envs/hidden.py): trained in the mix on its 50 training goals, each window's prompt a
+demonstration of the same goal; its 10 held-out goals are the few-shot phase's last task, zero-shot against
+prompted with demonstrations of the episode's own goal, with a side-by-side video. It is scored there,
+not among the trained tasks: without a prompt no policy can know its goal. Its per-goal fine-tuning and
+scratch runs and the oracle (a second training run) are left to benchmarks/bench_fewshot.py: they would
+not fit the demo's 25 minutes."""
+
+EPISODES = {"babyai-gotoredball": 1000, FAMILY: 1000}
 """Episodes collected for tasks that need more than --episodes. A BabyAI GoToRedBall episode is about 6
 steps: an MLP-and-CNN behaviour clone scored -0.05 on 20 of them and 0.87 on 1000
 (benchmarks/bench_learning.py), which take about 10 s to collect."""
@@ -160,7 +170,8 @@ class Estimate:
         evaluate = self._rollouts(model, self.mix, rt)
         methods = 1 + 3 * len(a.ks)  # zero-shot; prompting, fine-tuning and scratch per k
         fewshot = (len(self.fewshot) * len(a.ks) * 2 * a.fewshot_steps / steps_per_s
-                   + methods * self._rollouts(model, self.fewshot, rt))
+                   + methods * self._rollouts(model, self.fewshot, rt)
+                   + (1 + len(a.ks)) * self._rollouts(model, [f"{FAMILY}-heldout"], rt))  # zero-shot, prompting
         if training_left is None:
             training_left = a.minutes * 60 - (time.perf_counter() - self.train_start)
         total = training_left + evaluate + fewshot
@@ -187,13 +198,14 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     out = Path(args.out)
     rt = resolve(args.device, args.precision)
     budget = f"{QUICK_STEPS} steps" if args.quick else f"{args.minutes:g} min"
-    print(f"gatosuite demo: {len(mix)} tasks + text and captions, {args.preset} for {budget} on {rt.device} in "
-          f"{rt.precision}, few-shot on {', '.join(fewshot)}. The time the rest takes is printed once training "
-          f"has measured its step rate.\noutput: {out}", flush=True)
+    fewshot_ids = ", ".join(fewshot + [f"{FAMILY}-heldout"])
+    print(f"gatosuite demo: {len(mix)} tasks + the {FAMILY} family + text and captions, {args.preset} for {budget} "
+          f"on {rt.device} in {rt.precision}, few-shot on {fewshot_ids}. The time the rest takes is printed once "
+          f"training has measured its step rate.\noutput: {out}", flush=True)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     text = default_text_model(4096)
-    for task_id in tqdm(mix, desc="collect", unit="task", disable=not progress):
+    for task_id in tqdm(mix + [FAMILY], desc="collect", unit="task", disable=not progress):
         # the demo owns its data folder: data from another version of the demo is replaced, and a killed
         # collection resumes from its staged chunks
         n = args.episodes if args.quick else EPISODES.get(task_id, args.episodes)
@@ -205,7 +217,7 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
 
     t = time.perf_counter()
     est = Estimate(args, mix, fewshot, text)
-    train_tasks = mix + ["text-lm", "babyai-captions"]
+    train_tasks = mix + [FAMILY, "text-lm", "babyai-captions"]
     weights = [f"{t}={w}" for t, w in MIX_WEIGHTS.items() if t in train_tasks]
     common = dict(tasks=",".join(train_tasks), root=args.root, out=out / "train", preset=args.preset,
                   window=args.window, batch_size=args.batch_size, device=args.device, precision=args.precision,
@@ -241,6 +253,8 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     for task_id in fewshot:
         few[task_id] = fewshot_task(ckpt, task_id, args.root, out / "fewshot", args.ks, s,
                                     steps=args.fewshot_steps, progress=progress)
+    few[f"{FAMILY}-heldout"] = fewshot_task(ckpt, f"{FAMILY}-heldout", args.root, out / "fewshot", args.ks, s,
+                                            progress=progress, adapt=False, video_dir=out / "fewshot")
     timings["fewshot_s"] = time.perf_counter() - t
 
     info = build_info(ckpt, tasks, s, few, timings)
