@@ -41,3 +41,13 @@ def test_bare_datasets_is_not_ours_even_when_run_from_the_repo_root():
 def test_console_script_is_registered():
     (ep,) = entry_points(group="console_scripts", name="gatosuite")
     assert ep.value == "gatosuite.cli:main"
+
+
+def test_every_subpackage_is_listed_for_installation():
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    skip = {"tests", "benchmarks", ".venv", "data", "runs"}
+    found = {"gatosuite" + "".join("." + part for part in p.parent.relative_to(REPO).parts)
+             for p in REPO.rglob("__init__.py") if not skip & set(p.relative_to(REPO).parts)}
+    assert found == listed, f"add to or remove from pyproject.toml's packages: {sorted(found ^ listed)}"
