@@ -107,12 +107,12 @@ def _add_family(name: str, domain: str, gym_id: str, expert: str, *, kwargs: dic
 
 
 _add_family("reacher-goal", "mujoco", "Reacher-v5", "reacher")
-_add_family("babyai-goto-goal", "babyai", "BabyAI-GoToLocal-v0", "babyai-bot", metric="success",
+_add_family("babyai-goto-goal", "babyai", "BabyAI-GoToLocal-v0", "babyai-bot", metric="success", bar=0.98,
             modalities=("text", "image", "discrete"), obs_mode="babyai", max_text_tokens=16)
 _add_family("mw-reach-goal", "metaworld", "Meta-World/MT1", "mw-reach", kwargs={"env_name": "reach-v3"},
-            metric="success")
+            metric="success", bar=0.95)
 _add_family("mw-push-goal", "metaworld", "Meta-World/MT1", "mw-push", kwargs={"env_name": "push-v3"},
-            metric="success")
+            metric="success", bar=0.95)
 
 # --- text and captions (datasets, not environments) -------------------------------------------------------
 _add("text-lm", "text", None, ("text",), obs_mode="none")
