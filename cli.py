@@ -139,12 +139,12 @@ class Rollout:
     """auto, fp32 or bf16 (auto: bf16 only where it is measured faster)."""
 
     def run(self) -> None:
-        from gatosuite.agent.policy import GatoPolicy
+        from gatosuite.agent.factory import make_policy
         from gatosuite.evaluation.rollout import rollout
         from gatosuite.evaluation.scores import task_summary
 
         prompt = None
-        policy = GatoPolicy(self.checkpoint, self.task, device=self.device, precision=self.precision)
+        policy = make_policy(self.checkpoint, self.task, device=self.device, precision=self.precision)
         if self.prompt_episodes:
             from gatosuite.evaluation.fewshot import demonstrations, prompt_for
 
@@ -153,7 +153,7 @@ class Rollout:
                                 policy.capacity)
             if prompt is None:
                 raise SystemExit(f"error: {self.prompt_episodes} demonstrations do not fit the context")
-            policy = GatoPolicy(self.checkpoint, self.task, prompt=prompt, device=self.device,
+            policy = make_policy(self.checkpoint, self.task, prompt=prompt, device=self.device,
                                 precision=self.precision)
         seeds = [self.seed + i for i in range(self.episodes)]
         results = rollout(policy, self.task, seeds, num_envs=self.envs, video=self.video)

@@ -1,6 +1,9 @@
 """Checkpoints: `model.safetensors`, `config.json`, `tokenizer.model`, and `trainer_state.pt`
 (optimizer, schedule step, sampler generator) for exact resume. Written atomically (a temp folder
 renamed into place) and loaded without pickle (safetensors, and `torch.load(weights_only=True)`).
+
+config.json records the model family as `architecture` (agent/families.py), and loading builds that
+family's model; a checkpoint from before the field existed is a Gato one.
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ from safetensors.torch import load_file, save_file
 from gatosuite.errors import DataNotFoundError, GatosuiteError
 from gatosuite.tokenization import TextModel
 
-from .configuration_gato import LEGACY, GatoConfig
-from .modeling_gato import GatoModel
+from .families import family_of_config, get_family
 
 MODEL_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "trainer_state.pt"
 
@@ -32,7 +34,7 @@ class CorruptCheckpointError(GatosuiteError, ValueError):
     """A checkpoint file that is truncated or malformed."""
 
 
-def save_checkpoint(directory: Path, model: GatoModel, text_model: TextModel | None,
+def save_checkpoint(directory: Path, model: torch.nn.Module, text_model: TextModel | None,
                     extra: dict[str, Any] | None = None, trainer_state: dict[str, Any] | None = None) -> Path:
     """Write a checkpoint folder atomically; returns its path."""
     directory = Path(directory)
@@ -41,7 +43,7 @@ def save_checkpoint(directory: Path, model: GatoModel, text_model: TextModel | N
     tmp.mkdir(parents=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(tmp / MODEL_FILE))
-    meta = {"model": model.cfg.to_dict(), **(extra or {})}
+    meta = {"architecture": family_of_config(model.cfg).name, "model": model.cfg.to_dict(), **(extra or {})}
     if text_model is not None:
         text_model.save(tmp)
         meta["text_model_sha256"] = text_model.fingerprint
@@ -77,23 +79,28 @@ def read_config(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def config_of(directory: Path, meta: dict[str, Any] | None = None) -> GatoConfig:
-    """The model config recorded in a checkpoint."""
+def config_of(directory: Path, meta: dict[str, Any] | None = None) -> Any:
+    """The model config recorded in a checkpoint, of its family's config class."""
     meta = meta if meta is not None else read_config(directory)
+    family = get_family(meta.get("architecture", "gato"))  # checkpoints before the field are Gato's
     try:
-        return GatoConfig(**{**LEGACY, **meta["model"]})
+        return family.config.from_dict(meta["model"])
     except (TypeError, ValueError) as e:
         raise CorruptCheckpointError(f"'{Path(directory) / CONFIG_FILE}' holds a model config this version cannot "
                                      f"build ({e}); {_fix(directory)}") from None
 
 
-def load_model(directory: Path, expected: GatoConfig | None = None,
-               device: torch.device | str = "cpu") -> tuple[GatoModel, dict[str, Any]]:
+def load_model(directory: Path, expected: Any | None = None,
+               device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
     """The model of a checkpoint, on `device` (weights are read to the CPU first, so a checkpoint written
     on any device loads on any other). With `expected`, a different config is a CheckpointMismatchError
     that lists every differing field."""
     meta = read_config(directory)
     cfg = config_of(directory, meta)
+    if expected is not None and type(cfg) is not type(expected):
+        raise CheckpointMismatchError(f"checkpoint '{directory}' holds a '{type(cfg).architecture}' model, not "
+                                      f"'{type(expected).architecture}'; pass --model "
+                                      f"{type(cfg).architecture}, or start a new run in another --out folder")
     if expected is not None and cfg != expected:
         diff = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in cfg.diff(expected).items())
         raise CheckpointMismatchError(f"checkpoint '{directory}' was made with another model config ({diff}); "
@@ -106,7 +113,7 @@ def load_model(directory: Path, expected: GatoConfig | None = None,
     except (SafetensorError, OSError, ValueError) as e:
         raise CorruptCheckpointError(f"'{path}' is truncated or not a safetensors file ({e}); "
                                      f"{_fix(directory)}") from None
-    model = GatoModel(cfg)
+    model = family_of_config(cfg).model(cfg)
     missing, unexpected = set(model.state_dict()) - set(weights), set(weights) - set(model.state_dict())
     if missing or unexpected:
         raise CheckpointMismatchError(f"'{path}' does not match the config next to it (missing: "

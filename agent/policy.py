@@ -28,8 +28,8 @@ from gatosuite.tokenization import ObsStats, TextModel, TokenKind, TokenSequence
 
 from .batch import collate
 from .checkpoint import CheckpointMismatchError, load_model
+from .contract import ActingModel
 from .kv_cache import KVCache
-from .modeling_gato import GatoModel
 from .runtime import Runtime, resolve
 
 
@@ -77,7 +77,7 @@ class GatoPolicy:
         self._setup(model, text, task_id, rt, meta, str(checkpoint), greedy, temperature, seed, prompt, obs_stats)
 
     @classmethod
-    def from_model(cls, model: GatoModel, text: TextModel | None, task_id: str, rt: Runtime,
+    def from_model(cls, model: ActingModel, text: TextModel | None, task_id: str, rt: Runtime,
                    greedy: bool = True, meta: dict[str, Any] | None = None) -> GatoPolicy:
         """A policy around a model in memory (e.g. one being trained), on the model's own device; `meta`
         as a checkpoint's config.json would hold it (segment length, observation statistics)."""
@@ -86,11 +86,15 @@ class GatoPolicy:
         self._setup(model, text, task_id, rt, meta or {}, "the model", greedy, 1.0, 0, None, None)
         return self
 
-    def _setup(self, model: GatoModel, text: TextModel | None, task_id: str, rt: Runtime, meta: dict[str, Any],
+    def _setup(self, model: ActingModel, text: TextModel | None, task_id: str, rt: Runtime, meta: dict[str, Any],
                source: str, greedy: bool, temperature: float, seed: int, prompt: list[TokenSequence] | None,
                obs_stats: ObsStats | None) -> None:
-        from gatosuite.datasets.cache import task_tokenizer
+        from gatosuite.tokenization.task import task_tokenizer
 
+        if not getattr(model, "can_act", False) or not isinstance(model, ActingModel):
+            raise ConfigError(f"{source} is a '{type(model.cfg).architecture}' model, which cannot act through "
+                              "the KV-cache policy; use gatosuite.agent.factory.make_policy, which picks its "
+                              "family's own policy")
         self.rt, self.model = rt, model
         self.model.eval()
         trained_stats = (meta.get("obs_stats") or {}).get(task_id)

@@ -33,8 +33,7 @@ from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
 from .batch import TokenBatch, collate_rows
 from .checkpoint import load_model, load_trainer_state, save_checkpoint
-from .configuration_gato import GatoConfig, preset
-from .modeling_gato import EMBEDDINGS, GatoModel
+from .families import ModelFamily, get_family
 from .runtime import Runtime, default_device, default_precision, resolve
 from .train_log import RunLog
 
@@ -49,8 +48,10 @@ class TrainArgs:
     """Where `gatosuite collect` put datasets and token caches."""
     out: Path = Path("runs/train")
     """Run folder: checkpoint/, train.csv, tensorboard/."""
+    model: str = "gato"
+    """Model family (agent/families.py): gato, gato-moe, moe. Each consumes the same token batches."""
     preset: str = "nano"
-    """Model preset: nano, tiny, small, gato-79m."""
+    """The family's preset: nano (every family has one, sized for a CPU), tiny, small, ..."""
     window: int = 256
     """Tokens per training window (the model's context)."""
     batch_size: int = 16
@@ -155,18 +156,21 @@ def parse_task_weights(items: list[str], tasks: list[str]) -> dict[str, float]:
     return weights
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """['name=value', ...] -> {name: value} typed like the GatoConfig field; unknown names are an error."""
+def parse_overrides(items: list[str], config: type | None = None) -> dict[str, Any]:
+    """['name=value', ...] -> {name: value} typed like the field of the family's config class (Gato's by
+    default); unknown names are an error."""
     import dataclasses
 
-    types = {f.name: f.type for f in dataclasses.fields(GatoConfig)}
+    if config is None:
+        config = get_family("gato").config
+    types = {f.name: f.type for f in dataclasses.fields(config)}
     out: dict[str, Any] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or name not in types:
             raise ConfigError(f"bad model override '{item}'; use name=value with a name among "
                               f"{', '.join(sorted(types))}")
-        kind = {"int": int, "float": float}.get(str(types[name]), str)
+        kind = {"int": int, "float": float, "float | None": float}.get(str(types[name]), str)
         try:
             out[name] = kind(value)
         except ValueError:
@@ -216,9 +220,10 @@ class BudgetFit:
 def load_caches(args: TrainArgs, text_model: TextModel) -> dict[str, TokenCache]:
     """Token caches of the selected tasks that have data; held-out tasks only if allowed."""
     from gatosuite.datasets import minari_store
-    from gatosuite.datasets.cache import dataset_obs_stats, open_cache, task_tokenizer
+    from gatosuite.datasets.cache import dataset_obs_stats, open_cache
     from gatosuite.datasets.captions import build_caption_cache
     from gatosuite.datasets.text_data import build_text_cache
+    from gatosuite.tokenization.task import task_tokenizer
 
     caches = {}
     for task in SUITE.select(args.tasks):
@@ -235,12 +240,6 @@ def load_caches(args: TrainArgs, text_model: TextModel) -> dict[str, TokenCache]
         raise DataNotFoundError(f"no training data for '{args.tasks}' under '{args.root}'; collect some first: "
                                 f"gatosuite collect --task {args.tasks} --root {args.root}")
     return caches
-
-
-def _param_groups(model: GatoModel, weight_decay: float) -> list[dict[str, Any]]:
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and n.split(".")[0] not in EMBEDDINGS]
-    keep = [p for n, p in model.named_parameters() if not any(p is q for q in decay)]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
 
 
 def modalities(caches: dict[str, TokenCache]) -> list[str]:
@@ -277,7 +276,7 @@ def _agree_on_precision(rt: Runtime, world: int) -> Runtime:
 class _Run:
     """What one training run holds while it runs."""
 
-    model: GatoModel
+    model: torch.nn.Module
     fwd: Callable[[TokenBatch], Any]
     opt: torch.optim.Optimizer
     sampler: MixedSampler
@@ -292,7 +291,7 @@ class _Run:
     (logged as val_loss_prompted / val_loss_unprompted; the prompted NLL is the episode's alone)."""
 
 
-def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache], cfg: GatoConfig | None,
+def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache], cfg: Any | None,
            rt: Runtime, rank: int, world: int) -> _Run:
     """Model, optimizer and samplers, fresh or restored from the run's checkpoint."""
     vocab = Vocabulary(text_model.vocab_size)
@@ -301,7 +300,9 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     if args.init_from is not None:
         base, _ = load_model(Path(args.init_from))
         cfg = base.cfg
-    cfg = cfg or preset(args.preset, vocab.size, context=args.window, **parse_overrides(args.overrides))
+    family: ModelFamily = get_family(type(cfg).architecture if cfg is not None else args.model)
+    cfg = cfg or family.build(args.preset, vocab.size, context=args.window,
+                              **parse_overrides(args.overrides, family.config))
     if args.window > cfg.context:
         raise ConfigError(f"--window {args.window} exceeds the model's context of {cfg.context}")
     if cfg.vocab_size != vocab.size:
@@ -330,9 +331,9 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     else:
         if ckpt.exists():
             raise RunExistsError(f"'{args.out}' already holds a run; pass --resume to continue it, or another --out")
-        model = base if base is not None else GatoModel(cfg)
+        model = base if base is not None else family.model(cfg)
     model.to(rt.device)
-    opt = torch.optim.AdamW(_param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95),
+    opt = torch.optim.AdamW(model.param_groups(args.weight_decay), lr=args.lr, betas=(0.9, 0.95),
                             fused=rt.device.type == "cuda")
     step, total = 0, args.steps
     if args.resume:
@@ -371,7 +372,8 @@ def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[np.n
     with run.rt.autocast():
         _, loss, info = run.fwd(batch)
     run.opt.zero_grad(set_to_none=True)
-    loss.backward()
+    # a family's auxiliary loss (routing balance) is optimised with the task loss and logged apart
+    (loss + info["aux_loss"] if "aux_loss" in info else loss).backward()
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), args.grad_clip)
     run.opt.step()
     run.step += 1
@@ -404,8 +406,8 @@ def _accumulate(acc: dict[str, list[float]], token_tasks: np.ndarray, batch: Tok
 
 
 def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str, TokenCache] | None = None,
-          progress: bool = True, cfg: GatoConfig | None = None,
-          on_fit: Callable[[GatoModel, float, int], None] | None = None) -> dict[str, Any]:
+          progress: bool = True, cfg: Any | None = None,
+          on_fit: Callable[[torch.nn.Module, float, int], None] | None = None) -> dict[str, Any]:
     """Run training; returns a summary (final step, last losses, tokens/s, runtime). `cfg` overrides the
     preset (e.g. a model of another run's shape, trained from scratch). `on_fit(model, steps_per_s,
     schedule_steps)` is called when --fit-schedule first fits the schedule."""
@@ -482,7 +484,7 @@ def _log_row(log: RunLog, run: _Run, args: TrainArgs, acc: dict[str, list[float]
 
 
 @torch.no_grad()
-def validate(model: GatoModel, val: MixedSampler, vocab: Vocabulary, args: TrainArgs, rt: Runtime) -> float:
+def validate(model: torch.nn.Module, val: MixedSampler, vocab: Vocabulary, args: TrainArgs, rt: Runtime) -> float:
     """Masked NLL on validation episodes (the last 10% of each task's episodes, never trained on)."""
     model.eval()
     losses = []

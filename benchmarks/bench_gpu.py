@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from gatosuite.agent.checkpoint import load_model
-from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.factory import make_policy
 from gatosuite.agent.runtime import resolve
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.collect import collect
@@ -85,7 +85,7 @@ def main() -> None:
     train_tps = tokens / seconds
 
     # 2. batched KV-cache rollout on the device
-    policy = GatoPolicy(ckpt, "mw-reach", device=device, precision=rt.precision)
+    policy = make_policy(ckpt, "mw-reach", device=device, precision=rt.precision)
     t0 = time.perf_counter()
     results = rollout(policy, "mw-reach", list(range(1000, 1000 + envs)), num_envs=envs, progress=False)
     roll_s = time.perf_counter() - t0

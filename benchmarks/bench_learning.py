@@ -50,7 +50,7 @@ def rung_mlp(task: str, root: Path, steps: int, evals: list[int]) -> dict[str, A
 
     from gatosuite.agent.mlp_bc import MLPBC, Dataset, MLPPolicy, fit, state_stats
     from gatosuite.datasets import minari_store
-    from gatosuite.datasets.collect import task_spaces
+    from gatosuite.envs.spaces import task_spaces
 
     torch.manual_seed(0)
     data = Dataset.from_episodes(list(minari_store.iter_episodes(root, task)))
@@ -73,7 +73,7 @@ def rung_gato(tasks: list[str], root: Path, out: Path, steps: int, evals: list[i
     every env task at each. Returns {task: summary}."""
     import shutil
 
-    from gatosuite.agent.policy import GatoPolicy
+    from gatosuite.agent.factory import make_policy
     from gatosuite.agent.train import TrainArgs, train
     from gatosuite.envs import SUITE
 
@@ -87,7 +87,7 @@ def rung_gato(tasks: list[str], root: Path, out: Path, steps: int, evals: list[i
         summary = train(args, text, progress=False)
         seconds += summary["seconds"]
         for t in curves:
-            curves[t].append([stop, seconds, score(GatoPolicy(out / "checkpoint", t), t)])
+            curves[t].append([stop, seconds, score(make_policy(out / "checkpoint", t), t)])
         print(f"  gato {'+'.join(tasks) if len(tasks) < 3 else 'mix'} step {stop} ({seconds:.0f} s): "
               + ", ".join(f"{t} {c[-1][2]:.2f}" for t, c in curves.items()), flush=True)
     return {t: summarize(c) for t, c in curves.items()}

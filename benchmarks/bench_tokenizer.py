@@ -68,8 +68,8 @@ def training_tokens_per_s(precision: str) -> tuple[float, str]:
     import torch
     from bench_train import make_batch, tokens_per_s
 
-    from gatosuite.agent.configuration_gato import preset
-    from gatosuite.agent.modeling_gato import GatoModel
+    from gatosuite.agent.models.gato.configuration_gato import preset
+    from gatosuite.agent.models.gato.modeling_gato import GatoModel
     from gatosuite.agent.runtime import resolve
 
     rt = resolve("cpu", precision)

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gatosuite.agent.batch import TokenBatch
-from gatosuite.agent.configuration_gato import preset
-from gatosuite.agent.modeling_gato import GatoModel
+from gatosuite.agent.models.gato.configuration_gato import preset
+from gatosuite.agent.models.gato.modeling_gato import GatoModel
 from gatosuite.agent.runtime import Runtime, resolve
 
 VOCAB = 4096 + 2048 + 4

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gatosuite.errors import ConfigError
-from gatosuite.tokenization import ObsStats, TextModel, Tokenizer, TokenKind, TokenSequence
+from gatosuite.tokenization import ObsStats, Tokenizer, TokenKind, TokenSequence
 
 from . import minari_store
 
@@ -53,22 +53,10 @@ def tokenizer_hash(tok: Tokenizer) -> str:
     return h.hexdigest()
 
 
-def task_tokenizer(task_id: str, text_model: TextModel | None, obs_stats: ObsStats | None = None) -> Tokenizer:
-    """The tokenizer of a task, built from its canonical spaces (with optional observation statistics)."""
-    from gatosuite.envs import SUITE
-
-    from .collect import task_spaces
-
-    obs_space, act_space = task_spaces(task_id)
-    return Tokenizer.from_spaces(obs_space, act_space, text_model=text_model,
-                                 max_text_tokens=SUITE[task_id].max_text_tokens, obs_stats=obs_stats)
-
-
 def continuous_keys(task_id: str) -> list[str]:
     """Keys of a task's continuous observation fields: what observation statistics cover."""
+    from gatosuite.envs.spaces import task_spaces
     from gatosuite.tokenization import TimestepSpec
-
-    from .collect import task_spaces
 
     spec = TimestepSpec.from_spaces(*task_spaces(task_id))
     return [f.key for f in spec.obs_fields if f.kind == TokenKind.CONTINUOUS]

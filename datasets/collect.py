@@ -37,6 +37,7 @@ from gatosuite.envs import SUITE, make_task_env
 from gatosuite.envs.expert_wrapper import EXPERT_ACTION, merge_expert_actions
 from gatosuite.envs.hidden import VARIANT
 from gatosuite.envs.registry import TaskSpec
+from gatosuite.envs.spaces import task_spaces
 from gatosuite.envs.success import episode_success
 from gatosuite.errors import ConfigError, StateError
 from gatosuite.tokenization.stacking import stack_timesteps, take_slot
@@ -59,14 +60,6 @@ class CollectResult:
     @property
     def steps_per_s(self) -> float:
         return self.steps / self.seconds if self.seconds > 0 else float("nan")
-
-
-@functools.lru_cache(maxsize=None)
-def task_spaces(task_id: str) -> tuple[gym.Space, gym.Space]:
-    """Canonical observation and action spaces of a task (building an env once per process)."""
-    env = make_task_env(task_id)
-    env.close()
-    return env.observation_space, env.action_space
 
 
 def staging_dir(root: Path, task_id: str) -> Path:

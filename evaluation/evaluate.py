@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gatosuite.agent.checkpoint import read_config
-from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.factory import make_policy
 from gatosuite.agent.runtime import Runtime, default_device, default_precision, resolve
 from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError
@@ -98,7 +98,7 @@ def evaluate_tasks(checkpoint: Path, task_ids: list[str], out: Path, s: EvalSett
     seeds = [s.seed + i for i in range(s.episodes)]
     out_tasks = {}
     for t in tqdm(task_ids, desc="evaluate", unit="task", disable=not progress):
-        policy = GatoPolicy(checkpoint, t, device=s.device, precision=s.precision)
+        policy = make_policy(checkpoint, t, device=s.device, precision=s.precision)
         video = out / "videos" / f"{t}.mp4" if s.video else None
         results = rollout(policy, t, seeds, num_envs=s.envs, video=video, progress=progress)
         out_tasks[t] = task_entry(t, results, str(video.relative_to(out)) if video else None, s.reps)

@@ -20,14 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from gatosuite.agent.checkpoint import config_of, read_config
-from gatosuite.agent.configuration_gato import GatoConfig
-from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.factory import make_policy
+from gatosuite.agent.models.gato.configuration_gato import GatoConfig
 from gatosuite.agent.train import TrainArgs, train
-from gatosuite.datasets.cache import EpisodeSubset, TokenCache, dataset_obs_stats, open_cache, task_tokenizer
+from gatosuite.datasets.cache import EpisodeSubset, TokenCache, dataset_obs_stats, open_cache
 from gatosuite.datasets.collect import collect
 from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError
 from gatosuite.tokenization import ObsStats, TextModel, Tokenizer, TokenSequence
+from gatosuite.tokenization.task import task_tokenizer
 
 from .evaluate import EvalSettings
 from .rollout import rollout
@@ -120,7 +121,7 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
     seeds = [s.seed + i for i in range(s.episodes)]
 
     def play(policy_ckpt: Path, prompt: list[TokenSequence] | None = None) -> dict[str, Any]:
-        policy = GatoPolicy(policy_ckpt, task_id, prompt=prompt, device=s.device, precision=s.precision,
+        policy = make_policy(policy_ckpt, task_id, prompt=prompt, device=s.device, precision=s.precision,
                             obs_stats=stats)
         results = rollout(policy, task_id, seeds, num_envs=s.envs, progress=False)
         return task_summary(task_id, [r.score for r in results], reps=s.reps)

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from gatosuite.agent.checkpoint import config_of, read_config
-from gatosuite.agent.policy import GatoPolicy
-from gatosuite.datasets.cache import EpisodeSubset, dataset_obs_stats, open_cache, task_tokenizer
+from gatosuite.agent.factory import make_policy
+from gatosuite.datasets.cache import EpisodeSubset, dataset_obs_stats, open_cache
 from gatosuite.envs import SUITE
 from gatosuite.envs.hidden import FAMILIES
 from gatosuite.errors import ConfigError
 from gatosuite.tokenization import ObsStats, TextModel, TokenSequence
+from gatosuite.tokenization.task import task_tokenizer
 
 from .evaluate import EvalSettings
 from .fewshot import _adapt, collect_demonstrations, context_steps, prompt_for
@@ -87,7 +88,7 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
 
     def play(ckpt: Path, on: list[int], k: int | None = None, task: str = task_id,
              obs_stats: ObsStats | None = stats, video: str | None = None) -> list[float]:
-        policy = GatoPolicy(ckpt, task, device=s.device, precision=s.precision, obs_stats=obs_stats,
+        policy = make_policy(ckpt, task, device=s.device, precision=s.precision, obs_stats=obs_stats,
                             prompt_of_seed=prompts(k) if k else None)
         path = None
         if video_dir is not None and video is not None:

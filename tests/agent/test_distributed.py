@@ -29,8 +29,8 @@ def test_two_gloo_processes_match_one(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     # and training really moved the weights, so the match is not two untouched initializations
     from gatosuite.agent.checkpoint import read_config
-    from gatosuite.agent.configuration_gato import GatoConfig
-    from gatosuite.agent.modeling_gato import GatoModel
+    from gatosuite.agent.models.gato.configuration_gato import GatoConfig
+    from gatosuite.agent.models.gato.modeling_gato import GatoModel
 
     torch.manual_seed(0)
     init = GatoModel(GatoConfig(**read_config(tmp_path / "one" / "checkpoint")["model"])).state_dict()

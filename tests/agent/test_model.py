@@ -4,8 +4,8 @@ import torch
 from gymnasium import spaces
 
 from gatosuite.agent.batch import collate
-from gatosuite.agent.configuration_gato import GatoConfig, preset
-from gatosuite.agent.modeling_gato import GatoModel
+from gatosuite.agent.models.gato.configuration_gato import GatoConfig, preset
+from gatosuite.agent.models.gato.modeling_gato import GatoModel
 from gatosuite.tokenization import Tokenizer, TokenKind
 
 OBS = spaces.Dict({"mission": spaces.Text(40), "image": spaces.Box(0, 255, (32, 32, 3), np.uint8),

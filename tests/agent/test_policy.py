@@ -7,8 +7,8 @@ import torch
 
 from gatosuite.agent.batch import collate
 from gatosuite.agent.checkpoint import CheckpointMismatchError, save_checkpoint
-from gatosuite.agent.configuration_gato import GatoConfig
-from gatosuite.agent.modeling_gato import GatoModel
+from gatosuite.agent.models.gato.configuration_gato import GatoConfig
+from gatosuite.agent.models.gato.modeling_gato import GatoModel
 from gatosuite.agent.policy import GatoPolicy
 from gatosuite.envs import make_task_env
 from gatosuite.tokenization import TokenSequence, Vocabulary

@@ -78,7 +78,7 @@ def test_training_runs_and_records_its_precision(tmp_path, text_model, precision
     import numpy as np
     from gymnasium import spaces
 
-    from gatosuite.agent.configuration_gato import GatoConfig
+    from gatosuite.agent.models.gato.configuration_gato import GatoConfig
     from gatosuite.agent.train import TrainArgs, train
     from gatosuite.datasets.cache import write_cache
     from gatosuite.tokenization import Tokenizer, Vocabulary
@@ -102,8 +102,8 @@ def test_training_runs_and_records_its_precision(tmp_path, text_model, precision
 def test_a_checkpoint_loads_onto_another_device(tmp_path):
     """Weights are read to the CPU and moved; the meta device stands in for a GPU on a CPU-only machine."""
     from gatosuite.agent.checkpoint import load_model, save_checkpoint
-    from gatosuite.agent.configuration_gato import GatoConfig
-    from gatosuite.agent.modeling_gato import GatoModel
+    from gatosuite.agent.models.gato.configuration_gato import GatoConfig
+    from gatosuite.agent.models.gato.modeling_gato import GatoModel
 
     model = GatoModel(GatoConfig(vocab_size=2200, n_layer=1, n_head=2, n_embd=16, ffn=32, context=16))
     save_checkpoint(tmp_path / "ck", model, None)

@@ -102,3 +102,23 @@ def test_task_weights_are_parsed_against_the_mix(tmp_path, caches, text_model):
             parse_task_weights(bad, mix)
     with pytest.raises(ConfigError, match="outside the mix; the mix has: cartpole"):  # train() checks them too
         train(_args(tmp_path, task_weights=["acrobot=2"]), text_model, caches, progress=False)
+
+
+def test_train_any_family_logs_its_aux_loss_and_acts_through_make_policy(tmp_path, caches, text_model):
+    from gatosuite.agent.factory import make_policy
+    from gatosuite.agent.policy import GatoPolicy
+    from gatosuite.envs import make_task_env
+
+    summary = train(_args(tmp_path, model="gato-moe", val_every=0), text_model, caches, progress=False)
+    assert summary["step"] == 8 and summary["aux_loss"] > 0 and 0 < summary["moe/router_entropy"]
+    rows = (tmp_path / "run" / "train.csv").read_text().splitlines()
+    assert any(",aux_loss," in r for r in rows) and any(",moe/load/7," in r for r in rows)
+    with pytest.raises(CheckpointMismatchError, match="holds a 'gato-moe' model"):
+        train(_args(tmp_path, model="gato", resume=True), text_model, caches, progress=False)
+    policy = make_policy(tmp_path / "run" / "checkpoint", "cartpole")
+    assert isinstance(policy, GatoPolicy) and type(policy.model).__name__ == "MoETransformer"
+    env = make_task_env("cartpole")
+    obs, _ = env.reset(seed=0)
+    policy.reset(1)
+    action = policy.act({k: np.asarray(v)[None] for k, v in obs.items()})
+    assert env.action_space.contains(int(action[0]))

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from gatosuite.datasets import minari_store
-from gatosuite.datasets.cache import open_cache, task_tokenizer
+from gatosuite.datasets.cache import open_cache
 from gatosuite.datasets.collect import collect, staging_dir
 from gatosuite.datasets.staging import CorruptDataError
 from gatosuite.envs import make_task_env
 from gatosuite.envs.reference import run_episode
 from gatosuite.tokenization import TokenKind
+from gatosuite.tokenization.task import task_tokenizer
 
 
 def test_collect_load_tokenize_roundtrip(tmp_path, text_model):
@@ -164,7 +165,8 @@ def test_noise_plays_random_actions_but_labels_every_state_with_the_experts_acti
     assert ds.storage.metadata.get("algorithm_name").endswith("with 0.3 random-action noise, expert labels")
     # in the token cache, the context shows what was played and the targets are the expert's labels
     from gatosuite.agent.batch import collate
-    from gatosuite.datasets.cache import open_cache, task_tokenizer
+    from gatosuite.datasets.cache import open_cache
+    from gatosuite.tokenization.task import task_tokenizer
 
     tok = task_tokenizer("pendulum", None)
     seq = open_cache(tmp_path / "a", "pendulum", tok).episode(0)

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from gatosuite.agent.checkpoint import CheckpointMismatchError, save_checkpoint
-from gatosuite.agent.configuration_gato import GatoConfig
-from gatosuite.agent.modeling_gato import GatoModel
+from gatosuite.agent.models.gato.configuration_gato import GatoConfig
+from gatosuite.agent.models.gato.modeling_gato import GatoModel
 from gatosuite.evaluation.evaluate import EvalSettings, build_info, evaluate_tasks, resolve_tasks, write_outputs
 from gatosuite.tokenization import Vocabulary
 

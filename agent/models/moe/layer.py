@@ -160,11 +160,13 @@ class MoELayer(nn.Module):
         """The StandardNormal() sample of H(x), shaped like the (M, E) logits; replace it to fix the noise."""
         return torch.randn_like(like)  # (M, E)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                use_capacity: bool = True) -> tuple[torch.Tensor, dict[str, Any]]:
         """Route each real token to its experts and mix their outputs.
 
         x: (N, D) or (B, T, D). mask: optional bool of x's leading shape, True at real tokens: padding is not
-        routed, gets zeros, uses no capacity and counts in no statistic.
+        routed, gets zeros, uses no capacity and counts in no statistic. `use_capacity=False` serves every
+        assignment whatever the capacity factor (incremental decoding, where a call holds a few tokens).
         Returns y with x's shape and dtype, zero where no expert took the token (padding, dropped), and aux:
         - "aux_loss": float32 scalar tensor, the sum of the weighted balance losses; add it to the task loss.
         - "importance_loss", "load_loss" ('noisy-top-k') or "switch_loss" ('switch'): floats, weighted.
@@ -181,7 +183,7 @@ class MoELayer(nn.Module):
         if xs.shape[0] == 0:
             return torch.zeros_like(x), self._empty_aux(x.device)
         routing = self.route(xs)
-        keep, slot = self._apply_capacity(routing.chosen)  # (M, E), (M, E)
+        keep, slot = self._apply_capacity(routing.chosen, use_capacity)  # (M, E), (M, E)
         ys = self._experts(xs, routing.gates, keep, slot)  # (M, D)
         y = ys if real is None else torch.zeros_like(flat).index_copy(0, real, ys)  # (N, D)
         y = self.drop(y.reshape(x.shape))  # (..., D)
@@ -254,11 +256,11 @@ class MoELayer(nn.Module):
         loss = cfg.switch_alpha * cfg.n_experts * (f * p_mean).sum()  # ()
         return Routing(gates, chosen, logits, {"switch_loss": loss})
 
-    def _apply_capacity(self, chosen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _apply_capacity(self, chosen: torch.Tensor, use_capacity: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(keep, slot), both (M, E): slot is a token's arrival order at each expert (token order, first come
         first served), and keep drops the assignments whose slot is past the capacity."""
         slot = chosen.long().cumsum(0) - 1  # (M, E), -1 .. count-1; meaningful where chosen
-        cap = self.cfg.capacity(chosen.shape[0])
+        cap = self.cfg.capacity(chosen.shape[0]) if use_capacity else None
         keep = chosen if cap is None else chosen & (slot < cap)  # (M, E)
         return keep, slot
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, ClassVar
 
 from gatosuite.errors import ConfigError, UnknownNameError
 
@@ -12,6 +12,8 @@ from gatosuite.errors import ConfigError, UnknownNameError
 class GatoConfig:
     """Shape of a Gato-style decoder-only transformer."""
 
+    architecture: ClassVar[str] = "gato"
+    """The model family (agent/families.py) this config builds; recorded in checkpoints."""
     vocab_size: int
     """Rows of the token table: Vocabulary.size (text + 1024 discrete + 1024 continuous + specials)."""
     n_layer: int = 4
@@ -82,6 +84,16 @@ class GatoConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GatoConfig:
+        """A config from a checkpoint's config.json: fields a checkpoint predates take their LEGACY value,
+        unknown fields are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields {unknown}")
+        return cls(**{**{k: v for k, v in LEGACY.items() if k in names}, **d})
 
     def diff(self, other: GatoConfig) -> dict[str, tuple[Any, Any]]:
         """Fields that differ, as {name: (self, other)}: what a mismatched checkpoint error lists."""

@@ -16,15 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gatosuite.agent.batch import TokenBatch
+from gatosuite.agent.embeddings import PatchEmbedding, position_bins
+from gatosuite.agent.kv_cache import KVCache
 from gatosuite.tokenization import TokenKind
 from gatosuite.tokenization.continuous import MU as MU_LAW_MU
 from gatosuite.tokenization.continuous import M as MU_LAW_M
 from gatosuite.tokenization.vocab import N_CONTINUOUS_BINS, N_DISCRETE, N_SPECIAL
 
-from .batch import TokenBatch
 from .configuration_gato import GatoConfig
-from .embeddings import PatchEmbedding, position_bins
-from .kv_cache import KVCache
 
 
 class SelfAttention(nn.Module):
@@ -141,6 +141,17 @@ class GatoModel(nn.Module):
         if non_embedding:
             n -= sum(p.numel() for name, p in self.named_parameters() if name.split(".")[0] in EMBEDDINGS)
         return n
+
+    def active_parameters(self, non_embedding: bool = True) -> int:
+        """Parameters that act on each token: all of them in a dense model (a sparse family counts only the
+        experts a token is routed to)."""
+        return self.num_parameters(non_embedding)
+
+    def param_groups(self, weight_decay: float) -> list[dict[str, Any]]:
+        """AdamW groups: weight decay on matrices, none on norms, biases and embedding tables."""
+        decay = [p for n, p in self.named_parameters() if p.ndim >= 2 and n.split(".")[0] not in EMBEDDINGS]
+        keep = [p for n, p in self.named_parameters() if not any(p is q for q in decay)]
+        return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
 
     def continuous_values(self, ids: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
         """What a continuous token's value feeds into the model, 0 for other tokens; same shape as ids.

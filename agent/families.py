@@ -1,0 +1,98 @@
+"""The model zoo's registry: model families by the `architecture` name recorded in checkpoints.
+
+Every family lives in its own folder, `agent/models/<name>/` (LeRobot's layout: `configuration_*.py` and
+`modeling_*.py`), and registers itself here when that folder is imported. The trainer, checkpoints, the
+policy factory and the sampler only ever go through this registry, so adding a family touches nothing
+shared. The contract a family's model follows is `agent/contract.py`.
+
+    family = get_family("gato-moe")
+    cfg = family.build("nano", vocab_size=6144, context=240)
+    model = family.model(cfg)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gatosuite.errors import ConfigError, UnknownNameError
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One family of the zoo, with what the comparison table says about it."""
+
+    name: str
+    """The `architecture` name: --model NAME, and config.json's field."""
+    config: type
+    """Its config dataclass (with `to_dict`, `from_dict` and `diff`)."""
+    model: type
+    """Its nn.Module, built from a config; it follows agent/contract.py."""
+    presets: dict[str, dict[str, Any]]
+    """Named shapes; `nano` of every family runs on a 2-core CPU."""
+    modules: str
+    """What it is made of, for the comparison table (e.g. 'decoder-only transformer, MoE FFN')."""
+    year: int
+    """Year of the paper."""
+    paper: str
+    """The paper, as 'Authors Year, Title'."""
+    unseen: str
+    """How it handles an unseen task (prompting, fine-tuning, ...), for the comparison table."""
+    policy: Callable[..., Any] | None = None
+    """Its own policy class, `(checkpoint, task_id, **kw) -> policy`; None: a decoder-only family acts
+    through the batched KV-cache GatoPolicy."""
+    can_act: bool = True
+    """False for a family that cannot drive a policy (a contrastive encoder): it says so, not a rollout."""
+
+    def build(self, preset: str, vocab_size: int, **overrides: Any) -> Any:
+        """The config of a named preset for a vocabulary size, with field overrides."""
+        if preset not in self.presets:
+            raise UnknownNameError(f"family '{self.name}' has no preset '{preset}'; known: "
+                                   f"{', '.join(self.presets)}")
+        names = {f.name for f in dataclasses.fields(self.config)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ConfigError(f"{self.config.__name__} has no field {', '.join(unknown)}; its fields: "
+                              f"{', '.join(sorted(names))}")
+        return replace(self.config(vocab_size=vocab_size, **self.presets[preset]), **overrides)
+
+
+_FAMILIES: dict[str, ModelFamily] = {}
+
+
+def register_family(family: ModelFamily) -> ModelFamily:
+    if family.name in _FAMILIES and _FAMILIES[family.name] is not family:
+        raise ValueError(f"model family '{family.name}' is already registered")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def _load_all() -> None:
+    """Import every folder under agent/models so that each family registers itself."""
+    from . import models
+
+    for mod in pkgutil.iter_modules(models.__path__):
+        if mod.ispkg:
+            importlib.import_module(f"{models.__name__}.{mod.name}")
+
+
+def get_family(name: str) -> ModelFamily:
+    if name not in _FAMILIES:
+        _load_all()
+    if name not in _FAMILIES:
+        raise UnknownNameError(f"unknown model family '{name}'; known: {', '.join(family_names())}")
+    return _FAMILIES[name]
+
+
+def family_names() -> list[str]:
+    _load_all()
+    return sorted(_FAMILIES)
+
+
+def family_of_config(cfg: Any) -> ModelFamily:
+    """The family whose config class `cfg` is (its `architecture` class attribute names it)."""
+    return get_family(type(cfg).architecture)
