@@ -115,3 +115,18 @@ def test_incremental_decoding_matches_the_full_pass(tok):
         model.hidden(collate([seq.slice(0, 12)], tok.vocab), cache)
         rest = model.hidden(collate([seq.slice(12, len(seq))], tok.vocab), cache)[0]  # (T - 12, D)
     torch.testing.assert_close(rest, full[12:], rtol=1e-4, atol=1e-4)
+
+
+def test_acting_imports_no_dataset_or_collection_code(tok, tmp_path, text_model):
+    """A policy needs a task's spaces (envs/) and tokenizer (tokenization/), never datasets/ or collection."""
+    import subprocess
+    import sys
+
+    save_checkpoint(tmp_path / "ck", _model("gato", Tokenizer.from_spaces(OBS, ACT, text_model=text_model)),
+                    text_model)
+    code = ("import sys; from gatosuite.agent.factory import make_policy; "
+            f"p = make_policy({str(tmp_path / 'ck')!r}, 'cartpole'); "
+            "print(sorted(m for m in sys.modules if m.startswith('gatosuite.datasets')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert out.stdout.strip() == "[]", out.stdout
