@@ -385,9 +385,26 @@ class Train(TrainArgs):
         print(f"trained to step {summary['step']}; checkpoint in {self.out / 'checkpoint'}")
 
 
+from gatosuite.evaluation.compare import CompareArgs  # noqa: E402
+
+
+@dataclass
+class Compare(CompareArgs):
+    """Train and evaluate several model families on the same data, seeds and budget; write the zoo's table."""
+
+    def __post_init__(self) -> None:
+        """Validated in run(), so a bad value is one error line."""
+
+    def run(self) -> None:
+        from gatosuite.evaluation.compare import compare
+
+        CompareArgs.__post_init__(self)
+        print(f"report: {compare(self)}")
+
+
 COMMANDS = {"demo": Demo, "tasks": Tasks, "collect": Collect, "train": Train, "rollout": Rollout, "evaluate": Evaluate,
             "train-expert": TrainExpert, "reference-scores": ReferenceScores, "tokenize": Tokenize,
-            "text-model": TextModelCmd, "walkthrough": Walkthrough}
+            "text-model": TextModelCmd, "walkthrough": Walkthrough, "compare": Compare}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,239 @@
+"""`gatosuite compare`: several model families trained and evaluated on the same data, seeds and budget.
+
+For each family (agent/families.py), in order:
+
+1. train its preset on the same task mix, with the same windows, batch, seed and training recipe, for the
+   same wall-clock budget (`--minutes`; tokens seen are reported) or the same number of tokens
+   (`--tokens`);
+2. measure validation NLL on held-out episodes, per target modality and per domain, on the same windows
+   for every family (a fixed sampler seed);
+3. roll it out on the mix's environment tasks (expert-normalized score per domain, 95% CIs);
+4. run the few-shot protocol on a held-out task at k = 1 (zero-shot, fine-tuning, scratch);
+5. record parameters (total and active per token), training tokens/s, FLOPs per token, the process's
+   CPU-seconds, and an energy estimate.
+
+Results go to `<out>/compare.json` after every family, and `compare.md` / `compare.html` are rewritten
+from it (evaluation/compare_report.py). A killed comparison resumes: finished families are kept as they
+are, and an unfinished training run continues from its checkpoint.
+
+Energy is an estimate, not a measurement: CPU-seconds times an assumed power per busy core
+(`--watts-per-core`, default 10 W, a typical full-load figure of a desktop or server x86 core: package TDP
+over cores). This machine exposes no power counters (no RAPL under /sys/class/powercap). Pass the
+figure of your own CPU, or multiply the CPU-seconds in compare.json by it.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from gatosuite.agent.runtime import default_device, default_precision
+from gatosuite.errors import ConfigError
+
+DEFAULT_TASKS = ("cartpole,acrobot,mountaincar-continuous,inverted-pendulum,dmc-cartpole-balance,"
+                 "dmc-point_mass-easy,mw-reach,babyai-gotoredball,text-lm,babyai-captions")
+
+
+@dataclass
+class CompareArgs:
+    """Train and evaluate several model families on the same data, seeds and budget."""
+
+    models: list[str] = field(default_factory=lambda: ["gato", "gato-moe"])
+    """Model families to compare (agent/families.py)."""
+    tasks: str = DEFAULT_TASKS
+    """The training mix (collected under --root; the demo's mix by default, see `gatosuite demo`)."""
+    root: Path = Path("data/demo")
+    """Where the mix's datasets and token caches are."""
+    out: Path = Path("runs/compare")
+    """Output folder: one subfolder per family, compare.json, compare.md, compare.html."""
+    preset: str = "nano"
+    """Preset of every family (each family has a nano sized for a CPU)."""
+    minutes: float = 5.0
+    """Training wall-clock per family (the schedule is fitted to it); ignored with --tokens."""
+    tokens: int | None = None
+    """Train every family on this many tokens instead of for --minutes (equal data, not equal time)."""
+    window: int = 240
+    """Tokens per window."""
+    batch_size: int = 16
+    """Windows per step."""
+    seed: int = 0
+    """Seed of weights and sampling, the same for every family."""
+    eval_episodes: int = 5
+    """Evaluation episodes per environment task (seeds 1000 onward)."""
+    val_batches: int = 8
+    """Validation batches for the NLL columns (the same windows for every family)."""
+    fewshot: str = "dmc-cartpole-swingup"
+    """Held-out task of the few-shot columns (k = 1); empty: none."""
+    fewshot_steps: int = 100
+    """Steps of few-shot fine-tuning and of the scratch baseline."""
+    watts_per_core: float = 10.0
+    """Assumed power of one busy CPU core for the energy estimate (not measured: see the module docstring)."""
+    device: str = field(default_factory=default_device)
+    """auto, cpu or cuda."""
+    precision: str = field(default_factory=default_precision)
+    """auto, fp32 or bf16."""
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("--models needs at least one model family")
+        if self.tokens is not None and self.tokens < self.batch_size * self.window:
+            raise ConfigError(f"--tokens {self.tokens} is less than one step ({self.batch_size} x {self.window})")
+
+
+def flops_per_token(model: torch.nn.Module, window: int) -> float:
+    """Training FLOPs per token, nanoGPT's estimate: 6 N (N active non-embedding parameters: forward and
+    backward matmuls) plus 12 L D T for attention over a window of T."""
+    cfg = model.cfg
+    return 6.0 * model.active_parameters() + 12.0 * cfg.n_layer * cfg.n_embd * window
+
+
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+@torch.no_grad()
+def validation_nll(checkpoint: Path, caches: dict[str, Any], a: CompareArgs, text) -> dict[str, dict[str, float]]:
+    """Mean NLL of held-out episodes' targets by modality (text, discrete/continuous action) and by domain,
+    over `val_batches` batches drawn with a fixed seed: the same windows for every family."""
+    from gatosuite.agent.batch import collate_rows
+    from gatosuite.agent.checkpoint import load_model
+    from gatosuite.agent.runtime import resolve
+    from gatosuite.datasets.sampler import MixedSampler
+    from gatosuite.envs import SUITE
+    from gatosuite.tokenization import TokenKind, Vocabulary
+
+    rt = resolve(a.device, a.precision)
+    model, meta = load_model(checkpoint, device=rt.device)
+    model.eval()
+    vocab = Vocabulary(text.vocab_size)
+    sampler = MixedSampler(caches, window=a.window, seed=12345, split="val", prompt_prob=0.0,
+                           segment_steps=meta.get("segment_steps"))
+    sums: dict[str, dict[str, list[float]]] = {"modality": {}, "domain": {}}
+    for _ in range(a.val_batches):
+        rows = sampler.sample_rows(a.batch_size)
+        batch = collate_rows([[seq for _, seq in r] for r in rows], vocab, a.window).to(rt.device)
+        with rt.autocast():
+            _, loss, info = model(batch)
+        if loss is None:
+            continue
+        per = info["token_loss"].float().cpu().numpy()
+        kinds = info["target_kinds"].cpu().numpy()
+        owner = np.full(batch.ids.shape, "", dtype=object)
+        for i, row in enumerate(rows):
+            at = 0
+            for task, seq in row:
+                owner[i, at:at + len(seq)] = task
+                at += len(seq)
+        domains = np.array([SUITE[t].domain for t in owner[batch.target_mask.cpu().numpy()]])
+        for k in np.unique(kinds):
+            sums["modality"].setdefault(TokenKind(int(k)).name.lower(), []).extend(per[kinds == k].tolist())
+        for d in np.unique(domains):
+            sums["domain"].setdefault(str(d), []).extend(per[domains == d].tolist())
+    return {group: {k: float(np.mean(v)) for k, v in sorted(d.items())} for group, d in sums.items()}
+
+
+def _train(name: str, a: CompareArgs, text, family_dir: Path) -> dict[str, Any]:
+    from gatosuite.agent.train import TrainArgs, train
+    from gatosuite.demo import TRAINING
+
+    ckpt = family_dir / "train" / "checkpoint"
+    resume = ckpt.is_dir()  # a comparison killed during this family's training continues it
+    budget: dict[str, Any]
+    if a.tokens is not None:
+        budget = dict(steps=max(1, a.tokens // (a.batch_size * a.window)))
+    else:
+        budget = dict(steps=100_000, minutes=a.minutes, fit_schedule=True)
+    args = TrainArgs(tasks=a.tasks, root=a.root, out=family_dir / "train", model=name, preset=a.preset,
+                     window=a.window, batch_size=a.batch_size, seed=a.seed, device=a.device, precision=a.precision,
+                     warmup=100 if a.tokens is None else max(1, budget["steps"] // 10), val_every=0, log_every=25,
+                     ckpt_every=250, resume=resume, **budget, **TRAINING)
+    cpu0 = _cpu_seconds()
+    summary = train(args, text, progress=True)
+    summary["cpu_seconds"] = _cpu_seconds() - cpu0
+    summary["resumed"] = resume
+    return summary
+
+
+def compare_one(name: str, a: CompareArgs, text, caches: dict[str, Any]) -> dict[str, Any]:
+    """Every column of one family's row."""
+    from gatosuite.agent.checkpoint import load_model
+    from gatosuite.agent.families import get_family
+    from gatosuite.envs import SUITE
+    from gatosuite.evaluation.evaluate import EvalSettings, evaluate_tasks
+    from gatosuite.evaluation.fewshot import fewshot_task
+    from gatosuite.evaluation.scores import by_domain
+
+    family = get_family(name)
+    family_dir = Path(a.out) / name
+    t0 = time.perf_counter()
+    summary = _train(name, a, text, family_dir)
+    ckpt = family_dir / "train" / "checkpoint"
+    model, _ = load_model(ckpt)
+    row: dict[str, Any] = {
+        "model": name, "modules": family.modules, "year": family.year, "paper": family.paper,
+        "unseen": family.unseen, "parameters": model.num_parameters(non_embedding=False),
+        "parameters_non_embedding": model.num_parameters(), "active_parameters": model.active_parameters(),
+        "flops_per_token": flops_per_token(model, a.window), "train": {
+            k: v for k, v in summary.items() if isinstance(v, (int, float, bool))}}
+    row["tokens_seen"] = int(summary["step"]) * a.batch_size * a.window  # window slots trained on, padding included
+    row["energy_wh_estimate"] = summary["cpu_seconds"] * a.watts_per_core / 3600.0
+    row["val_nll"] = validation_nll(ckpt, caches, a, text)
+    env_tasks = [t for t in caches if SUITE[t].is_env]
+    s = EvalSettings(episodes=a.eval_episodes, envs=a.eval_episodes, video=False, device=a.device,
+                     precision=a.precision, reps=1000)
+    if family.can_act and env_tasks:
+        tasks = evaluate_tasks(ckpt, env_tasks, family_dir / "eval", s, progress=True)
+        scores = {t: np.array([e["normalized"] for e in v["episodes"]]) for t, v in tasks.items()}
+        row["score"] = by_domain(scores, reps=s.reps)
+        row["tasks"] = {t: {"normalized": v["normalized"], "normalized_ci": v["normalized_ci"]}
+                        for t, v in tasks.items()}
+        if a.fewshot:
+            few = fewshot_task(ckpt, a.fewshot, a.root, family_dir / "fewshot", [1], s, steps=a.fewshot_steps,
+                               progress=False)
+            m = few["methods"]
+            row["fewshot"] = {"task": a.fewshot, "zero-shot": m["zero-shot"]["0"], "finetune": m["finetune"]["1"],
+                              "scratch": m["scratch"]["1"]}
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def compare(a: CompareArgs) -> Path:
+    """Run (or resume) the comparison; returns the path of compare.md."""
+    from gatosuite.agent.families import get_family
+    from gatosuite.agent.train import TrainArgs, load_caches
+    from gatosuite.tokenization import default_text_model
+
+    from .compare_report import write_compare_report
+
+    for name in a.models:  # an unknown family fails before any training
+        get_family(name)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "compare.json"
+    store = json.loads(path.read_text()) if path.is_file() else {}
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(a).items() if k not in ("models", "out")}
+    if store.get("settings") not in (None, settings):
+        raise ConfigError(f"'{path}' holds a comparison with other settings; pass the same ones to resume it, "
+                          "or another --out")
+    store["settings"] = settings
+    rows: dict[str, Any] = store.setdefault("models", {})
+    text = default_text_model(4096)
+    caches = load_caches(TrainArgs(tasks=a.tasks, root=a.root, obs_norm=True), text)
+    for name in tqdm(a.models, desc="compare", unit="model"):
+        if name in rows:  # finished in an earlier (killed) run
+            continue
+        rows[name] = compare_one(name, a, text, caches)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(store, indent=1))
+        tmp.replace(path)
+        write_compare_report(store, out)
+    return write_compare_report(store, out)["markdown"]

@@ -1,0 +1,118 @@
+"""compare.md and compare.html from compare.json: the zoo's table with measured columns, and per-expert
+load histograms of the Mixture-of-Experts families. Rendered with the evaluation report's document model
+(evaluation/report.py), so the two files never disagree."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from .report import Heading, Image, Para, Table, render_html, render_markdown
+
+ZOO = [  # the project's seed table: what each multi-purpose model is, measured here or not yet
+    ("Gato", "gato", "decoder-only transformer over every modality's tokens", 2022, "prompting; fine-tuning"),
+    ("MoE", "moe", "sparsely-gated mixture of experts (noisy top-k)", 2017, "fine-tuning"),
+    ("MultiModel", None, "modality nets, shared encoder-decoder with attention, convolution and MoE", 2017,
+     "fine-tuning"),
+    ("PathNet", None, "a population of paths through a modular network, evolved per task", 2017,
+     "evolves a new path; transfers frozen modules"),
+    ("UniT", None, "per-modality encoders, shared decoder with task queries", 2021, "fine-tuning"),
+    ("OFA", None, "one encoder-decoder, every task as sequence to sequence with instructions", 2022,
+     "zero-shot with instructions; fine-tuning"),
+    ("LIMoE", None, "one modality-agnostic encoder with MoE FFNs, contrastive image-text", 2022,
+     "zero-shot by image-text similarity"),
+    ("muNet", None, "an evolving population of multitask networks that clone and mutate layers", 2022,
+     "grows new modules per task"),
+]
+
+
+def _ci(v: dict[str, Any] | None, mean_key: str = "mean", ci_key: str = "mean_ci") -> str:
+    if not v:
+        return "—"
+    lo, hi = v[ci_key]
+    return f"{v[mean_key]:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _expert_load(run_dir: Path) -> list[float] | None:
+    """The last logged share of routed tokens per expert (moe/load/<i>) of a run's train.csv."""
+    path = run_dir / "train" / "train.csv"
+    if not path.is_file():
+        return None
+    last: dict[int, float] = {}
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            if row["key"].startswith("moe/load/"):
+                last[int(row["key"].rsplit("/", 1)[1])] = float(row["value"])
+    return [last[i] for i in sorted(last)] or None
+
+
+def _load_figure(loads: dict[str, list[float]], path: Path) -> Path | None:
+    if not loads:
+        return None
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.6 * len(loads), 2.6), layout="constrained")
+    for i, (name, share) in enumerate(loads.items()):
+        ax = fig.add_subplot(1, len(loads), i + 1)
+        ax.bar(range(len(share)), share, color="tab:blue")
+        ax.axhline(1 / len(share), color="black", linestyle="--", linewidth=0.7)
+        ax.set_title(f"{name}: tokens per expert", fontsize=9)
+        ax.set_xlabel("expert", fontsize=8)
+        ax.set_ylabel("share of routed tokens", fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def write_compare_report(store: dict[str, Any], out: Path) -> dict[str, Path]:
+    rows = store.get("models", {})
+    s = store.get("settings", {})
+    budget = f"{s.get('tokens'):,} tokens each" if s.get("tokens") else f"{s.get('minutes')} minutes of training each"
+    blocks: list[Any] = [Heading(1, "gatosuite compare"),
+                         Para((f"Families trained on the same mix ({s.get('tasks')}), seed {s.get('seed')}, window "
+                               f"{s.get('window')}, batch {s.get('batch_size')}, preset {s.get('preset')}, for "
+                               f"{budget}; evaluated on the same seeds.",)),
+                         Heading(2, "The zoo"),
+                         Table(("Model", "Modules", "Year", "Unseen tasks", "In this comparison"),
+                               tuple((m, mod, str(y), u, "yes" if fam in rows else ("not yet" if fam is None else "no"))
+                                     for m, fam, mod, y, u in ZOO))]
+    if rows:
+        domains = sorted({d for r in rows.values() for d in (r.get("score") or {}).get("per_domain", {})})
+        kinds = sorted({k for r in rows.values() for k in r["val_nll"]["modality"]})
+        vdoms = sorted({k for r in rows.values() for k in r["val_nll"]["domain"]})
+        blocks += [Heading(2, "Measured"), Table(
+            ("Model", "parameters", "non-embedding", "active per token (non-embedding)", "FLOPs per token",
+             "tokens/s", "tokens seen", "CPU-seconds", "energy, Wh (estimate)"),
+            tuple((n, f"{r['parameters']:,}", f"{r['parameters_non_embedding']:,}", f"{r['active_parameters']:,}",
+                   f"{r['flops_per_token'] / 1e6:.2f} M",
+                   f"{r['train']['tokens_per_s']:,.0f}", f"{r['tokens_seen']:,}", f"{r['train']['cpu_seconds']:.0f}",
+                   f"{r['energy_wh_estimate']:.2f}") for n, r in rows.items())),
+            Heading(3, "Validation NLL (held-out episodes, the same windows for every family)"),
+            Table(("Model", *kinds, *[f"domain {d}" for d in vdoms]),
+                  tuple((n, *[f"{r['val_nll']['modality'].get(k, float('nan')):.3f}" for k in kinds],
+                         *[f"{r['val_nll']['domain'].get(d, float('nan')):.3f}" for d in vdoms])
+                        for n, r in rows.items())),
+            Heading(3, "Expert-normalized score per domain, mean [95% CI]"),
+            Table(("Model", "overall", *domains),
+                  tuple((n, _ci((r.get("score") or {}).get("overall")),
+                         *[_ci((r.get("score") or {}).get("per_domain", {}).get(d)) for d in domains])
+                        for n, r in rows.items()))]
+        few = {n: r["fewshot"] for n, r in rows.items() if r.get("fewshot")}
+        if few:
+            blocks += [Heading(3, f"Few-shot on {next(iter(few.values()))['task']}, k = 1"),
+                       Table(("Model", "zero-shot", "fine-tune", "scratch"),
+                             tuple((n, *[_ci(f[m], "normalized", "normalized_ci") for m in
+                                         ("zero-shot", "finetune", "scratch")]) for n, f in few.items()))]
+        loads = {n: load for n in rows if (load := _expert_load(Path(out) / n))}
+        fig = _load_figure(loads, Path(out) / "figures" / "expert_load.png")
+        if fig:
+            blocks += [Heading(3, "Per-expert load (last logged training interval, all MoE layers)"),
+                       Image(fig, "share of routed tokens per expert")]
+        blocks.append(Para(("Energy is CPU-seconds times an assumed "
+                            f"{s.get('watts_per_core')} W per busy core, not a measurement "
+                            "(evaluation/compare.py says why and how to use your own figure).",)))
+    written = {"markdown": Path(out) / "compare.md", "html": Path(out) / "compare.html"}
+    written["markdown"].write_text(render_markdown(blocks, Path(out)), encoding="utf-8")
+    written["html"].write_text(render_html(blocks, "gatosuite compare"), encoding="utf-8")
+    return written

@@ -1,0 +1,43 @@
+"""`gatosuite compare`: two families on the same data and budget, every column measured, the report
+written, and a killed comparison resumed without redoing a finished family."""
+
+import json
+
+import pytest
+
+from gatosuite.datasets.collect import collect
+from gatosuite.evaluation import compare as compare_mod
+from gatosuite.evaluation.compare import CompareArgs, compare
+
+
+def _args(tmp_path, models, **kw):
+    base = dict(models=models, tasks="cartpole", root=tmp_path / "data", out=tmp_path / "cmp", tokens=2 * 4 * 60,
+                window=60, batch_size=4, eval_episodes=1, val_batches=1, fewshot="", precision="fp32")
+    base.update(kw)
+    return CompareArgs(**base)
+
+
+def test_two_families_on_the_same_budget_and_a_resumed_comparison(tmp_path, monkeypatch):
+    collect("cartpole", 4, tmp_path / "data", progress=False)
+    report = compare(_args(tmp_path, ["gato"]))
+    store = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    gato = store["models"]["gato"]
+    assert gato["train"]["step"] == 2 and gato["tokens_seen"] > 0 and gato["train"]["cpu_seconds"] > 0
+    assert gato["active_parameters"] == gato["parameters_non_embedding"]
+    assert set(gato["val_nll"]["modality"]) == {"action_discrete"} and "classic" in gato["val_nll"]["domain"]
+    assert "classic" in gato["score"]["per_domain"] and len(gato["tasks"]["cartpole"]["normalized_ci"]) == 2
+    calls = []
+    real = compare_mod._train
+    monkeypatch.setattr(compare_mod, "_train", lambda name, *a: calls.append(name) or real(name, *a))
+    compare(_args(tmp_path, ["gato", "gato-moe"]))  # resumes: gato is finished, only gato-moe trains
+    assert calls == ["gato-moe"]
+    store = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert store["models"]["gato"] == gato
+    moe = store["models"]["gato-moe"]
+    assert moe["active_parameters"] < moe["parameters_non_embedding"] and moe["train"]["aux_loss"] > 0
+    text = report.read_text()
+    assert "| Gato |" in text and "| MultiModel |" in text and "not yet" in text
+    assert "gato-moe" in (tmp_path / "cmp" / "compare.md").read_text()
+    assert (tmp_path / "cmp" / "figures" / "expert_load.png").is_file()
+    with pytest.raises(ValueError, match="holds a comparison with other settings"):
+        compare(_args(tmp_path, ["gato"], seed=1))
