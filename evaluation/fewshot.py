@@ -21,7 +21,6 @@ from typing import Any
 
 from gatosuite.agent.checkpoint import config_of, read_config
 from gatosuite.agent.factory import make_policy
-from gatosuite.agent.models.gato.configuration_gato import GatoConfig
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.cache import EpisodeSubset, TokenCache, dataset_obs_stats, open_cache
 from gatosuite.datasets.collect import collect
@@ -59,7 +58,7 @@ def task_obs_stats(meta: dict[str, Any], task_id: str, demo_root: Path) -> ObsSt
     return dataset_obs_stats(demo_root, task_id)
 
 
-def context_steps(meta: dict[str, Any], cfg: GatoConfig, tokens_per_timestep: int) -> int:
+def context_steps(meta: dict[str, Any], cfg: Any, tokens_per_timestep: int) -> int:
     """Timesteps a policy of this checkpoint holds in its context (at most one training segment)."""
     steps = cfg.context // tokens_per_timestep
     return min(steps, int(meta["segment_steps"])) if meta.get("segment_steps") else steps
@@ -80,7 +79,7 @@ def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int,
     return out
 
 
-def _adapt(checkpoint: Path, cfg: GatoConfig, text: TextModel, task_id: str, cache, k: int, work: Path,
+def _adapt(checkpoint: Path, cfg: Any, text: TextModel, task_id: str, cache, k: int, work: Path,
            steps: int, finetune: bool, s: EvalSettings, segment_steps: int | None) -> Path:
     """Train on the first k demonstrations, from the checkpoint (finetune) or from scratch with its
     shape `cfg`; returns the new checkpoint."""

@@ -74,7 +74,8 @@ class GatoConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         for name, allowed in (("value_init", ("sinusoidal", "normal")), ("value_input", ("token", "token+value")),
                               ("action_targets", ("onehot", "hl-gauss")),
-                              ("continuous_decoding", ("argmax", "mean", "mode-mean")), ("action_inputs", ("tokens", "masked")),
+                              ("continuous_decoding", ("argmax", "mean", "mode-mean")),
+                              ("action_inputs", ("tokens", "masked")),
                               ("value_transform", ("symlog", "mu-law"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"GatoConfig.{name} must be one of {', '.join(allowed)}; got "
