@@ -45,8 +45,9 @@ def _cumulative() -> dict[str, dict]:
 
 CONFIGS: dict[str, dict] = _cumulative()
 """TrainArgs fields (and model overrides) of each configuration: each adds one change to the one before."""
-CONFIGS["demo, mu-law value input"] = {**CONFIGS["mode-mean decoding"],
-                                       "overrides": CONFIGS["mode-mean decoding"]["overrides"] + ["value_transform=mu-law"]}
+CONFIGS["demo, mu-law value input"] = {
+    **CONFIGS["mode-mean decoding"],
+    "overrides": CONFIGS["mode-mean decoding"]["overrides"] + ["value_transform=mu-law"]}
 """A variant, not in the default list: the value input through Gato's mu-law instead of symlog."""
 
 

@@ -104,7 +104,8 @@ class ReacherExpert(Expert):
             x = self.a @ x + self.b @ us[t]
         return us
 
-    def _ilqr(self, x0: np.ndarray, us: np.ndarray, goal: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    def _ilqr(self, x0: np.ndarray, us: np.ndarray,
+              goal: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """Plain iLQR (Gauss-Newton cost Hessian, Levenberg regularisation, backtracking line search)."""
         a, b, n = self.a, self.b, len(us)
         at, bt, eye2 = a.T, b.T, 2.0 * np.eye(2) + 1e-6 * np.eye(2)

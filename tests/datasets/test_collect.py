@@ -38,7 +38,8 @@ def test_collect_load_tokenize_roundtrip(tmp_path, text_model):
     env = make_task_env("babyai-gotoredball")
     for e in eps:
         obs, _ = env.reset(seed=e.seed)
-        assert np.array_equal(obs["image"], e.observations["image"][0]) and obs["mission"] == e.observations["mission"][0]
+        assert np.array_equal(obs["image"], e.observations["image"][0])
+        assert obs["mission"] == e.observations["mission"][0]
     # tokenize through the cache and decode the actions back
     tok = task_tokenizer("babyai-gotoredball", text_model)
     cache = open_cache(tmp_path, "babyai-gotoredball", tok)

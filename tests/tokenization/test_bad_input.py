@@ -49,7 +49,8 @@ def test_nan_action(tok):
 def test_wrong_shape(tok):
     obs, act = good()
     obs["pos"] = np.zeros((2, 4))
-    with pytest.raises(TokenizationError, match=r"'pos': expected float array of shape \(2, 3\), got float64 array of shape \(2, 4\)"):
+    with pytest.raises(TokenizationError,
+                       match=r"'pos': expected float array of shape \(2, 3\), got float64 array of shape \(2, 4\)"):
         tok.encode_episode(obs, act)
 
 
@@ -98,7 +99,8 @@ def test_discrete_action_out_of_bounds(tok):
 def test_continuous_action_outside_box(tok):
     obs, act = good()
     act["move"][1, 0] = 1.5
-    with pytest.raises(TokenizationError, match=r"action 'move' element 0 at timestep 1 is 1.5, outside its Box \[-1, 1\]; clip"):
+    with pytest.raises(TokenizationError,
+                       match=r"action 'move' element 0 at timestep 1 is 1.5, outside its Box \[-1, 1\]; clip"):
         tok.encode_episode(obs, act)
 
 
