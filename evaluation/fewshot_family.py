@@ -132,8 +132,7 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
 
         zero, prompted = videos.values()
         goal = fam.variant(seeds[0], True)
-        path = side_by_side([zero, prompted], [f"zero-shot (goal {goal} hidden)",
-                                               f"prompted with {min(ks)} demo of goal {goal}"],
+        path = side_by_side([zero, prompted], [f"zero-shot, goal {goal}", f"prompted k={min(ks)}, goal {goal}"],
                             Path(video_dir) / f"{task_id}-zero-vs-prompted.mp4")
         video = str(path.relative_to(Path(video_dir).parent))  # relative to the run folder, as reports link it
     ref = task.reference()
