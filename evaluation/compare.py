@@ -107,6 +107,7 @@ def validation_nll(checkpoint: Path, caches: dict[str, Any], a: CompareArgs, tex
     from gatosuite.agent.batch import collate_rows
     from gatosuite.agent.checkpoint import load_model
     from gatosuite.agent.runtime import resolve
+    from gatosuite.agent.train import _token_tasks
     from gatosuite.datasets.sampler import MixedSampler
     from gatosuite.envs import SUITE
     from gatosuite.tokenization import TokenKind, Vocabulary
@@ -127,12 +128,7 @@ def validation_nll(checkpoint: Path, caches: dict[str, Any], a: CompareArgs, tex
             continue
         per = info["token_loss"].float().cpu().numpy()
         kinds = info["target_kinds"].cpu().numpy()
-        owner = np.full(batch.ids.shape, "", dtype=object)
-        for i, row in enumerate(rows):
-            at = 0
-            for task, seq in row:
-                owner[i, at:at + len(seq)] = task
-                at += len(seq)
+        owner = _token_tasks(rows, a.window)  # (B, T) the task of every token, as the trainer splits it
         domains = np.array([SUITE[t].domain for t in owner[batch.target_mask.cpu().numpy()]])
         for k in np.unique(kinds):
             sums["modality"].setdefault(TokenKind(int(k)).name.lower(), []).extend(per[kinds == k].tolist())

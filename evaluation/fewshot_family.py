@@ -36,7 +36,7 @@ from .rollout import rollout
 from .scores import task_summary
 
 
-def family_stats(meta: dict[str, Any], family: str, sibling: str, demo_root: Path, task_id: str) -> ObsStats | None:
+def family_stats(meta: dict[str, Any], sibling: str, demo_root: Path, task_id: str) -> ObsStats | None:
     """Observation statistics of a checkpoint trained with standardization, for a family's held-out task:
     those of its training sibling (the same observation layout), else the demonstrations' own."""
     if not meta.get("obs_stats"):
@@ -68,7 +68,7 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
     text = TextModel.load(checkpoint)
     meta = read_config(checkpoint)
     demo_root = collect_demonstrations(task_id, n_demos, root)
-    stats = family_stats(meta, task.family, task.family, demo_root, task_id)
+    stats = family_stats(meta, task.family, demo_root, task_id)
     tok = task_tokenizer(task_id, text, stats)
     cache = open_cache(demo_root, task_id, tok)
     of_variant: dict[int, list[int]] = {v: [] for v in pool}  # episode indices of each goal, in seed order

@@ -148,10 +148,14 @@ class GatoModel(nn.Module):
         return self.num_parameters(non_embedding)
 
     def param_groups(self, weight_decay: float) -> list[dict[str, Any]]:
-        """AdamW groups: weight decay on matrices, none on norms, biases and embedding tables."""
-        decay = [p for n, p in self.named_parameters() if p.ndim >= 2 and n.split(".")[0] not in EMBEDDINGS]
-        keep = [p for n, p in self.named_parameters() if not any(p is q for q in decay)]
+        """AdamW groups: weight decay where `_decays` says, none elsewhere."""
+        decay = [p for n, p in self.named_parameters() if self._decays(n, p)]
+        keep = [p for n, p in self.named_parameters() if not self._decays(n, p)]
         return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+
+    def _decays(self, name: str, p: torch.nn.Parameter) -> bool:
+        """Weight decay on matrices, not on norms, biases or embedding tables."""
+        return p.ndim >= 2 and name.split(".")[0] not in EMBEDDINGS
 
     def continuous_values(self, ids: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
         """What a continuous token's value feeds into the model, 0 for other tokens; same shape as ids.

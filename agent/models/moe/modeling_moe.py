@@ -16,7 +16,7 @@ from torch import nn
 
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.kv_cache import KVCache
-from gatosuite.agent.models.gato.modeling_gato import EMBEDDINGS, GatoModel, SelfAttention
+from gatosuite.agent.models.gato.modeling_gato import GatoModel, SelfAttention
 from gatosuite.tokenization import TokenKind
 
 from .configuration_moe import MoETransformerConfig
@@ -89,11 +89,7 @@ class MoETransformer(GatoModel):
             n -= (cfg.n_experts - cfg.top_k) * per_expert
         return n
 
-    def param_groups(self, weight_decay: float) -> list[dict[str, Any]]:
-        """Decay on matrices (experts' weights included, not the router's: a decayed router drifts to the
-        uniform gate)."""
-        def decays(name: str, p: torch.nn.Parameter) -> bool:
-            return p.ndim >= 2 and name.split(".")[0] not in EMBEDDINGS and not name.endswith(("w_gate", "w_noise"))
-        decay = [p for n, p in self.named_parameters() if decays(n, p)]
-        keep = [p for n, p in self.named_parameters() if not decays(n, p)]
-        return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+    def _decays(self, name: str, p: torch.nn.Parameter) -> bool:
+        """Gato's rule (experts' weights included), but not the router's: a decayed router drifts to the
+        uniform gate."""
+        return super()._decays(name, p) and not name.endswith(("w_gate", "w_noise"))
