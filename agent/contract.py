@@ -11,6 +11,8 @@ forward(batch) -> (logits, loss, info)
     - "token_loss": (M,) per-target NLL, detached: the trainer splits it by domain and modality;
     - "target_kinds": (M,) TokenKind of each target;
     - "n_targets": int;
+      (a family trained otherwise than by next-token NLL, such as the contrastive LIMoE, omits these three:
+      its `logits` and `loss` are its own, e.g. (S, S) image-text similarities and InfoNCE);
     - "aux_loss": optional scalar tensor with gradient (routing balance losses): the trainer adds it to
       the loss it optimises and logs it apart, as `aux_loss`;
     - any other int or float (router entropy, dropped tokens, per-expert load as "expert_load/<i>") is

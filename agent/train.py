@@ -49,7 +49,8 @@ class TrainArgs:
     out: Path = Path("runs/train")
     """Run folder: checkpoint/, train.csv, tensorboard/."""
     model: str = "gato"
-    """Model family (agent/families.py): gato, gato-moe, moe. Each consumes the same token batches."""
+    """Model family (agent/families.py): gato, gato-moe, moe, limoe (contrastive: trains on the (image, text)
+    pairs of the mix, e.g. babyai-captions). Each consumes the same token batches."""
     preset: str = "nano"
     """The family's preset: nano (every family has one, sized for a CPU), tiny, small, ..."""
     window: int = 256
@@ -393,11 +394,14 @@ def _token_tasks(rows: list[list[tuple[str, Any]]], length: int) -> np.ndarray:
 
 def _accumulate(acc: dict[str, list[float]], token_tasks: np.ndarray, batch: TokenBatch, loss: torch.Tensor,
                 info: dict[str, Any]) -> None:
-    """Loss, every scalar the model reports in `info`, and the loss per domain."""
+    """Loss, every scalar the model reports in `info`, and the loss per domain (for a family that reports
+    per-target losses; a contrastive one has none)."""
     acc["loss"].append(loss.item())
     for k, v in info.items():
         if isinstance(v, (int, float)) and k != "n_targets" or isinstance(v, torch.Tensor) and v.ndim == 0:
-            acc[k].append(float(v))
+            acc[k].append(float(v.detach()) if isinstance(v, torch.Tensor) else float(v))
+    if "token_loss" not in info:
+        return
     target_tasks = token_tasks[batch.target_mask.cpu().numpy()]  # (M,) the task of each target
     domains = np.array([SUITE[t].domain for t in target_tasks])
     for dom in np.unique(domains):

@@ -63,7 +63,7 @@ def run_family(family: str, a: argparse.Namespace, text) -> dict[str, Any]:
     flags = {**TRAINING, "prompt_prob": a.prompt_prob, "prompt_mode": a.prompt_mode}
     flags.update(json.loads(a.gato_flags))
     t_train = train_one(family, root, root / "runs" / "prompted", a.steps, text, flags)
-    t_oracle = train_one(f"{family}-oracle", root, root / "runs" / "oracle", a.steps, text,
+    t_oracle = train_one(f"{family}-oracle", root, root / "runs" / "oracle", a.oracle_steps or a.steps, text,
                          {k: v for k, v in flags.items() if k not in ("prompt_prob", "prompt_mode")})
     s = EvalSettings(episodes=a.eval_episodes, envs=min(a.eval_episodes, 20))
     few = fewshot_family(root / "runs" / "prompted" / "checkpoint", f"{family}-heldout", root,
@@ -76,7 +76,9 @@ def run_family(family: str, a: argparse.Namespace, text) -> dict[str, Any]:
         claim = {"k1_beats_zero_shot": k1["normalized_ci"][0] > zero["normalized_ci"][1],
                  "k1_over_oracle": k1["normalized"] / oracle["normalized"] if oracle["normalized"] > 0 else None}
         claim["holds"] = bool(claim["k1_beats_zero_shot"] and (claim["k1_over_oracle"] or 0) >= 0.6)
-    return {"settings": {"episodes": a.episodes, "noise": a.noise, "steps": a.steps, "flags": flags,
+    return {"settings": {"episodes": a.episodes, "noise": a.noise, "steps": a.steps,
+                         "oracle_steps": a.oracle_steps or a.steps,
+                         "flags": flags,
                          "adapt_steps": a.adapt_steps, "eval_episodes": a.eval_episodes},
             "train_seconds": {"prompted": t_train, "oracle": t_oracle},
             "val": val_curves(root / "runs" / "prompted"), "fewshot": few, "claim": claim}
@@ -125,6 +127,7 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=200, help="training episodes (4 per training goal)")
     ap.add_argument("--noise", type=float, default=0.2, help="DART action noise while collecting")
     ap.add_argument("--steps", type=int, default=1500, help="training steps of the prompted model and the oracle")
+    ap.add_argument("--oracle-steps", type=int, default=0, help="the oracle's training steps (default: --steps)")
     ap.add_argument("--prompt-prob", type=float, default=0.5)
     ap.add_argument("--prompt-mode", default="end", choices=["gato", "end", "whole"])
     ap.add_argument("--gato-flags", default="{}", help="JSON of extra TrainArgs fields")

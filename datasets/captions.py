@@ -56,23 +56,31 @@ def texts_for(objects: list[tuple[str, str]], rng: np.random.Generator) -> list[
     return out
 
 
-def generate(n_views: int, seed: int = 0) -> tuple[np.ndarray, list[list[str]]]:
-    """`n_views` agent views (n, 56, 56, 3) from random BabyAI levels, each with its texts."""
+def generate_views(n_views: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+    """`n_views` agent views from random BabyAI levels: frames (n, 56, 56, 3), the symbolic 7x7x3 views they
+    render (minigrid's obs['image'], indexed [x, y]; the agent stands at (3, 6) facing up), and their texts."""
     import minigrid
 
     gym.register_envs(minigrid)
     env = gym.make(LEVEL)
     rng = np.random.default_rng(seed)
-    frames, texts = [], []
+    frames, views, texts = [], [], []
     for i in range(n_views):
         with contextlib.redirect_stdout(io.StringIO()):
             obs, _ = env.reset(seed=seed + i)
         for _ in range(int(rng.integers(0, 4))):  # a few random turns/steps for varied viewpoints
             obs, *_ = env.step(int(rng.integers(0, 3)))
         frames.append(env.unwrapped.get_frame(highlight=False, tile_size=BABYAI_TILE, agent_pov=True))
+        views.append(obs["image"])
         texts.append(texts_for(visible_objects(obs["image"]), rng))
     env.close()
-    return np.stack(frames), texts
+    return np.stack(frames), np.stack(views), texts
+
+
+def generate(n_views: int, seed: int = 0) -> tuple[np.ndarray, list[list[str]]]:
+    """`n_views` agent views (n, 56, 56, 3) from random BabyAI levels, each with its texts."""
+    frames, _, texts = generate_views(n_views, seed)
+    return frames, texts
 
 
 def encode_samples(text_model: TextModel, frames: np.ndarray, texts: list[list[str]]) -> list[TokenSequence]:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from gatosuite.agent.models.config_base import ConfigBase
 from gatosuite.errors import ConfigError, UnknownNameError
+
+LEGACY: dict[str, Any] = {"value_input": "token", "action_targets": "onehot", "continuous_decoding": "argmax",
+                          "action_inputs": "tokens"}
+"""What a checkpoint written before a field existed was trained with: filled in when it is missing from
+its config.json, so an old checkpoint keeps its behaviour when a default changes."""
 
 
 @dataclass(frozen=True)
-class GatoConfig:
+class GatoConfig(ConfigBase):
     """Shape of a Gato-style decoder-only transformer."""
 
     architecture: ClassVar[str] = "gato"
     """The model family (agent/families.py) this config builds; recorded in checkpoints."""
+    legacy: ClassVar[dict[str, Any]] = LEGACY
     vocab_size: int
     """Rows of the token table: Vocabulary.size (text + 1024 discrete + 1024 continuous + specials)."""
     n_layer: int = 4
@@ -83,29 +90,6 @@ class GatoConfig:
         if self.target_sigma <= 0:
             raise ConfigError(f"GatoConfig.target_sigma must be positive, got {self.target_sigma}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> GatoConfig:
-        """A config from a checkpoint's config.json: fields a checkpoint predates take their LEGACY value,
-        unknown fields are an error."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields {unknown}")
-        return cls(**{**{k: v for k, v in LEGACY.items() if k in names}, **d})
-
-    def diff(self, other: GatoConfig) -> dict[str, tuple[Any, Any]]:
-        """Fields that differ, as {name: (self, other)}: what a mismatched checkpoint error lists."""
-        a, b = asdict(self), asdict(other)
-        return {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k)}
-
-
-LEGACY: dict[str, Any] = {"value_input": "token", "action_targets": "onehot", "continuous_decoding": "argmax",
-                          "action_inputs": "tokens"}
-"""What a checkpoint written before a field existed was trained with: filled in when it is missing from
-its config.json, so an old checkpoint keeps its behaviour when a default changes."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "nano": dict(n_layer=4, n_head=4, n_embd=128, ffn=512, context=512),      # ~0.8M non-embedding

@@ -15,12 +15,18 @@ Conventions (the tests check each one):
   mean(v))^2): the paper's reference code (tensor2tensor `cv_squared`) does the same, and it stays 0, not
   NaN, with a single expert.
 - Capacity: an expert takes at most C = ceil(capacity_factor * M * k / E) tokens, M being the real (unmasked)
-  tokens of the call. First come first served in token order: the flattened (B, T) order, row by row, and
-  for k > 1 a token's priority is its position whatever rank the expert has among its k. An assignment past
+  tokens of the call. With priority='token', first come first served in token order: the flattened (B, T)
+  order, row by row, and for k > 1 a token's priority is its position whatever rank the expert has among its
+  k. With priority='batch' (batch-priority routing, Riquelme et al. 2021, used by LIMoE), tokens are served
+  in decreasing order of their largest gate value, ties in token order, so the tokens the router is surest
+  of are the last to be dropped. An assignment past
   C is dropped: that expert adds nothing to that token (the others in its top k still do, and their gates
   are not renormalized), and the caller's residual connection carries the token through.
 - Noise is drawn by `sample_noise` with `torch.randn_like`, only in training mode and only for real tokens,
   so `torch.manual_seed` reproduces it and a test can replace the method.
+- Under torchrun (DDP), the balance losses are computed from routing statistics summed over every process
+  (a differentiable all-reduce of E numbers per layer), so they are the losses of the global batch, as
+  with one process; capacity stays per process (each device's experts have their own slots).
 - Routing runs in float32 even under autocast: Fedus et al. found bfloat16 routers unstable, and top-k, the
   softmax and the normal CDF all need the precision.
 """
@@ -39,6 +45,8 @@ from gatosuite.errors import ConfigError
 
 GATES = ("noisy-top-k", "switch")
 """The gates MoEConfig.gate accepts."""
+PRIORITIES = ("token", "batch")
+"""The capacity orders MoEConfig.priority accepts."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ class MoEConfig:
     capacity_factor: float | None = None
     """Expert capacity C = ceil(capacity_factor * tokens * top_k / n_experts); assignments past C are dropped
     (first come first served in token order). 0 or None: no limit, nothing is dropped."""
+    priority: str = "token"
+    """Who keeps a slot when an expert overflows: 'token' (first come first served in token order) or 'batch'
+    (batch-priority routing: the tokens with the largest gate value first)."""
     w_importance: float = 0.1
     """Weight of the importance loss CV(Importance)^2 ('noisy-top-k'; the paper uses 0.1)."""
     w_load: float = 0.1
@@ -76,6 +87,8 @@ class MoEConfig:
                 raise ConfigError(f"MoEConfig.{name} must be positive, got {getattr(self, name)}")
         if self.gate not in GATES:
             raise ConfigError(f"MoEConfig.gate must be one of {', '.join(GATES)}; got {self.gate!r}")
+        if self.priority not in PRIORITIES:
+            raise ConfigError(f"MoEConfig.priority must be one of {', '.join(PRIORITIES)}; got {self.priority!r}")
         if not 1 <= self.top_k <= self.n_experts:
             raise ConfigError(f"MoEConfig.top_k must be in [1, n_experts={self.n_experts}], got {self.top_k}")
         if self.gate == "switch" and self.top_k != 1:
@@ -97,6 +110,21 @@ class MoEConfig:
         if not self.capacity_factor:
             return None
         return math.ceil(self.capacity_factor * n_tokens * self.top_k / self.n_experts)
+
+
+def global_sum(v: torch.Tensor) -> torch.Tensor:
+    """`v` summed over the processes of a distributed run, with gradient (the identity in one process)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return v
+    if not v.requires_grad:
+        v = v.clone()
+        dist.all_reduce(v)
+        return v
+    from torch.distributed.nn.functional import all_reduce
+
+    return all_reduce(v)
 
 
 def cv_squared(v: torch.Tensor) -> torch.Tensor:
@@ -173,6 +201,8 @@ class MoELayer(nn.Module):
         - "dropped": int, token-expert assignments past capacity; "dropped_frac": their share of all M * k.
         - "router_entropy": float, mean entropy (nats) of the softmax over the routing logits, before top-k.
         - "expert_load": list of E ints, assignments the router made to each expert, before capacity drops.
+        - "router_probs": (M, E) float32 tensor with gradient, the softmax over the routing logits of each real
+          token (in x's flattened order), for losses on the routing distribution (LIMoE's entropy losses).
         In eval mode there is no noise, and the load is the plain count of assignments (not differentiable).
         """
         self._check_inputs(x, mask)
@@ -183,11 +213,13 @@ class MoELayer(nn.Module):
         if xs.shape[0] == 0:
             return torch.zeros_like(x), self._empty_aux(x.device)
         routing = self.route(xs)
-        keep, slot = self._apply_capacity(routing.chosen, use_capacity)  # (M, E), (M, E)
+        keep, slot = self._apply_capacity(routing, use_capacity)  # (M, E), (M, E)
         ys = self._experts(xs, routing.gates, keep, slot)  # (M, D)
         y = ys if real is None else torch.zeros_like(flat).index_copy(0, real, ys)  # (N, D)
         y = self.drop(y.reshape(x.shape))  # (..., D)
-        return y, self._aux(routing, keep)
+        aux = self._aux(routing, keep)
+        aux["router_probs"] = torch.softmax(routing.logits, dim=-1)  # (M, E)
+        return y, aux
 
     def _check_inputs(self, x: torch.Tensor, mask: torch.Tensor | None) -> None:
         if x.dim() not in (2, 3) or x.shape[-1] != self.cfg.n_embd:
@@ -219,6 +251,7 @@ class MoELayer(nn.Module):
         importance = gates.sum(0)  # (E,)
         if self.training:
             load = self._smooth_load(clean, noise_std, top_vals, chosen)  # (E,)
+            importance, load = global_sum(importance), global_sum(load)  # the global batch's, under DDP
         else:
             load = chosen.float().sum(0)  # (E,)
         losses = {"importance_loss": cfg.w_importance * cv_squared(importance),
@@ -251,15 +284,24 @@ class MoELayer(nn.Module):
         top_p, top_i = probs.max(dim=-1)  # (M,), (M,)
         gates = torch.zeros_like(probs).scatter(1, top_i[:, None], top_p[:, None])  # (M, E)
         chosen = torch.zeros_like(probs, dtype=torch.bool).scatter(1, top_i[:, None], True)  # (M, E)
-        f = chosen.float().mean(0)  # (E,)
-        p_mean = probs.mean(0)  # (E,)
+        if self.training:  # the global batch's shares under DDP
+            n = global_sum(torch.tensor(float(xf.shape[0]), device=xf.device))
+            f, p_mean = global_sum(chosen.float().sum(0)) / n, global_sum(probs.sum(0)) / n  # (E,), (E,)
+        else:
+            f, p_mean = chosen.float().mean(0), probs.mean(0)  # (E,), (E,)
         loss = cfg.switch_alpha * cfg.n_experts * (f * p_mean).sum()  # ()
         return Routing(gates, chosen, logits, {"switch_loss": loss})
 
-    def _apply_capacity(self, chosen: torch.Tensor, use_capacity: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """(keep, slot), both (M, E): slot is a token's arrival order at each expert (token order, first come
-        first served), and keep drops the assignments whose slot is past the capacity."""
-        slot = chosen.long().cumsum(0) - 1  # (M, E), -1 .. count-1; meaningful where chosen
+    def _apply_capacity(self, routing: Routing, use_capacity: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(keep, slot), both (M, E): slot is a token's arrival order at each expert (token order, or by
+        decreasing largest gate with priority='batch'), and keep drops the assignments past the capacity."""
+        chosen = routing.chosen
+        if self.cfg.priority == "batch":
+            order = routing.gates.detach().max(dim=-1).values.argsort(descending=True, stable=True)  # (M,)
+            slot = torch.empty_like(chosen, dtype=torch.long)
+            slot[order] = chosen[order].long().cumsum(0) - 1  # (M, E) arrival order in priority order
+        else:
+            slot = chosen.long().cumsum(0) - 1  # (M, E), -1 .. count-1; meaningful where chosen
         cap = self.cfg.capacity(chosen.shape[0]) if use_capacity else None
         keep = chosen if cap is None else chosen & (slot < cap)  # (M, E)
         return keep, slot
@@ -296,5 +338,6 @@ class MoELayer(nn.Module):
         names = ("switch_loss",) if self.cfg.gate == "switch" else ("importance_loss", "load_loss")
         aux: dict[str, Any] = {"aux_loss": torch.zeros((), device=device)}
         aux.update({name: 0.0 for name in names})
-        aux.update(dropped=0, dropped_frac=0.0, router_entropy=0.0, expert_load=[0] * self.cfg.n_experts)
+        aux.update(dropped=0, dropped_frac=0.0, router_entropy=0.0, expert_load=[0] * self.cfg.n_experts,
+                   router_probs=torch.zeros(0, self.cfg.n_experts, device=device))
         return aux

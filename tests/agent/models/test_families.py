@@ -40,7 +40,7 @@ def _model(name, tok, **kw):
 
 def test_the_registry_lists_the_families_and_refuses_unknown_ones():
     assert {"gato", "moe", "gato-moe"} <= set(family_names())
-    with pytest.raises(UnknownNameError, match="unknown model family 'gpt5'; known: gato, gato-moe, moe"):
+    with pytest.raises(UnknownNameError, match="unknown model family 'gpt5'; known: gato, gato-moe, limoe, moe"):
         get_family("gpt5")
     with pytest.raises(UnknownNameError, match="family 'moe' has no preset 'huge'"):
         get_family("moe").build("huge", 100)

@@ -183,8 +183,9 @@ def test_balance_losses_prevent_collapse(gate):
         assert max(collapsed) > 0.9, collapsed
 
 
-def _switch_to_expert_0(n_embd: int = 4, capacity_factor: float = 1.0) -> MoELayer:
-    cfg = MoEConfig(n_embd=n_embd, ffn=8, n_experts=4, top_k=1, gate="switch", capacity_factor=capacity_factor)
+def _switch_to_expert_0(n_embd: int = 4, capacity_factor: float = 1.0, priority: str = "token") -> MoELayer:
+    cfg = MoEConfig(n_embd=n_embd, ffn=8, n_experts=4, top_k=1, gate="switch", capacity_factor=capacity_factor,
+                    priority=priority)
     layer = MoELayer(cfg).eval()
     with torch.no_grad():
         layer.w_gate.zero_()
@@ -216,6 +217,29 @@ def test_capacity_priority_is_flattened_token_order_and_padding_uses_no_slot():
     served = (y != 0).any(-1)  # (B, T)
     assert served.tolist() == [[False, True, False, True], [False, False, False, False]]
     assert aux["dropped"] == 4 and aux["expert_load"] == [6, 0, 0, 0]
+
+
+def test_batch_priority_routing_keeps_the_tokens_the_router_is_surest_of():
+    """Batch-priority routing (LIMoE, V-MoE): the C = 2 slots of expert 0 go to the two tokens with the
+    largest gate, wherever they stand; token priority would keep the first two."""
+    torch.manual_seed(0)
+    scale = torch.tensor([0.1, 0.2, 0.9, 0.3, 1.0, 0.4, 0.5, 0.6])  # token 4, then 2, route most surely
+    x = torch.full((8, 4), 0.5) * scale[:, None]  # (8, D): expert 0's probability grows with the scale
+    batch_layer = _switch_to_expert_0(priority="batch")
+    y, aux = batch_layer(x)
+    assert (y != 0).any(-1).nonzero().squeeze(1).tolist() == [2, 4]
+    assert aux["dropped"] == 6
+    token_layer = _switch_to_expert_0()
+    token_layer.load_state_dict(batch_layer.state_dict())
+    y_token, _ = token_layer(x)
+    assert (y_token != 0).any(-1).nonzero().squeeze(1).tolist() == [0, 1]
+    with torch.no_grad():
+        torch.testing.assert_close(y[4], _gate0(batch_layer, x)[4] * _expert(batch_layer, 0, x[4:5])[0])
+
+
+def _gate0(layer: MoELayer, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.softmax(x @ layer.w_gate, dim=-1)[:, 0]  # (N,)
 
 
 def test_capacity_with_top_2_ranks_tokens_not_slots():
