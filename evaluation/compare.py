@@ -84,6 +84,12 @@ class CompareArgs:
     def __post_init__(self) -> None:
         if not self.models:
             raise ConfigError("--models needs at least one model family")
+        from gatosuite.agent.families import get_family
+
+        for name in self.models:
+            if not get_family(name).can_act:
+                raise ConfigError(f"'{name}' cannot act, so it has no policy scores or next-token NLL to put in this "
+                                  f"table; leave it out of --models (benchmarks/bench_limoe.py measures it)")
         if self.tokens is not None and self.tokens < self.batch_size * self.window:
             raise ConfigError(f"--tokens {self.tokens} is less than one step ({self.batch_size} x {self.window})")
 

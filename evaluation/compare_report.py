@@ -20,11 +20,21 @@ ZOO = [  # the project's seed table: what each multi-purpose model is, measured 
     ("UniT", None, "per-modality encoders, shared decoder with task queries", 2021, "fine-tuning"),
     ("OFA", None, "one encoder-decoder, every task as sequence to sequence with instructions", 2022,
      "zero-shot with instructions; fine-tuning"),
-    ("LIMoE", None, "one modality-agnostic encoder with MoE FFNs, contrastive image-text", 2022,
-     "zero-shot by image-text similarity"),
+    ("LIMoE", "limoe", "one modality-agnostic encoder with MoE FFNs, contrastive image-text", 2022,
+     "none as a policy (an encoder); zero-shot image classification by text prompts"),
     ("muNet", None, "an evolving population of multitask networks that clone and mutate layers", 2022,
      "grows new modules per task"),
 ]
+
+
+def _status(family: str | None, rows: dict[str, Any]) -> str:
+    if family in rows:
+        return "yes"
+    if family is None:
+        return "not yet"
+    from gatosuite.agent.families import get_family
+
+    return "no" if get_family(family).can_act else "measured apart: it cannot act (benchmarks/bench_limoe.py)"
 
 
 def _ci(v: dict[str, Any] | None, mean_key: str = "mean", ci_key: str = "mean_ci") -> str:
@@ -75,8 +85,7 @@ def write_compare_report(store: dict[str, Any], out: Path) -> dict[str, Path]:
                                f"{budget}; evaluated on the same seeds.",)),
                          Heading(2, "The zoo"),
                          Table(("Model", "Modules", "Year", "Unseen tasks", "In this comparison"),
-                               tuple((m, mod, str(y), u, "yes" if fam in rows else ("not yet" if fam is None else "no"))
-                                     for m, fam, mod, y, u in ZOO))]
+                               tuple((m, mod, str(y), u, _status(fam, rows)) for m, fam, mod, y, u in ZOO))]
     if rows:
         domains = sorted({d for r in rows.values() for d in (r.get("score") or {}).get("per_domain", {})})
         kinds = sorted({k for r in rows.values() for k in r["val_nll"]["modality"]})

@@ -37,7 +37,15 @@ def test_two_families_on_the_same_budget_and_a_resumed_comparison(tmp_path, monk
     assert moe["active_parameters"] < moe["parameters_non_embedding"] and moe["train"]["aux_loss"] > 0
     text = report.read_text()
     assert "| Gato |" in text and "| MultiModel |" in text and "not yet" in text
+    assert "measured apart: it cannot act" in text  # LIMoE's row
     assert "gato-moe" in (tmp_path / "cmp" / "compare.md").read_text()
     assert (tmp_path / "cmp" / "figures" / "expert_load.png").is_file()
     with pytest.raises(ValueError, match="holds a comparison with other settings"):
         compare(_args(tmp_path, ["gato"], seed=1))
+
+
+def test_a_family_that_cannot_act_is_refused_with_the_way_it_is_measured(tmp_path):
+    from gatosuite.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'limoe' cannot act.*bench_limoe"):
+        _args(tmp_path, ["gato", "limoe"])
