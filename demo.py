@@ -122,13 +122,13 @@ def step_seconds(model: torch.nn.Module, text, task_id: str, envs: int, rt) -> t
     model's train/eval mode is restored, and no global random stream is drawn from."""
     from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-    from gatosuite.agent.policy import GatoPolicy
+    from gatosuite.agent.factory import policy_from_model
     from gatosuite.envs import make_task_env
 
     was_training = model.training
     vec = SyncVectorEnv([lambda: make_task_env(task_id)] * envs, autoreset_mode=AutoresetMode.DISABLED)
     try:
-        policy = GatoPolicy.from_model(model, text, task_id, rt)
+        policy = policy_from_model(model, text, task_id, rt)
         obs, _ = vec.reset(seed=list(range(envs)))
         policy.reset(envs)
         times = []

@@ -28,3 +28,18 @@ def make_policy(checkpoint: str | Path, task_id: str, **kwargs: Any) -> Any:
     from .policy import GatoPolicy
 
     return GatoPolicy(checkpoint, task_id, **kwargs)
+
+
+def policy_from_model(model: Any, text_model: Any, task_id: str, rt: Any, **kwargs: Any) -> Any:
+    """A policy around a model in memory (one being trained), of any family that acts; `kwargs` as
+    GatoPolicy.from_model takes them (greedy, meta)."""
+    from .families import family_of_config
+
+    family = family_of_config(model.cfg)
+    if not family.can_act:
+        raise ConfigError(f"a '{family.name}' model ({family.modules}) cannot act")
+    if family.policy is not None:
+        return family.policy.from_model(model, text_model, task_id, rt, **kwargs)
+    from .policy import GatoPolicy
+
+    return GatoPolicy.from_model(model, text_model, task_id, rt, **kwargs)

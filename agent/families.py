@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,9 +41,10 @@ class ModelFamily:
     """The paper, as 'Authors Year, Title'."""
     unseen: str
     """How it handles an unseen task (prompting, fine-tuning, ...), for the comparison table."""
-    policy: Callable[..., Any] | None = None
-    """Its own policy class, `(checkpoint, task_id, **kw) -> policy`; None: a decoder-only family acts
-    through the batched KV-cache GatoPolicy."""
+    policy: Any | None = None
+    """Its own policy class: built as `(checkpoint, task_id, **kw)`, or around a model in memory with
+    `.from_model(model, text_model, task_id, rt, **kw)`; None: a decoder-only family acts through the
+    batched KV-cache GatoPolicy."""
     can_act: bool = True
     """False for a family that cannot drive a policy (a contrastive encoder): it says so, not a rollout."""
 

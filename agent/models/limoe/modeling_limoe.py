@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gatosuite.agent.attention import SelfAttention
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.embeddings import PatchEmbedding, position_bins
-from gatosuite.agent.models.gato.modeling_gato import SelfAttention
 from gatosuite.agent.models.moe.layer import MoELayer
 
 from .configuration_limoe import LIMoEConfig
@@ -44,7 +44,7 @@ class EncoderBlock(nn.Module):
     def __init__(self, cfg: LIMoEConfig, moe: bool) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.n_embd)
-        self.attn = SelfAttention(cfg)  # type: ignore[arg-type]  # it reads n_head, n_embd and dropout
+        self.attn = SelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.n_embd)
         self.moe = MoELayer(cfg.layer_config()) if moe else None
         if self.moe is None:

@@ -14,9 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from gatosuite.agent.attention import SelfAttention
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.kv_cache import KVCache
-from gatosuite.agent.models.gato.modeling_gato import GatoModel, SelfAttention
+from gatosuite.agent.models.gato.modeling_gato import GatoModel
 from gatosuite.tokenization import TokenKind
 
 from .configuration_moe import MoETransformerConfig
