@@ -27,7 +27,10 @@ from typing import Any
 from gatosuite.agent.runtime import resolve
 
 RESULTS = Path(__file__).parent / "results"
-RUNS = {"entropy losses on": [], "entropy losses off": ["w_local=0", "w_global=0"]}
+RUNS = {"entropy losses on": [], "entropy losses off": ["w_local=0", "w_global=0"],
+        # the entropy losses alone, and no balance loss at all: is the Switch loss what keeps text spread?
+        "Switch loss off, entropy losses on": ["switch_alpha=0"],
+        "every balance loss off": ["switch_alpha=0", "w_local=0", "w_global=0"]}
 
 
 def train_run(a: argparse.Namespace, out: Path, overrides: list[str]) -> dict[str, Any]:
@@ -83,6 +86,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-4,
                     help="peak learning rate (3e-4 learned faster than the trainer's 1e-3 in a 300-step probe)")
     ap.add_argument("--episodes", type=int, default=200, help="babyai-gotoredball episodes (frame, mission)")
+    ap.add_argument("--runs", default="entropy losses on,entropy losses off",
+                    help=f"comma-separated runs, of: {', '.join(RUNS)}")
     ap.add_argument("--views", type=int, default=600, help="held-out (frame, caption) pairs for retrieval")
     a = ap.parse_args()
     from gatosuite.datasets.collect import collect
@@ -92,7 +97,8 @@ def main() -> None:
     path = RESULTS / "limoe.json"
     store = json.loads(path.read_text()) if path.is_file() else {}
     entries = store.setdefault(a.label, {})
-    for name, overrides in RUNS.items():
+    for name in a.runs.split(","):
+        overrides = RUNS[name]
         out = a.root / "runs" / name.replace(" ", "-")
         t0 = time.perf_counter()
         summary = train_run(a, out, overrides)
