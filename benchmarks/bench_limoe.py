@@ -29,8 +29,8 @@ from gatosuite.agent.runtime import resolve
 RESULTS = Path(__file__).parent / "results"
 RUNS = {"entropy losses on": [], "entropy losses off": ["w_local=0", "w_global=0"],
         # the entropy losses alone, and no balance loss at all: is the Switch loss what keeps text spread?
-        "Switch loss off, entropy losses on": ["switch_alpha=0"],
-        "every balance loss off": ["switch_alpha=0", "w_local=0", "w_global=0"]}
+        "entropy losses only": ["switch_alpha=0"],
+        "no balance loss": ["switch_alpha=0", "w_local=0", "w_global=0"]}
 
 
 def train_run(a: argparse.Namespace, out: Path, overrides: list[str]) -> dict[str, Any]:
