@@ -34,6 +34,8 @@ from .configuration_limoe import LIMoEConfig
 from .pairs import Pairs, extract_pairs
 
 MODALITIES = ("image", "text")
+EMBEDDINGS = ("tok.", "pos.", "row.", "col.", "modality.")
+"""Name prefixes of the input embedding tables (no weight decay; left out of non-embedding counts)."""
 USED_SHARE = 0.02
 """An expert counts as used by a modality when it receives at least this share of the modality's tokens."""
 
@@ -93,7 +95,7 @@ class LIMoE(nn.Module):
 
     # --- the contract (agent/contract.py) ---
     def num_parameters(self, non_embedding: bool = True) -> int:
-        skip = ("tok.", "pos.", "row.", "col.", "modality.") if non_embedding else ()
+        skip = EMBEDDINGS if non_embedding else ()
         return sum(p.numel() for n, p in self.named_parameters() if not n.startswith(skip))
 
     def active_parameters(self, non_embedding: bool = True) -> int:
@@ -108,7 +110,7 @@ class LIMoE(nn.Module):
     def param_groups(self, weight_decay: float) -> list[dict[str, Any]]:
         """Decay on matrices, not on norms, biases, embedding tables, the router or the temperature."""
         def decays(name: str, p: torch.nn.Parameter) -> bool:
-            return p.ndim >= 2 and not name.startswith(("tok.", "pos.", "row.", "col.", "modality.")) \
+            return p.ndim >= 2 and not name.startswith(EMBEDDINGS) \
                 and not name.endswith(("w_gate", "w_noise"))
 
         named = list(self.named_parameters())

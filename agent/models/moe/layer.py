@@ -118,10 +118,6 @@ def global_sum(v: torch.Tensor) -> torch.Tensor:
 
     if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return v
-    if not v.requires_grad:
-        v = v.clone()
-        dist.all_reduce(v)
-        return v
     import warnings
 
     from torch.distributed.nn.functional import all_reduce
@@ -224,9 +220,7 @@ class MoELayer(nn.Module):
         ys = self._experts(xs, routing.gates, keep, slot)  # (M, D)
         y = ys if real is None else torch.zeros_like(flat).index_copy(0, real, ys)  # (N, D)
         y = self.drop(y.reshape(x.shape))  # (..., D)
-        aux = self._aux(routing, keep)
-        aux["router_probs"] = torch.softmax(routing.logits, dim=-1)  # (M, E)
-        return y, aux
+        return y, self._aux(routing, keep)
 
     def _check_inputs(self, x: torch.Tensor, mask: torch.Tensor | None) -> None:
         if x.dim() not in (2, 3) or x.shape[-1] != self.cfg.n_embd:
@@ -258,7 +252,8 @@ class MoELayer(nn.Module):
         importance = gates.sum(0)  # (E,)
         if self.training:
             load = self._smooth_load(clean, noise_std, top_vals, chosen)  # (E,)
-            importance, load = global_sum(importance), global_sum(load)  # the global batch's, under DDP
+            # the global batch's, under DDP: one all-reduce of both
+            importance, load = global_sum(torch.cat([importance, load])).split(cfg.n_experts)
         else:
             load = chosen.float().sum(0)  # (E,)
         losses = {"importance_loss": cfg.w_importance * cv_squared(importance),
@@ -291,9 +286,10 @@ class MoELayer(nn.Module):
         top_p, top_i = probs.max(dim=-1)  # (M,), (M,)
         gates = torch.zeros_like(probs).scatter(1, top_i[:, None], top_p[:, None])  # (M, E)
         chosen = torch.zeros_like(probs, dtype=torch.bool).scatter(1, top_i[:, None], True)  # (M, E)
-        if self.training:  # the global batch's shares under DDP
-            n = global_sum(torch.tensor(float(xf.shape[0]), device=xf.device))
-            f, p_mean = global_sum(chosen.float().sum(0)) / n, global_sum(probs.sum(0)) / n  # (E,), (E,)
+        if self.training:  # the global batch's shares under DDP, from one all-reduce of counts, sums and M
+            e = cfg.n_experts
+            total = global_sum(torch.cat([chosen.float().sum(0), probs.sum(0), xf.new_tensor([xf.shape[0]])]))
+            f, p_mean = total[:e] / total[-1], total[e:2 * e] / total[-1]  # (E,), (E,)
         else:
             f, p_mean = chosen.float().mean(0), probs.mean(0)  # (E,), (E,)
         loss = cfg.switch_alpha * cfg.n_experts * (f * p_mean).sum()  # ()
@@ -330,11 +326,12 @@ class MoELayer(nn.Module):
     def _aux(self, routing: Routing, keep: torch.Tensor) -> dict[str, Any]:
         """The balance loss to train on, and detached plain-Python statistics to log."""
         aux_loss = sum(routing.losses.values(), torch.zeros((), device=keep.device))  # ()
+        probs = torch.softmax(routing.logits, dim=-1)  # (M, E), with gradient for callers' routing losses
         with torch.no_grad():
             n_assigned = int(routing.chosen.sum())
             dropped = n_assigned - int(keep.sum())
-            entropy = torch.special.entr(torch.softmax(routing.logits, dim=-1)).sum(-1).mean()  # ()
-            aux: dict[str, Any] = {"aux_loss": aux_loss}
+            entropy = torch.special.entr(probs).sum(-1).mean()  # ()
+            aux: dict[str, Any] = {"aux_loss": aux_loss, "router_probs": probs}
             aux.update({name: loss.item() for name, loss in routing.losses.items()})
             aux.update(dropped=dropped, dropped_frac=dropped / n_assigned, router_entropy=float(entropy),
                        expert_load=routing.chosen.sum(0).tolist())
