@@ -119,6 +119,9 @@ class TrainArgs:
     hidden-parameter family): Gato's prompt conditioning."""
     prompt_mode: str = "gato"
     """Where a prompt comes from in its demonstration: gato (its end, or a random stretch), end, whole."""
+    family_start_prob: float = 0.0
+    """Share of a hidden-parameter family's windows that start at the episode's first timestep, where only
+    the prompt tells the goal (elsewhere a window starts anywhere in its episode)."""
     task_weights: list[str] = field(default_factory=list)
     """Sampling weights of tasks in the mix, as task=weight (e.g. dmc-point_mass-easy=3); unnamed tasks
     weigh 1, so by default every task gives the same share of windows."""
@@ -133,6 +136,8 @@ class TrainArgs:
             raise ConfigError("--fit-schedule fits the schedule to --minutes; pass --minutes too")
         if not 0.0 <= self.prompt_prob <= 1.0:
             raise ConfigError(f"--prompt-prob is a probability in [0, 1], got {self.prompt_prob}")
+        if not 0.0 <= self.family_start_prob <= 1.0:
+            raise ConfigError(f"--family-start-prob is a probability in [0, 1], got {self.family_start_prob}")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError(f"--minutes must be positive, got {self.minutes}")
 
@@ -314,7 +319,7 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     sampler = MixedSampler(caches, weights, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
                            split="train" if args.val_fraction > 0 else "all", val_fraction=args.val_fraction,
                            segment_steps=args.segment_steps, prompt_prob=args.prompt_prob,
-                           prompt_mode=args.prompt_mode)
+                           prompt_mode=args.prompt_mode, family_start_prob=args.family_start_prob)
     val = MixedSampler(caches, window=args.window, seed=args.seed + 1, allow_heldout=args.allow_heldout,
                        split="val", prompt_prob=0.0, val_fraction=args.val_fraction,
                        segment_steps=args.segment_steps) if args.val_fraction else None

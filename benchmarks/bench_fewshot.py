@@ -63,12 +63,19 @@ def run_family(family: str, a: argparse.Namespace, text) -> dict[str, Any]:
     flags = {**TRAINING, "prompt_prob": a.prompt_prob, "prompt_mode": a.prompt_mode}
     flags.update(json.loads(a.gato_flags))
     t_train = train_one(family, root, root / "runs" / "prompted", a.steps, text, flags)
-    t_oracle = train_one(f"{family}-oracle", root, root / "runs" / "oracle", a.oracle_steps or a.steps, text,
-                         {k: v for k, v in flags.items() if k not in ("prompt_prob", "prompt_mode")})
+    oracle = root / "runs" / "oracle"
+    if a.reuse_oracle:  # the oracle of an earlier run on the same data (prompt settings do not touch it)
+        if not (oracle / "checkpoint").is_dir():
+            raise SystemExit(f"error: --reuse-oracle but '{oracle}' holds no checkpoint; drop the flag to train one")
+        t_oracle = None
+    else:
+        t_oracle = train_one(f"{family}-oracle", root, oracle, a.oracle_steps or a.steps, text,
+                             {k: v for k, v in flags.items()
+                              if k not in ("prompt_prob", "prompt_mode", "family_start_prob")})
     s = EvalSettings(episodes=a.eval_episodes, envs=min(a.eval_episodes, 20))
     few = fewshot_family(root / "runs" / "prompted" / "checkpoint", f"{family}-heldout", root,
                          root / "runs" / "fewshot", [1, 4], s, steps=a.adapt_steps,
-                         oracle=root / "runs" / "oracle" / "checkpoint", adapt=not a.no_adapt)
+                         oracle=oracle / "checkpoint", adapt=not a.no_adapt)
     m = few["methods"]
     zero, k1, oracle = m["zero-shot"]["0"], m["prompting"].get("1"), m["oracle"]["0"]
     claim = None
@@ -77,7 +84,7 @@ def run_family(family: str, a: argparse.Namespace, text) -> dict[str, Any]:
                  "k1_over_oracle": k1["normalized"] / oracle["normalized"] if oracle["normalized"] > 0 else None}
         claim["holds"] = bool(claim["k1_beats_zero_shot"] and (claim["k1_over_oracle"] or 0) >= 0.6)
     return {"settings": {"episodes": a.episodes, "noise": a.noise, "steps": a.steps,
-                         "oracle_steps": a.oracle_steps or a.steps,
+                         "oracle_steps": "reused" if a.reuse_oracle else a.oracle_steps or a.steps,
                          "flags": flags,
                          "adapt_steps": a.adapt_steps, "eval_episodes": a.eval_episodes},
             "train_seconds": {"prompted": t_train, "oracle": t_oracle},
@@ -128,6 +135,8 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=0.2, help="DART action noise while collecting")
     ap.add_argument("--steps", type=int, default=1500, help="training steps of the prompted model and the oracle")
     ap.add_argument("--oracle-steps", type=int, default=0, help="the oracle's training steps (default: --steps)")
+    ap.add_argument("--reuse-oracle", action="store_true", help="score the oracle already trained under --root "
+                    "(an earlier run on the same episodes) instead of training it again")
     ap.add_argument("--prompt-prob", type=float, default=0.5)
     ap.add_argument("--prompt-mode", default="end", choices=["gato", "end", "whole"])
     ap.add_argument("--gato-flags", default="{}", help="JSON of extra TrainArgs fields")

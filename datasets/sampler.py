@@ -35,7 +35,8 @@ class MixedSampler:
                  window: int = 512, seed: int = 0, prompt_prob: float = 0.25,
                  allow_heldout: Sequence[str] = (), split: str = "all", val_fraction: float = 0.1,
                  segment_steps: int | None = None, prompt_mode: str = "gato",
-                 prompts_from_all: bool = False, mask_prompt: bool = False) -> None:
+                 prompts_from_all: bool = False, mask_prompt: bool = False,
+                 family_start_prob: float = 0.0) -> None:
         """`split` 'train' or 'val' keeps the first (1 - val_fraction) or the last val_fraction of each
         task's episodes (at least one each when a task has two or more); 'all' uses every episode.
 
@@ -46,10 +47,15 @@ class MixedSampler:
         prompting feeds); 'whole' the demonstration from its start, cut to the prompt's share if longer.
         `prompts_from_all`: a family's prompts may come from any split (for validation: few held-out
         episodes share a variant). `mask_prompt`: no loss on the prompt's tokens (to measure the NLL of
-        the episode given its prompt)."""
+        the episode given its prompt).
+        `family_start_prob`: probability that a hidden-parameter family's window starts at its episode's
+        first timestep, where nothing but the prompt tells the goal (later, the hand's own motion does)."""
         if prompt_mode not in PROMPT_MODES:
             raise ConfigError(f"prompt mode '{prompt_mode}' is unknown; use one of {', '.join(PROMPT_MODES)}")
         self.prompt_mode, self.mask_prompt = prompt_mode, mask_prompt
+        if not 0.0 <= family_start_prob <= 1.0:
+            raise ConfigError(f"family_start_prob is a probability in [0, 1], got {family_start_prob}")
+        self.family_start_prob = family_start_prob
         if not caches:
             raise ValueError("MixedSampler needs at least one task cache")
         for task_id in caches:
@@ -105,9 +111,11 @@ class MixedSampler:
         j = int(self.rng.integers(len(pool)))
         ep = int(pool[j])
         parts = []
+        from_start = False
         if task in self.by_variant:  # prompts come from episodes of the same variant
             pool = self.by_variant[task][cache.variants[ep]]
             j = int(np.searchsorted(pool, ep))
+            from_start = self.family_start_prob > 0 and self.rng.random() < self.family_start_prob
         if self.rng.random() < self.prompt_prob and len(pool) > 1:
             other = int(self.rng.integers(len(pool) - 1))
             other = int(pool[other + (other >= j)])  # another episode of the same task (variant) and split
@@ -129,7 +137,7 @@ class MixedSampler:
         seq = cache.episode(ep)
         n = len(seq) // tpt
         k = min(n, budget)
-        start = int(self.rng.integers(n - k + 1))
+        start = 0 if from_start else int(self.rng.integers(n - k + 1))
         parts.append(seq.slice(start * tpt, (start + k) * tpt))
         return TokenSequence.concatenate(parts)
 

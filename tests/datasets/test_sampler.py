@@ -118,6 +118,27 @@ def test_family_prompts_come_from_the_same_goal(tmp_path, mode):
     assert mixed > 30
 
 
+def test_family_windows_can_start_where_only_the_prompt_tells_the_goal(tmp_path):
+    c, tok = _family_cache(tmp_path, [0, 1, 0, 1])
+    L = tok.spec.tokens_per_timestep
+
+    def episode_starts(start_prob):
+        s = MixedSampler({"reacher-goal": c}, window=60, seed=0, prompt_prob=1.0, prompt_mode="end",
+                         family_start_prob=start_prob)
+        starts = []
+        for _ in range(200):
+            _, w = s.sample()
+            first = w.timestep.reshape(-1, L)[:, 0]
+            starts.append(int(first[len(first) // 2]))  # the prompt holds half the window; the episode follows
+        return np.array(starts)
+
+    assert (episode_starts(1.0) == 0).all()
+    assert 0.35 < (episode_starts(0.5) == 0).mean() < 0.65
+    assert (episode_starts(0.0) == 0).mean() < 0.15  # uniform over 30 - 3 + 1 starts
+    with pytest.raises(ValueError, match="family_start_prob is a probability"):
+        MixedSampler({"reacher-goal": c}, family_start_prob=1.5)
+
+
 def test_unknown_prompt_mode_is_an_error(tmp_path):
     c, _ = _env_cache(tmp_path, "a")
     with pytest.raises(ValueError, match="prompt mode 'middle' is unknown; use one of gato, end, whole"):
