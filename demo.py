@@ -66,7 +66,7 @@ not learn to use a prompt (0.80 prompted against 0.83 zero-shot) and every such 
 and the oracle are left to benchmarks/bench_fewshot.py: they would not fit the demo's 25 minutes."""
 
 FAMILY_TRAINING = dict(prompt_prob=0.5, prompt_mode="end")
-"""How the family model is trained beyond TRAINING: as benchmarks/bench_fewshot.py does."""
+"""How the family model is trained beyond TRAINING (also benchmarks/bench_fewshot.py's defaults)."""
 
 EPISODES = {"babyai-gotoredball": 1000, FAMILY: 1000, "mw-reach": 100, "inverted-pendulum": 40}
 """Episodes collected for tasks that need more than --episodes. A BabyAI GoToRedBall episode is about 6
@@ -242,8 +242,8 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
                   seed=args.seed, task_weights=weights, **TRAINING)
     fam = dict(common, tasks=FAMILY, out=out / "family", task_weights=[], **FAMILY_TRAINING)
     if args.quick:
-        targs = TrainArgs(**common, steps=QUICK_STEPS, warmup=4, log_every=5, val_every=20, ckpt_every=20)
-        fargs = TrainArgs(**fam, steps=QUICK_STEPS, warmup=4, log_every=5, val_every=20, ckpt_every=20)
+        smoke = dict(steps=QUICK_STEPS, warmup=4, log_every=5, val_every=20, ckpt_every=20)
+        targs, fargs = TrainArgs(**common, **smoke), TrainArgs(**fam, **smoke)
     else:  # the schedule's length is fitted to the budget; logging intervals are in steps of a typical run
         targs = TrainArgs(**common, steps=100_000, minutes=args.minutes, fit_schedule=True, warmup=100,
                           log_every=25, val_every=250, ckpt_every=250)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gatosuite.agent.runtime import resolve
-from gatosuite.demo import TRAINING
+from gatosuite.demo import FAMILY_TRAINING, TRAINING
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -137,8 +137,8 @@ def main() -> None:
     ap.add_argument("--oracle-steps", type=int, default=0, help="the oracle's training steps (default: --steps)")
     ap.add_argument("--reuse-oracle", action="store_true", help="score the oracle already trained under --root "
                     "(an earlier run on the same episodes) instead of training it again")
-    ap.add_argument("--prompt-prob", type=float, default=0.5)
-    ap.add_argument("--prompt-mode", default="end", choices=["gato", "end", "whole"])
+    ap.add_argument("--prompt-prob", type=float, default=FAMILY_TRAINING["prompt_prob"])
+    ap.add_argument("--prompt-mode", default=FAMILY_TRAINING["prompt_mode"], choices=["gato", "end", "whole"])
     ap.add_argument("--gato-flags", default="{}", help="JSON of extra TrainArgs fields")
     ap.add_argument("--adapt-steps", type=int, default=100, help="steps of each per-goal fine-tune and scratch run")
     ap.add_argument("--no-adapt", action="store_true", help="skip fine-tuning and scratch")
