@@ -13,7 +13,7 @@ from pathlib import Path
 import tyro
 
 from gatosuite.agent.runtime import default_device, default_precision
-from gatosuite.errors import GatosuiteError
+from gatosuite.errors import ConfigError, GatosuiteError
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco or dm_control
 
@@ -278,7 +278,10 @@ class Collect:
     """SentencePiece vocabulary for the text-lm and babyai-captions data."""
     noise: float = 0.0
     """Probability of playing a random action instead of the expert's at each step (DART-style noise
-    injection); the dataset records the actions played."""
+    injection); the dataset records the actions played and labels every state with the expert's action."""
+    perturb_start: bool = False
+    """Start episodes from perturbed states, for the selected tasks that define them (inverted-pendulum:
+    the cart anywhere in 80% of its rail), so the demonstrations show the expert recovering from there."""
 
     def _build_text_data(self, task_id: str) -> None:
         from gatosuite.datasets.captions import build_caption_cache
@@ -298,12 +301,16 @@ class Collect:
             tasks = SUITE.select(self.task)
         except KeyError as e:
             raise SystemExit(f"error: {e.args[0]}") from None
+        if self.perturb_start and not any(t.start_spread for t in tasks):
+            raise ConfigError(f"none of the selected tasks has perturbed starts; drop --perturb-start (tasks "
+                              f"with them: {', '.join(t.id for t in SUITE if t.start_spread)})")
         for t in tasks:
             if t.domain in ("text", "caption"):
                 self._build_text_data(t.id)
                 continue
             r = collect(t.id, self.episodes, self.root, self.workers, self.resume, self.seed,
-                        chunk_episodes=self.chunk_episodes, overwrite=self.overwrite, noise=self.noise)
+                        chunk_episodes=self.chunk_episodes, overwrite=self.overwrite, noise=self.noise,
+                        perturb_start=self.perturb_start and bool(t.start_spread))
             succ = "" if r.success_rate is None else f", success {r.success_rate:.0%}"
             print(f"{t.id}: {r.episodes} episodes (mean return {r.mean_return:.1f}{succ}) in {r.path}"
                   + (f"; {r.collected_now} collected now at {r.steps_per_s:,.0f} steps/s" if r.collected_now else

@@ -206,6 +206,7 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     from gatosuite.datasets.captions import build_caption_cache
     from gatosuite.datasets.collect import collect
     from gatosuite.datasets.text_data import build_text_cache
+    from gatosuite.envs import SUITE
     from gatosuite.evaluation.evaluate import EvalSettings, build_info, evaluate_tasks, write_outputs
     from gatosuite.evaluation.fewshot import fewshot_task
     from gatosuite.tokenization import default_text_model
@@ -228,7 +229,7 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
         # collection resumes from its staged chunks
         n = args.episodes if args.quick else EPISODES.get(task_id, args.episodes)
         collect(task_id, n, args.root, noise=NOISE.get(task_id, 0.0), progress=False,
-                replace_mismatched=True, resume=True)
+                replace_mismatched=True, resume=True, perturb_start=bool(SUITE[task_id].start_spread))
     build_text_cache(args.root, text)
     build_caption_cache(args.root, text)
     timings["collect_s"] = time.perf_counter() - t

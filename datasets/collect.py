@@ -15,6 +15,10 @@ training uses it as the label. A cloned policy then sees the states the expert r
 the narrow band it keeps the system in (a CartPole LQR keeps the cart so close to the centre that a clone
 never learns to correct a drifting cart), and at every one of them it is taught the expert's action, not
 the random one.
+
+`perturb_start` starts each episode from the task's spread of states (envs/perturb.py: inverted-pendulum's
+cart anywhere in 80% of its rail), for the states noise alone does not reach; the dataset's collector name
+says so, and evaluation never perturbs.
 """
 
 from __future__ import annotations
@@ -66,10 +70,11 @@ def staging_dir(root: Path, task_id: str) -> Path:
     return Path(root) / "staging" / task_id
 
 
-def make_vector_env(task_id: str, workers: int, expert: bool = True) -> gym.vector.VectorEnv:
+def make_vector_env(task_id: str, workers: int, expert: bool = True,
+                    perturb_start: bool = False) -> gym.vector.VectorEnv:
     """`workers` copies of the task env in subprocesses started with forkserver, since fork hangs once
     EGL has rendered. (One worker does not come here: `collect` steps a single env in-process.)"""
-    fn = functools.partial(make_task_env, task_id, expert=expert)
+    fn = functools.partial(make_task_env, task_id, expert=expert, perturb_start=perturb_start)
     if workers == 1:
         return SyncVectorEnv([fn], autoreset_mode=AutoresetMode.DISABLED)
     # shared_memory=False: gymnasium's shared-memory buffers return Text observations blank.
@@ -151,9 +156,9 @@ class _Noise:
         return action
 
 
-def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink, noise: float) -> None:
+def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink, noise: float, perturb_start: bool) -> None:
     """One env in this process, stepped directly: no batching, no info merging on the hot path."""
-    env = make_task_env(task.id, expert=True)
+    env = make_task_env(task.id, expert=True, perturb_start=perturb_start)
     noisy = _Noise(env.action_space, noise)
     try:
         for i in todo:
@@ -173,9 +178,10 @@ def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink, noise: 
         env.close()
 
 
-def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: _Sink, noise: float) -> None:
+def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: _Sink, noise: float,
+                perturb_start: bool) -> None:
     """`workers` envs in subprocesses; a finished slot is reset with the next episode's seed."""
-    envs = make_vector_env(task.id, workers)
+    envs = make_vector_env(task.id, workers, perturb_start=perturb_start)
     queue = deque(todo)
     n = envs.num_envs
     noisy = [_Noise(envs.single_action_space, noise) for _ in range(n)]
@@ -230,20 +236,22 @@ def _slot_info(info: dict[str, Any], key: str, k: int) -> Any:
     return info[key][k]
 
 
-def algorithm_name(expert: str, noise: float) -> str:
-    """What a dataset says collected it: the expert, and the injected noise if any (whose datasets label
-    every state with the expert's action)."""
-    return expert if noise <= 0 else f"{expert} with {noise:g} random-action noise, expert labels"
+def algorithm_name(expert: str, noise: float, perturb_start: bool = False) -> str:
+    """What a dataset says collected it: the expert, the injected noise if any (whose datasets label
+    every state with the expert's action), and whether episodes started from perturbed states."""
+    name = expert if noise <= 0 else f"{expert} with {noise:g} random-action noise, expert labels"
+    return f"{name}, perturbed starts" if perturb_start else name
 
 
 def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: bool = False, seed: int = 0,
             chunk_episodes: int = 10, overwrite: bool = False, progress: bool = True,
-            noise: float = 0.0, replace_mismatched: bool = False) -> CollectResult:
+            noise: float = 0.0, replace_mismatched: bool = False, perturb_start: bool = False) -> CollectResult:
     """Collect `episodes` expert episodes of `task_id` into `<root>/minari`. See the module docstring.
 
     An existing dataset with the same count and collector is reused; one with other settings is an
     error unless `overwrite` (always collect anew) or `replace_mismatched` (collect anew only then, for
-    callers that own their data folder, such as the demo)."""
+    callers that own their data folder, such as the demo). `perturb_start` starts every episode from the
+    task's spread of states (envs/perturb.py)."""
     task = SUITE[task_id]
     if not task.is_env or task.expert is None:
         raise ConfigError(f"task '{task_id}' has no environment expert to collect from")
@@ -254,7 +262,10 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
     root = Path(root).resolve()  # minari mangles relative paths (it joins them twice)
     final = minari_store.dataset_dir(root, task_id)
     stage = staging_dir(root, task_id)
-    algorithm = algorithm_name(task.expert, noise)
+    if perturb_start and not task.start_spread:
+        raise ConfigError(f"task '{task_id}' has no perturbed starts; drop --perturb-start "
+                          f"(tasks with them: {', '.join(t.id for t in SUITE if t.start_spread)})")
+    algorithm = algorithm_name(task.expert, noise, perturb_start)
     if final.exists() and not overwrite:
         ds = minari_store.load(root, task_id)
         made_by = ds.storage.metadata.get("algorithm_name")
@@ -268,7 +279,8 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
         raise StateError(f"an earlier collection of '{task_id}' was interrupted ({n_staged} chunk files in "
                            f"'{stage}'); rerun with --resume to finish it, or delete that folder to start over")
     write_plan(stage, {"task": task_id, "episodes": episodes, "seed": seed, "expert": task.expert, "noise": noise,
-                       "labels": "expert" if noise > 0 else "played"})
+                       "labels": "expert" if noise > 0 else "played",
+                       **({"perturb_start": True} if perturb_start else {})})  # older plans stay resumable
     staged = staged_episodes(stage)
     todo = [i for i in range(episodes) if i not in staged]
     t0 = time.perf_counter()
@@ -278,9 +290,9 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
         if todo:
             sink = _Sink(task, stage, chunk_episodes, bar, noisy=noise > 0)
             if workers == 1:
-                _run_single(task, todo, seed, sink, noise)
+                _run_single(task, todo, seed, sink, noise, perturb_start)
             else:
-                _run_vector(task, todo, seed, workers, sink, noise)
+                _run_vector(task, todo, seed, workers, sink, noise, perturb_start)
             steps = sink.steps
     seconds = time.perf_counter() - t0
     staged = staged_episodes(stage)  # read once: reading it per episode made collection quadratic

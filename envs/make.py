@@ -18,6 +18,7 @@ from gatosuite.errors import ConfigError
 from .canonical import CanonicalObservation
 from .expert_wrapper import ExpertActionWrapper
 from .hidden import HideParameter, SetVariant
+from .perturb import PerturbedStart
 from .registry import TaskSpec
 from .suite import SUITE
 
@@ -107,8 +108,9 @@ def _render_kwargs(task: TaskSpec) -> dict[str, Any]:
     return {"render_mode": "rgb_array"}  # classic control (pygame), BabyAI, and pixel tasks
 
 
-def make_raw_env(task: TaskSpec | str, render: bool = False) -> gym.Env:
-    """The task's underlying env, as its experts see it; `render` makes env.render() return frames."""
+def make_raw_env(task: TaskSpec | str, render: bool = False, perturb_start: bool = False) -> gym.Env:
+    """The task's underlying env, as its experts see it; `render` makes env.render() return frames;
+    `perturb_start` starts episodes from the task's spread of states (collection only, envs/perturb.py)."""
     if isinstance(task, str):
         task = SUITE[task]
     if not task.is_env:
@@ -128,7 +130,12 @@ def make_raw_env(task: TaskSpec | str, render: bool = False) -> gym.Env:
         kwargs["disable_env_checker"] = True
     if task.max_episode_steps is not None:
         kwargs["max_episode_steps"] = task.max_episode_steps
+    if perturb_start and not task.start_spread:
+        raise ConfigError(f"task '{task.id}' has no perturbed starts; drop --perturb-start "
+                          f"(tasks with them: {', '.join(t.id for t in SUITE if t.start_spread)})")
     env = gym.make(task.gym_id, **kwargs)
+    if perturb_start:
+        env = PerturbedStart(env, task.start_spread)
     if task.obs_mode == "pixels" or (render and task.domain in ("dmc", "mujoco", "metaworld")):
         # shadows and reflections off: 200-400 fps at 64x64 instead of ~60 for dm_control cartpole, measured
         # on a 2-core CPU with Mesa llvmpipe EGL
@@ -147,11 +154,12 @@ def make_raw_env(task: TaskSpec | str, render: bool = False) -> gym.Env:
     return env
 
 
-def make_task_env(task_id: str, expert: bool = False, render: bool = False) -> gym.Env:
+def make_task_env(task_id: str, expert: bool = False, render: bool = False, perturb_start: bool = False) -> gym.Env:
     """The env users and the agent see: canonical observations, optionally with the expert's action
-    in info['expert_action'], and optionally rendering RGB frames (for videos)."""
+    in info['expert_action'], optionally rendering RGB frames (for videos), and optionally starting from
+    perturbed states (for collection)."""
     task = SUITE[task_id]
-    env = make_raw_env(task, render=render)
+    env = make_raw_env(task, render=render, perturb_start=perturb_start)
     if expert:
         if task.expert is None:
             raise ConfigError(f"task '{task_id}' has no expert")

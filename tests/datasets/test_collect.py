@@ -196,3 +196,29 @@ def test_collection_reads_each_staged_chunk_once(tmp_path, monkeypatch):
     collect("cartpole", 12, tmp_path, chunk_episodes=2, progress=False)
     assert len(reads) == 6  # 12 episodes in chunks of 2
     assert len(set(reads)) == 6
+
+
+def test_perturbed_starts_spread_the_cart_across_its_rail(tmp_path):
+    """inverted-pendulum's perturbed starts put the cart anywhere in +-0.8 (it starts within +-0.01
+    otherwise), the same per seed with 1 or 2 workers; the expert still balances from there, the dataset
+    says how it was collected, and a dataset collected otherwise is not silently reused."""
+    plain = collect("inverted-pendulum", 6, tmp_path / "plain", progress=False)
+    r = collect("inverted-pendulum", 6, tmp_path / "a", perturb_start=True, progress=False)
+    collect("inverted-pendulum", 6, tmp_path / "b", perturb_start=True, workers=2, progress=False)
+    a = list(minari_store.iter_episodes(tmp_path / "a", "inverted-pendulum"))
+    b = list(minari_store.iter_episodes(tmp_path / "b", "inverted-pendulum"))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.observations["state"], y.observations["state"])
+    start = np.array([e.observations["state"][0, 0] for e in a])
+    plain_start = [e.observations["state"][0, 0] for e in minari_store.iter_episodes(tmp_path / "plain",
+                                                                                     "inverted-pendulum")]
+    assert np.abs(plain_start).max() <= 0.01 and np.abs(start).max() <= 0.81
+    assert np.abs(start).max() > 0.3 and len(set(np.sign(start))) == 2
+    assert r.mean_return == plain.mean_return == 1000.0  # the LQR expert recovers from every start
+    assert np.abs([e.observations["state"][-1, 0] for e in a]).max() < 0.05  # and brings the cart back
+    meta = minari_store.load(tmp_path / "a", "inverted-pendulum").storage.metadata
+    assert meta["algorithm_name"].endswith("perturbed starts")
+    with pytest.raises(ValueError, match="pass --overwrite"):
+        collect("inverted-pendulum", 6, tmp_path / "plain", perturb_start=True, progress=False)
+    with pytest.raises(ValueError, match="drop --perturb-start.*inverted-pendulum"):
+        collect("pendulum", 2, tmp_path / "c", perturb_start=True, progress=False)
