@@ -1,0 +1,30 @@
+"""Perturbed starts (collection only): seeded, spread as declared, refused where they cannot apply."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gatosuite.envs import make_task_env
+from gatosuite.envs.perturb import PerturbedStart
+from gatosuite.errors import ConfigError
+
+
+def test_seeded_and_within_the_declared_spread():
+    env = make_task_env("inverted-pendulum", perturb_start=True)
+    starts = [env.reset(seed=s)[0]["state"] for s in range(40)]
+    again = env.reset(seed=7)[0]["state"]
+    np.testing.assert_array_equal(again, starts[7])
+    x, angle = np.array(starts)[:, 0], np.array(starts)[:, 1]
+    assert np.abs(x).max() <= 0.81 and np.abs(x).max() > 0.6  # uniform over +-0.8 (plus the env's own 0.01)
+    assert np.abs(angle).max() <= 0.01  # the pole's start is the env's own
+    plain = make_task_env("inverted-pendulum")
+    assert np.abs(plain.reset(seed=7)[0]["state"][0]) <= 0.01  # evaluation's env is not perturbed
+
+
+def test_refused_where_it_cannot_apply():
+    with pytest.raises(ConfigError, match="need a Gymnasium MuJoCo env"):
+        PerturbedStart(gym.make("CartPole-v1"), (0.5,))
+    with pytest.raises(ConfigError, match="has 1 entries; the env has 2 joint positions"):
+        PerturbedStart(gym.make("InvertedPendulum-v5"), (0.5,))
+    with pytest.raises(ConfigError, match="no perturbed starts; drop --perturb-start"):
+        make_task_env("cartpole", perturb_start=True)
