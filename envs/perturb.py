@@ -20,8 +20,9 @@ from gatosuite.errors import ConfigError
 
 
 class PerturbedStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
-    """After each reset, offsets the MuJoCo joint positions by uniform draws in [-spread, spread] (one
-    half-width per `qpos` entry) from the env's own generator, so a seeded reset stays reproducible."""
+    """After each reset, offsets the MuJoCo joint positions, and optionally velocities, by uniform draws in
+    [-spread, spread] (one half-width per `qpos` entry, then optionally one per `qvel` entry) from the env's
+    own generator, so a seeded reset stays reproducible."""
 
     def __init__(self, env: gym.Env, spread: tuple[float, ...]) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, spread=spread)
@@ -29,13 +30,16 @@ class PerturbedStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
         u = env.unwrapped
         if not hasattr(u, "set_state") or not hasattr(u, "_get_obs"):
             raise ConfigError(f"perturbed starts need a Gymnasium MuJoCo env, not {type(u).__name__}")
-        if len(spread) != u.model.nq:
-            raise ConfigError(f"start spread has {len(spread)} entries; the env has {u.model.nq} joint positions")
-        self.spread = np.asarray(spread, dtype=np.float64)
+        nq, nv = u.model.nq, u.model.nv
+        if len(spread) not in (nq, nq + nv):
+            raise ConfigError(f"start spread has {len(spread)} entries; the env has {nq} joint positions "
+                              f"(and {nv} velocities)")
+        self.spread = np.zeros(nq + nv)
+        self.spread[:len(spread)] = spread
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         _, info = self.env.reset(seed=seed, options=options)
         u = self.env.unwrapped
-        qpos = u.data.qpos + u.np_random.uniform(-self.spread, self.spread)
-        u.set_state(qpos, u.data.qvel.copy())
+        state = np.concatenate([u.data.qpos, u.data.qvel]) + u.np_random.uniform(-self.spread, self.spread)
+        u.set_state(state[:u.model.nq], state[u.model.nq:])
         return u._get_obs(), info

@@ -58,7 +58,8 @@ class TaskSpec:
     """For a family's oracle tasks: the parameter stays in the observation."""
     start_spread: tuple[float, ...] = ()
     """For MuJoCo tasks whose expert holds an equilibrium: half-widths of the uniform offsets added to the
-    joint positions at reset when collecting with perturbed starts (envs/perturb.py); () where there are none."""
+    joint positions (then, optionally, velocities) at reset when collecting with perturbed starts
+    (envs/perturb.py); () where there are none."""
 
     def __post_init__(self) -> None:
         if ("train" in self.tags) == ("heldout" in self.tags):

@@ -14,9 +14,10 @@ def test_seeded_and_within_the_declared_spread():
     starts = [env.reset(seed=s)[0]["state"] for s in range(40)]
     again = env.reset(seed=7)[0]["state"]
     np.testing.assert_array_equal(again, starts[7])
-    x, angle = np.array(starts)[:, 0], np.array(starts)[:, 1]
+    x, angle, v, spin = np.array(starts).T
     assert np.abs(x).max() <= 0.81 and np.abs(x).max() > 0.6  # uniform over +-0.8 (plus the env's own 0.01)
-    assert np.abs(angle).max() <= 0.01  # the pole's start is the env's own
+    assert np.abs(v).max() <= 0.31 and np.abs(v).max() > 0.2  # the cart's velocity over +-0.3
+    assert np.abs(angle).max() <= 0.01 and np.abs(spin).max() <= 0.01  # the pole's start is the env's own
     plain = make_task_env("inverted-pendulum")
     assert np.abs(plain.reset(seed=7)[0]["state"][0]) <= 0.01  # evaluation's env is not perturbed
 
