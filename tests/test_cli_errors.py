@@ -37,7 +37,8 @@ def test_bad_arguments(tmp_path):
         ["collect", "--task", "cartpole", "--episodes", "-3", "--root", str(tmp_path)])
     assert "unknown task 'nope'; known: " in _error(["collect", "--task", "nope", "--root", str(tmp_path)])
     assert "none of the selected tasks has perturbed starts; drop --perturb-start (tasks with them: " \
-           "inverted-pendulum)" in _error(["collect", "--task", "cartpole", "--perturb-start", "--root", str(tmp_path)])
+           "inverted-pendulum, dmc-point_mass-easy)" in _error(["collect", "--task", "cartpole", "--perturb-start",
+                                                                "--root", str(tmp_path)])
     assert "--fit-schedule fits the schedule to --minutes" in _error(["train", "--fit-schedule"])
     assert "unknown precision 'fp8'" in _error(["train", "--precision", "fp8", "--root", str(tmp_path)])
     assert "no training data for 'cartpole'" in _error(["train", "--tasks", "cartpole", "--root", str(tmp_path)])
