@@ -21,6 +21,9 @@ in `info['variant']` at reset and stored with each collected episode.
 
 * ``reacher-goal`` (Gymnasium MuJoCo Reacher-v5): the target's position and the fingertip-to-target
   vector are dropped from the observation; 50 + 10 targets drawn once in the arm's reach.
+* ``dmc-point_mass-goal`` (dm_control point_mass-easy): the target is moved off the arena's centre to one of
+  50 + 10 positions; the raw observation gains the target's position (for the oracle), which the hidden
+  task drops, so the mass's own position and velocity are all it sees. Episodes are 500 steps.
 * ``babyai-goto-goal`` (BabyAI GoToLocal): the mission reads "go to the object"; the target is one of
   18 colour-type pairs, 4 of which (each colour and type seen in training, the pair never) are held out.
   A level of the episode's seed is redrawn until its target is the variant's.
@@ -80,6 +83,7 @@ HIDDEN_MISSION = "go to the object"
 
 FAMILIES = {
     "reacher-goal": Family("reacher-goal", 50, 10, hide=(4, 5, 8, 9)),
+    "dmc-point_mass-goal": Family("dmc-point_mass-goal", 50, 10, hide=(2, 3)),  # position, target, velocity
     "babyai-goto-goal": Family("babyai-goto-goal", 14, 4, hide=()),
     "mw-reach-goal": Family("mw-reach-goal", 50, 10, hide=(36, 37, 38)),
     "mw-push-goal": Family("mw-push-goal", 50, 10, hide=(36, 37, 38)),
@@ -97,6 +101,12 @@ def reacher_targets() -> np.ndarray:
         if 0.05 <= np.linalg.norm(g) < 0.2:
             out.append(g)
     return np.array(out)
+
+
+@functools.lru_cache(maxsize=None)
+def point_mass_targets() -> np.ndarray:
+    """(60, 2) target positions, fixed for good: uniform in [-0.2, 0.2]^2, inside the arena's walls at 0.3."""
+    return np.random.default_rng(20222).uniform(-0.2, 0.2, (60, 2))
 
 
 @functools.lru_cache(maxsize=None)
@@ -118,6 +128,8 @@ def parameter(family: str, variant: int) -> np.ndarray:
     """The hidden parameter of a variant (a goal position)."""
     if family == "reacher-goal":
         return reacher_targets()[variant]
+    if family == "dmc-point_mass-goal":
+        return point_mass_targets()[variant]
     if family == "babyai-goto-goal":
         color, kind = BABYAI_TARGETS[variant]
         return np.array([BABYAI_COLORS.index(color), BABYAI_TYPES.index(kind)])
@@ -144,6 +156,9 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 node = node.env
             node.toggle_sample_tasks_on_reset(False)
             self._tasks = metaworld_goal_tasks(_mw_env_name(family))
+        if family == "dmc-point_mass-goal":  # the raw observation shows the target; the hidden task drops it
+            self.observation_space = spaces.Dict({**env.observation_space.spaces,
+                                                  "target": spaces.Box(-np.inf, np.inf, (2,), np.float64)})
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
@@ -161,6 +176,12 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
             qvel[-2:] = 0.0
             u.set_state(qpos, qvel)
             obs = u._get_obs()
+        elif self.family.name == "dmc-point_mass-goal":
+            obs, info = self.env.reset(seed=seed, options=options)
+            physics = u._env.physics
+            physics.named.model.geom_pos["target", :2] = point_mass_targets()[variant]
+            physics.forward()  # the expert reads the target's world position, and so does the reward
+            obs = self._with_target(obs)
         else:
             if seed is not None:
                 u.seed(seed)
@@ -168,6 +189,15 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
             obs, info = self.env.reset(seed=seed, options=options)
         info[VARIANT] = variant
         return obs, info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if self.family.name == "dmc-point_mass-goal":
+            obs = self._with_target(obs)
+        return obs, reward, terminated, truncated, info
+
+    def _with_target(self, obs: dict[str, Any]) -> dict[str, Any]:
+        return {**obs, "target": self.env.unwrapped._env.physics.named.model.geom_pos["target", :2].copy()}
 
     def _babyai_reset(self, variant: int, seed: int | None, options: dict[str, Any] | None):
         """GoToLocal levels drawn from seeds derived from `seed` until the target is the variant's
