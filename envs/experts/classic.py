@@ -209,10 +209,15 @@ class MountainCarContinuousExpert(Expert):
 
     The reward charges 0.1 u^2 per step but not time, and the work done per step is only linear in u, so a gentle
     push over more swings is cheaper than full throttle. At reset the expert simulates the env's own update rule
-    (on a copy of the state) for a grid of magnitudes and both first directions and keeps the best.
+    (on a copy of the state) for a grid of magnitudes and both first directions and keeps the cheapest that
+    still reaches the goal with `margin` of its force. The cheapest plan alone sits on a knife edge: played at
+    95% of its force it reached the goal from 5 of seeds 1000-1019 (0 at 80%), so a clone that is a little
+    off fails (a Gato policy scored 0.23 that way). With a margin of 0.8 every one of those seeds succeeds at
+    80% force, for a mean return of 98.5 instead of 98.8 (magnitude 0.25 instead of 0.19).
     """
 
     magnitudes = np.linspace(0.1, 1.0, 46)
+    margin = 0.8
 
     def __init__(self, env: gym.Env) -> None:
         u = env.unwrapped
@@ -231,8 +236,11 @@ class MountainCarContinuousExpert(Expert):
 
     def reset(self, env: gym.Env, obs: Any, info: dict[str, Any]) -> None:
         x0, v0 = (float(s) for s in env.unwrapped.state)
-        mag = np.concatenate([self.magnitudes, self.magnitudes]).astype(np.float32)
-        first = np.repeat(np.array([-1.0, 1.0], dtype=np.float32), len(self.magnitudes))
+        # each (magnitude, first direction) twice: at full force, and at `margin` of it
+        n = 2 * len(self.magnitudes)
+        plan = np.concatenate([self.magnitudes, self.magnitudes])
+        mag = np.concatenate([plan, self.margin * plan]).astype(np.float32)
+        first = np.tile(np.repeat(np.array([-1.0, 1.0], dtype=np.float32), len(self.magnitudes)), 2)
         x = np.full(len(mag), x0, np.float32)
         v = np.full(len(mag), v0, np.float32)
         ret = np.zeros(len(mag))
@@ -247,10 +255,11 @@ class MountainCarContinuousExpert(Expert):
             alive &= ~done
             if not alive.any():
                 break
-        if alive.all():  # nothing reached the goal in simulation (foreign start): fall back to full throttle
+        ok = ~alive[:n] & ~alive[n:]  # reaches the goal, and still does with a weaker push
+        if not ok.any():  # nothing robust reached the goal in simulation (foreign start): full throttle
             self.mag, self.first = 1.0, 1.0
             return
-        best = int(np.argmax(np.where(alive, -np.inf, ret)))
+        best = int(np.argmax(np.where(ok, ret[:n], -np.inf)))
         self.mag, self.first = float(mag[best]), float(first[best])
 
     def act(self, env: gym.Env, obs: Any) -> np.ndarray:
