@@ -31,15 +31,14 @@ MIX = ["cartpole", "acrobot", "mountaincar-continuous", "inverted-pendulum", "dm
        "dmc-point_mass-easy", "mw-reach", "babyai-gotoredball"]
 """The default training mix of environment tasks (the text-lm and babyai-captions data join them)."""
 
-NOISE = {"cartpole": 0.2, "inverted-pendulum": 0.05, "dmc-cartpole-balance": 0.2, "mountaincar-continuous": 0.2,
+NOISE = {"cartpole": 0.2, "inverted-pendulum": 0.2, "dmc-cartpole-balance": 0.2, "mountaincar-continuous": 0.2,
          "dmc-point_mass-easy": 0.2, "mw-reach": 0.2, "reacher-goal": 0.2}
 """DART-style action noise while collecting: the env plays a random action with this probability, and
 every state is labelled with the expert's action. Experts of balance and reaching tasks otherwise never
 leave their equilibrium, and a clone never sees the states it must recover from (README, "Learning the
-demo mix"). Discrete-action and BabyAI demonstrations are the plain expert's. inverted-pendulum gets 0.05: at
-0.2 its episodes fell after 166 steps on average, too short to show the LQR expert's slow correction of the
-cart's position, and the Gato policy drove the cart into the end of its rail (x = 1.0 at every failure
-of run v3); at 0.05 they last 874 steps on average (20 episodes)."""
+demo mix"). Discrete-action and BabyAI demonstrations are the plain expert's. Noise alone was not enough for
+inverted-pendulum and dmc-point_mass-easy: tasks with perturbed starts (envs/perturb.py) are also collected
+from them, the cart anywhere in 80% of its rail and the point mass moving (see the demo's collection)."""
 
 TRAINING = dict(segment_steps=8, obs_norm=True, overrides=["value_input=token+value", "action_inputs=masked",
                                                            "action_targets=hl-gauss", "continuous_decoding=mode-mean"])
@@ -68,11 +67,15 @@ and the oracle are left to benchmarks/bench_fewshot.py: they would not fit the d
 FAMILY_TRAINING = dict(prompt_prob=0.5, prompt_mode="end")
 """How the family model is trained beyond TRAINING (also benchmarks/bench_fewshot.py's defaults)."""
 
-EPISODES = {"babyai-gotoredball": 1000, FAMILY: 1000, "mw-reach": 100, "inverted-pendulum": 40}
+EPISODES = {"babyai-gotoredball": 1000, FAMILY: 1000, "mw-reach": 100, "inverted-pendulum": 100,
+            "dmc-point_mass-easy": 100}
 """Episodes collected for tasks that need more than --episodes. A BabyAI GoToRedBall episode is about 6
 steps: an MLP-and-CNN behaviour clone scored -0.05 on 20 of them and 0.87 on 1000
 (benchmarks/bench_learning.py), which take about 10 s to collect. mw-reach episodes are 100 steps
-(envs/suite.py): 100 of them hold as many timesteps as 20 did at Meta-World's 500, and 100 goals."""
+(envs/suite.py): 100 of them hold as many timesteps as 20 did at Meta-World's 500, and 100 goals.
+inverted-pendulum and dmc-point_mass-easy get 100 perturbed starts each: a Gato policy lost each of them by
+drifting into states its 20 demonstrations never reached (the cart at the end of its rail; the mass pinned
+against a wall, where it output a zero action and the expert a full push; README, "The demo")."""
 
 FEWSHOT = ["dmc-cartpole-swingup"]
 """Held-out tasks for the few-shot protocol; each shares its observation format with a trained task.
