@@ -13,7 +13,7 @@ from pathlib import Path
 import tyro
 
 from gatosuite.agent.runtime import default_device, default_precision
-from gatosuite.errors import ConfigError, GatosuiteError
+from gatosuite.errors import GatosuiteError
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco or dm_control
 
@@ -301,9 +301,10 @@ class Collect:
             tasks = SUITE.select(self.task)
         except KeyError as e:
             raise SystemExit(f"error: {e.args[0]}") from None
-        if self.perturb_start and not any(t.start_spread for t in tasks):
-            raise ConfigError(f"none of the selected tasks has perturbed starts; drop --perturb-start (tasks "
-                              f"with them: {', '.join(t.id for t in SUITE if t.start_spread)})")
+        if self.perturb_start:
+            from gatosuite.envs.perturb import check_perturbable
+
+            check_perturbable([t for t in tasks if t.start_spread] or tasks)
         for t in tasks:
             if t.domain in ("text", "caption"):
                 self._build_text_data(t.id)

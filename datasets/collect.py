@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from gatosuite.envs import SUITE, make_task_env
 from gatosuite.envs.expert_wrapper import EXPERT_ACTION, merge_expert_actions
 from gatosuite.envs.hidden import VARIANT
+from gatosuite.envs.perturb import check_perturbable
 from gatosuite.envs.registry import TaskSpec
 from gatosuite.envs.spaces import task_spaces
 from gatosuite.envs.success import episode_success
@@ -262,9 +263,8 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
     root = Path(root).resolve()  # minari mangles relative paths (it joins them twice)
     final = minari_store.dataset_dir(root, task_id)
     stage = staging_dir(root, task_id)
-    if perturb_start and not task.start_spread:
-        raise ConfigError(f"task '{task_id}' has no perturbed starts; drop --perturb-start "
-                          f"(tasks with them: {', '.join(t.id for t in SUITE if t.start_spread)})")
+    if perturb_start:
+        check_perturbable([task])  # before anything is staged
     algorithm = algorithm_name(task.expert, noise, perturb_start)
     if final.exists() and not overwrite:
         ds = minari_store.load(root, task_id)

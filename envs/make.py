@@ -18,7 +18,7 @@ from gatosuite.errors import ConfigError
 from .canonical import CanonicalObservation
 from .expert_wrapper import ExpertActionWrapper
 from .hidden import HideParameter, SetVariant
-from .perturb import PerturbedStart
+from .perturb import PerturbedStart, check_perturbable
 from .registry import TaskSpec
 from .suite import SUITE
 
@@ -130,9 +130,8 @@ def make_raw_env(task: TaskSpec | str, render: bool = False, perturb_start: bool
         kwargs["disable_env_checker"] = True
     if task.max_episode_steps is not None:
         kwargs["max_episode_steps"] = task.max_episode_steps
-    if perturb_start and not task.start_spread:
-        raise ConfigError(f"task '{task.id}' has no perturbed starts; drop --perturb-start "
-                          f"(tasks with them: {', '.join(t.id for t in SUITE if t.start_spread)})")
+    if perturb_start:
+        check_perturbable([task])
     env = gym.make(task.gym_id, **kwargs)
     if perturb_start:
         env = PerturbedStart(env, task.start_spread)

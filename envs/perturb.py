@@ -19,6 +19,16 @@ import numpy as np
 from gatosuite.errors import ConfigError
 
 
+def check_perturbable(tasks: list[Any]) -> None:
+    """Refuses `--perturb-start` for tasks (TaskSpecs) that define no perturbed starts, naming those that do."""
+    from .suite import SUITE
+
+    if not all(t.start_spread for t in tasks):
+        names = ", ".join(t.id for t in tasks if not t.start_spread)
+        raise ConfigError(f"no perturbed starts for {names}; drop --perturb-start (tasks with them: "
+                          f"{', '.join(t.id for t in SUITE if t.start_spread)})")
+
+
 class PerturbedStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """After each reset, offsets the MuJoCo joint positions, and optionally velocities, by uniform draws in
     [-spread, spread] (one half-width per `qpos` entry, then optionally one per `qvel` entry) from the env's

@@ -36,7 +36,7 @@ def test_bad_arguments(tmp_path):
     assert "--episodes and --workers must be at least 1 (got -3, 1)" in _error(
         ["collect", "--task", "cartpole", "--episodes", "-3", "--root", str(tmp_path)])
     assert "unknown task 'nope'; known: " in _error(["collect", "--task", "nope", "--root", str(tmp_path)])
-    assert "none of the selected tasks has perturbed starts; drop --perturb-start (tasks with them: " \
+    assert "no perturbed starts for cartpole; drop --perturb-start (tasks with them: " \
            "inverted-pendulum, dmc-point_mass-easy)" in _error(["collect", "--task", "cartpole", "--perturb-start",
                                                                 "--root", str(tmp_path)])
     assert "--fit-schedule fits the schedule to --minutes" in _error(["train", "--fit-schedule"])

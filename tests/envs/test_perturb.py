@@ -39,5 +39,5 @@ def test_refused_where_it_cannot_apply():
         PerturbedStart(gym.make("CartPole-v1"), (0.5,))
     with pytest.raises(ConfigError, match="has 1 entries; the env has 2 joint positions"):
         PerturbedStart(gym.make("InvertedPendulum-v5"), (0.5,))
-    with pytest.raises(ConfigError, match="no perturbed starts; drop --perturb-start"):
+    with pytest.raises(ConfigError, match="no perturbed starts for cartpole; drop --perturb-start"):
         make_task_env("cartpole", perturb_start=True)
