@@ -281,7 +281,8 @@ class Collect:
     injection); the dataset records the actions played and labels every state with the expert's action."""
     perturb_start: bool = False
     """Start episodes from perturbed states, for the selected tasks that define them (inverted-pendulum:
-    the cart anywhere in 80% of its rail), so the demonstrations show the expert recovering from there."""
+    the cart anywhere in 80% of its rail, moving; dmc-point_mass-easy: the mass moving), so the
+    demonstrations show the expert recovering from there. Evaluation never perturbs."""
 
     def _build_text_data(self, task_id: str) -> None:
         from gatosuite.datasets.captions import build_caption_cache

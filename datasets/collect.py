@@ -17,8 +17,8 @@ never learns to correct a drifting cart), and at every one of them it is taught 
 the random one.
 
 `perturb_start` starts each episode from the task's spread of states (envs/perturb.py: inverted-pendulum's
-cart anywhere in 80% of its rail), for the states noise alone does not reach; the dataset's collector name
-says so, and evaluation never perturbs.
+cart anywhere in 80% of its rail and moving, dmc-point_mass-easy's mass moving), for the states noise alone
+does not reach; the dataset's collector name says so, and evaluation never perturbs.
 """
 
 from __future__ import annotations
