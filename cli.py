@@ -305,7 +305,8 @@ class Collect:
         if self.perturb_start:
             from gatosuite.envs.perturb import check_perturbable
 
-            check_perturbable([t for t in tasks if t.start_spread] or tasks)
+            if not any(t.start_spread for t in tasks):  # tasks without them are collected plainly
+                check_perturbable(tasks)
         for t in tasks:
             if t.domain in ("text", "caption"):
                 self._build_text_data(t.id)

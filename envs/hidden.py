@@ -43,6 +43,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from .physics import dm_physics
+
 VARIANT = "variant"
 """The info key (at reset) and the per-episode dataset field holding the episode's variant."""
 
@@ -178,7 +180,7 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
             obs = u._get_obs()
         elif self.family.name == "dmc-point_mass-goal":
             obs, info = self.env.reset(seed=seed, options=options)
-            physics = u._env.physics
+            physics = dm_physics(self.env)
             physics.named.model.geom_pos["target", :2] = point_mass_targets()[variant]
             physics.forward()  # the expert reads the target's world position, and so does the reward
             obs = self._with_target(obs)
@@ -197,7 +199,7 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, reward, terminated, truncated, info
 
     def _with_target(self, obs: dict[str, Any]) -> dict[str, Any]:
-        return {**obs, "target": self.env.unwrapped._env.physics.named.model.geom_pos["target", :2].copy()}
+        return {**obs, "target": dm_physics(self.env).named.model.geom_pos["target", :2].copy()}
 
     def _babyai_reset(self, variant: int, seed: int | None, options: dict[str, Any] | None):
         """GoToLocal levels drawn from seeds derived from `seed` until the target is the variant's

@@ -19,6 +19,7 @@ from .canonical import CanonicalObservation
 from .expert_wrapper import ExpertActionWrapper
 from .hidden import HideParameter, SetVariant
 from .perturb import PerturbedStart, check_perturbable
+from .physics import mujoco_model
 from .registry import TaskSpec
 from .suite import SUITE
 
@@ -138,8 +139,7 @@ def make_raw_env(task: TaskSpec | str, render: bool = False, perturb_start: bool
     if task.obs_mode == "pixels" or (render and task.domain in ("dmc", "mujoco", "metaworld")):
         # shadows and reflections off: 200-400 fps at 64x64 instead of ~60 for dm_control cartpole, measured
         # on a 2-core CPU with Mesa llvmpipe EGL
-        u = env.unwrapped
-        model = u._env.physics.model if task.domain in ("dmc", "dmc-pixels") else u.model
+        model = mujoco_model(env)
         model.light_castshadow[:] = 0
         model.mat_reflectance[:] = 0
     if task.domain in ("dmc", "dmc-pixels"):

@@ -18,6 +18,8 @@ import numpy as np
 
 from gatosuite.errors import ConfigError
 
+from .physics import dm_physics, mujoco_model
+
 
 def check_perturbable(tasks: list[Any]) -> None:
     """Refuses `--perturb-start` for tasks (TaskSpecs) that define no perturbed starts, naming those that do."""
@@ -39,10 +41,10 @@ class PerturbedStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self, spread=spread)
         super().__init__(env)
         u = env.unwrapped
-        self._dmc = hasattr(u, "_env") and hasattr(u._env, "physics")
+        self._dmc = dm_physics(env) is not None
         if not self._dmc and not (hasattr(u, "set_state") and hasattr(u, "_get_obs")):
             raise ConfigError(f"perturbed starts need a MuJoCo env (Gymnasium or dm_control), not {type(u).__name__}")
-        model = u._env.physics.model if self._dmc else u.model
+        model = mujoco_model(env)
         nq, nv = model.nq, model.nv
         if len(spread) not in (nq, nq + nv):
             raise ConfigError(f"start spread has {len(spread)} entries; the env has {nq} joint positions "
@@ -57,7 +59,7 @@ class PerturbedStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if self._dmc:
             from shimmy.utils.dm_env import dm_obs2gym_obs
 
-            physics = u._env.physics
+            physics = dm_physics(self.env)
             state = self._draw(u, physics.data.qpos, physics.data.qvel)
             with physics.reset_context():
                 physics.data.qpos[:] = state[:self.nq]

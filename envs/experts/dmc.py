@@ -15,14 +15,10 @@ import mujoco
 import mujoco.rollout
 import numpy as np
 
+from ..physics import dm_physics as _physics  # experts need exact state, not the bounded observation
 from . import register_expert
 from .base import Expert
 from .control import clip_action, dlqr, linearize_mujoco
-
-
-def _physics(env: gym.Env) -> Any:
-    """The dm_control Physics behind a shimmy env: experts need exact state, not the bounded observation."""
-    return env.unwrapped._env.physics
 
 
 def _lqr_gain(physics: Any, qpos: np.ndarray, q_cost: np.ndarray, r_cost: float, n_sub_steps: int = 1) -> np.ndarray:
