@@ -24,6 +24,10 @@ in `info['variant']` at reset and stored with each collected episode.
 * ``dmc-point_mass-goal`` (dm_control point_mass-easy): the target is moved off the arena's centre to one of
   50 + 10 positions; the raw observation gains the target's position (for the oracle), which the hidden
   task drops, so the mass's own position and velocity are all it sees. Episodes are 500 steps.
+* ``dmc-reacher-goal`` (dm_control reacher-easy): the target is placed at one of 50 + 10 positions drawn
+  as dm_control draws its own; the finger-to-target vector is dropped, so the hidden task sees the two
+  joint angles and velocities. Its reward is dm_control's sparse one (1 with the finger on the target,
+  else 0); episodes are 100 steps.
 * ``babyai-goto-goal`` (BabyAI GoToLocal): the mission reads "go to the object"; the target is one of
   18 colour-type pairs, 4 of which (each colour and type seen in training, the pair never) are held out.
   A level of the episode's seed is redrawn until its target is the variant's.
@@ -43,7 +47,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .physics import dm_physics
+from .physics import dm_observation, dm_physics
 
 VARIANT = "variant"
 """The info key (at reset) and the per-episode dataset field holding the episode's variant."""
@@ -86,6 +90,7 @@ HIDDEN_MISSION = "go to the object"
 FAMILIES = {
     "reacher-goal": Family("reacher-goal", 50, 10, hide=(4, 5, 8, 9)),
     "dmc-point_mass-goal": Family("dmc-point_mass-goal", 50, 10, hide=(2, 3)),  # position, target, velocity
+    "dmc-reacher-goal": Family("dmc-reacher-goal", 50, 10, hide=(2, 3)),  # angles, finger-to-target, velocity
     "babyai-goto-goal": Family("babyai-goto-goal", 14, 4, hide=()),
     "mw-reach-goal": Family("mw-reach-goal", 50, 10, hide=(36, 37, 38)),
     "mw-push-goal": Family("mw-push-goal", 50, 10, hide=(36, 37, 38)),
@@ -112,6 +117,15 @@ def point_mass_targets() -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
+def dmc_reacher_targets() -> np.ndarray:
+    """(60, 2) target positions, fixed for good, drawn as dm_control's reacher draws its own: a uniform angle
+    and a radius uniform in [0.05, 0.2] (the arm reaches 0.24)."""
+    rng = np.random.default_rng(20223)
+    angle, radius = rng.uniform(0, 2 * np.pi, 60), rng.uniform(0.05, 0.2, 60)
+    return np.stack([radius * np.sin(angle), radius * np.cos(angle)], axis=1)
+
+
+@functools.lru_cache(maxsize=None)
 def metaworld_goal_tasks(env_name: str) -> tuple[Any, ...]:
     """Meta-World tasks of the 60 variants: ML1's 50 training goals, then 10 of its test goals, re-encoded
     with the goal left in the raw observation (the scripted expert reads it there; the task hides it)."""
@@ -132,6 +146,8 @@ def parameter(family: str, variant: int) -> np.ndarray:
         return reacher_targets()[variant]
     if family == "dmc-point_mass-goal":
         return point_mass_targets()[variant]
+    if family == "dmc-reacher-goal":
+        return dmc_reacher_targets()[variant]
     if family == "babyai-goto-goal":
         color, kind = BABYAI_TARGETS[variant]
         return np.array([BABYAI_COLORS.index(color), BABYAI_TYPES.index(kind)])
@@ -184,6 +200,12 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
             physics.named.model.geom_pos["target", :2] = point_mass_targets()[variant]
             physics.forward()  # the expert reads the target's world position, and so does the reward
             obs = self._with_target(obs)
+        elif self.family.name == "dmc-reacher-goal":
+            _, info = self.env.reset(seed=seed, options=options)
+            physics = dm_physics(self.env)
+            physics.named.model.geom_pos["target", :2] = dmc_reacher_targets()[variant]
+            physics.forward()  # the finger-to-target vector, the expert and the reward read the moved target
+            obs = dm_observation(self.env)
         else:
             if seed is not None:
                 u.seed(seed)

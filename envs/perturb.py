@@ -18,7 +18,7 @@ import numpy as np
 
 from gatosuite.errors import ConfigError
 
-from .physics import dm_physics, mujoco_model
+from .physics import dm_observation, dm_physics, mujoco_model
 
 
 def check_perturbable(tasks: list[Any]) -> None:
@@ -57,14 +57,12 @@ class PerturbedStart(gym.Wrapper, gym.utils.RecordConstructorArgs):
         _, info = self.env.reset(seed=seed, options=options)
         u = self.env.unwrapped
         if self._dmc:
-            from shimmy.utils.dm_env import dm_obs2gym_obs
-
             physics = dm_physics(self.env)
             state = self._draw(u, physics.data.qpos, physics.data.qvel)
             with physics.reset_context():
                 physics.data.qpos[:] = state[:self.nq]
                 physics.data.qvel[:] = state[self.nq:]
-            return dm_obs2gym_obs(u._env.task.get_observation(physics)), info
+            return dm_observation(self.env), info
         state = self._draw(u, u.data.qpos, u.data.qvel)
         u.set_state(state[:self.nq], state[self.nq:])
         return u._get_obs(), info

@@ -72,6 +72,29 @@ def test_the_point_mass_expert_stops_on_the_hidden_target(tmp_path):
         assert np.linalg.norm(target) > 0.05 and e.rewards[-1] > 0.9 and e.rewards[0] < 0.1
 
 
+def test_the_dm_control_reacher_family_hides_the_finger_to_target_vector(tmp_path):
+    """dmc-reacher-goal moves dm_control's target: the oracle's finger-to-target entries point at the
+    variant's target, the hidden task keeps only the joint angles and velocities, and the expert's finger
+    ends on the moved target (dm_control's sparse reward is 1 there)."""
+    from gatosuite.datasets import minari_store
+    from gatosuite.datasets.collect import collect
+    from gatosuite.envs.physics import dm_physics
+
+    fam = FAMILIES["dmc-reacher-goal"]
+    hidden, shown = make_task_env("dmc-reacher-goal-heldout"), make_task_env("dmc-reacher-goal-oracle-heldout")
+    h, info = hidden.reset(seed=1004)
+    o, _ = shown.reset(seed=1004)
+    finger = dm_physics(shown).named.data.geom_xpos["finger", :2]
+    np.testing.assert_allclose(o["state"][2:4], parameter("dmc-reacher-goal", info[VARIANT]) - finger, atol=1e-5)
+    np.testing.assert_allclose(h["state"], o["state"][[0, 1, 4, 5]])
+    assert info[VARIANT] == fam.variant(1004, heldout=True)
+    hidden.close()
+    shown.close()
+    collect("dmc-reacher-goal", 2, tmp_path, progress=False)
+    for e in minari_store.iter_episodes(tmp_path, "dmc-reacher-goal"):
+        assert e.observations["state"].shape[1] == 4 and e.rewards[-1] == 1.0 and e.rewards.sum() > 50
+
+
 def test_babyai_family_withholds_the_mission_and_the_bot_goes_to_the_target():
     from gatosuite.envs.hidden import BABYAI_TARGETS, HIDDEN_MISSION
 
