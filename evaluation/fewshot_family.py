@@ -128,12 +128,13 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
         methods["oracle"] = {"0": summary(play(oracle, seeds, task=f"{sibling}-heldout", obs_stats=ostats))}
     video = None
     if len(videos) == 2:
-        from .video import side_by_side
+        from .video import filmstrip, side_by_side
 
         zero, prompted = videos.values()
         goal = fam.variant(seeds[0], True)
         path = side_by_side([zero, prompted], [f"zero-shot, goal {goal}", f"prompted k={min(ks)}, goal {goal}"],
                             Path(video_dir) / f"{task_id}-zero-vs-prompted.mp4")
+        filmstrip(path, path.with_suffix(".png"))  # its frames, for pages that cannot play video
         video = str(path.relative_to(Path(video_dir).parent))  # relative to the run folder, as reports link it
     ref = task.reference()
     return {"seeds": seeds, "metric": task.metric, "random": ref["random"], "expert": ref["expert"],

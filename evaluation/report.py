@@ -275,6 +275,9 @@ def _fewshot(info: Mapping[str, Any], fewshot_png: Path | None, out_dir: Path) -
     for task, entry in fs.items():
         if entry.get("video") and (out_dir / entry["video"]).is_file():  # a hidden-goal family's held-out seed
             videos.append(Video(f"{task}: the same held-out seed zero-shot and prompted", str(entry["video"])))
+            strip = (out_dir / entry["video"]).with_suffix(".png")
+            if strip.is_file():
+                videos.append(Image(strip, f"{task}: frames of the same held-out seed, zero-shot and prompted"))
         methods = entry.get("methods") or {}
         metric = str(entry.get("metric", "return"))
         extra = sorted(m for m in methods if m not in ("zero-shot", *ADAPTATION_METHODS, "scratch"))

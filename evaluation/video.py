@@ -1,4 +1,5 @@
-"""Videos side by side: the same seed played two ways (e.g. zero-shot and prompted), one frame row."""
+"""Videos side by side: the same seed played two ways (e.g. zero-shot and prompted), one frame row; and a
+filmstrip, a few of a video's frames in one image, for pages that cannot play video (README, reports)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,22 @@ def side_by_side(videos: list[Path], labels: list[str], out: Path, fps: float | 
             row.append(np.concatenate([band, np.pad(f, ((0, h - f.shape[0]), (0, 0), (0, 0)))], axis=0))
         frames.append(np.concatenate(row, axis=1))
     return write_video(frames, out, fps)
+
+
+def filmstrip(video: Path, out: Path, rows: int = 4) -> Path:
+    """A PNG of `rows` frames of `video`, evenly spaced from the first to the last, one above the other,
+    each under a band naming its frame ("frame 12 of 50")."""
+    import imageio.v2 as imageio
+
+    reader = imageio.get_reader(video)
+    frames = [np.asarray(f) for f in reader]
+    reader.close()
+    if not frames:
+        raise ValueError(f"'{video}' has no frames")
+    picks = np.unique(np.linspace(0, len(frames) - 1, max(1, rows)).round().astype(int))
+    width = frames[0].shape[1]
+    strip = np.concatenate([np.concatenate([_band(f"frame {i + 1} of {len(frames)}", width), frames[i]], axis=0)
+                            for i in picks], axis=0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    imageio.imwrite(out, strip)
+    return out

@@ -1,6 +1,7 @@
 """The few-shot protocol on a hidden-goal family: every method on the same held-out seeds, each episode
 prompted with demonstrations of its own goal, one adapted model per goal, and the oracle."""
 
+import numpy as np
 import pytest
 
 from gatosuite.agent.train import TrainArgs, train
@@ -43,6 +44,9 @@ def test_every_method_plays_the_same_held_out_goals(tmp_path, text_model):
     frames = imageio.mimread(tmp_path / out["video"], memtest=False)  # zero-shot and prompted, side by side
     single = imageio.mimread(tmp_path / "videos" / "reacher-goal-heldout-zero-shot.mp4", memtest=False)
     assert frames[0].shape[1] == 2 * single[0].shape[1] and len(frames) == len(single)
+    strip = imageio.imread((tmp_path / out["video"]).with_suffix(".png"))  # 4 of its frames, one above the other
+    assert strip.shape[1] == frames[0].shape[1] and strip.shape[0] > 4 * frames[0].shape[0]
+    np.testing.assert_array_equal(strip[-frames[-1].shape[0]:], frames[-1])  # the last frame closes the strip
     # one fine-tuned and one scratch model per goal played, for each k
     work = tmp_path / "work" / "reacher-goal-heldout"
     assert sorted(p.name for p in work.iterdir()) == ["goal50", "goal51", "goal52"]
