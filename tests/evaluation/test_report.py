@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from gatosuite.evaluation import figures
@@ -228,3 +229,20 @@ def test_training_log_rejects_a_foreign_csv(tmp_path: Path):
     bad.write_text("epoch,loss\n1,2.0\n")
     with pytest.raises(ValueError, match="step,key,value"):
         figures.read_train_log(bad)
+
+
+def test_a_familys_side_by_side_video_is_linked_and_its_frames_shown(info: dict[str, Any], out_dir: Path,
+                                                                     train_csv: Path):
+    import imageio.v2 as imageio
+
+    entry = _fewshot_task(0.2, {"1": 0.6}, {"1": 0.7}, {"1": 0.1})
+    entry["video"] = "fewshot/reacher-goal-heldout-zero-vs-prompted.mp4"
+    info["fewshot"]["reacher-goal-heldout"] = entry
+    (out_dir / "fewshot").mkdir()
+    (out_dir / entry["video"]).write_bytes(b"\x00\x00\x00\x18ftypmp42 not a real video")
+    md = write_report(info, out_dir, train_csv)["markdown"].read_text()
+    assert "the same held-out seed zero-shot and prompted: [fewshot/reacher-goal-heldout-zero-vs-prompted.mp4]" in md
+    assert "zero-vs-prompted.png" not in md  # no frames written, none shown
+    imageio.imwrite(out_dir / "fewshot" / "reacher-goal-heldout-zero-vs-prompted.png", np.zeros((8, 8, 3), np.uint8))
+    md = write_report(info, out_dir, train_csv)["markdown"].read_text()
+    assert "](fewshot/reacher-goal-heldout-zero-vs-prompted.png)" in md
