@@ -327,7 +327,8 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     val_families = {}
     if families and args.val_fraction:  # the same validation episodes with and without a prompt of their goal
         val_families = {f"_{p}": MixedSampler(families, window=args.window, seed=args.seed + 2, split="val",
-                                              prompt_prob=1.0 if p == "prompted" else 0.0, prompt_mode="end",
+                                              prompt_prob=1.0 if p == "prompted" else 0.0,
+                                              prompt_mode="whole" if args.prompt_mode == "whole" else "end",
                                               val_fraction=args.val_fraction, segment_steps=args.segment_steps,
                                               allow_heldout=args.allow_heldout, prompts_from_all=True,
                                               mask_prompt=True)

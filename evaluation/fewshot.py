@@ -64,10 +64,11 @@ def context_steps(meta: dict[str, Any], cfg: Any, tokens_per_timestep: int) -> i
     return min(steps, int(meta["segment_steps"])) if meta.get("segment_steps") else steps
 
 
-def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int,
-               steps: int) -> list[TokenSequence] | None:
-    """The last timesteps of k demonstrations, at most half of a `steps`-timestep context in all; None if
-    they cannot fit."""
+def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int, steps: int,
+               mode: str = "end") -> list[TokenSequence] | None:
+    """The last timesteps of k demonstrations (mode 'whole': the first, as a model trained with
+    `--prompt-mode whole` saw them), at most half of a `steps`-timestep context in all; None if they
+    cannot fit."""
     each = (steps // 2) // k
     if each < 1 or k > len(demos):
         return None
@@ -75,8 +76,15 @@ def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int,
     for d in demos[:k]:
         n = len(d) // tokens_per_timestep
         m = min(n, each)
-        out.append(d.slice((n - m) * tokens_per_timestep, n * tokens_per_timestep))
+        start = 0 if mode == "whole" else n - m
+        out.append(d.slice(start * tokens_per_timestep, (start + m) * tokens_per_timestep))
     return out
+
+
+def trained_prompt_mode(meta: dict[str, Any]) -> str:
+    """How a checkpoint's training cut its prompts: 'whole' (from a demonstration's start) or 'end' (Gato's
+    'gato' and 'end' modes both prompt with a demonstration's end at evaluation)."""
+    return "whole" if (meta.get("train_args") or {}).get("prompt_mode") == "whole" else "end"
 
 
 def _adapt(checkpoint: Path, cfg: Any, text: TextModel, task_id: str, cache, k: int, work: Path,

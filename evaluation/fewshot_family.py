@@ -5,7 +5,8 @@ scored on the same seeds:
 
 * zero-shot: the checkpoint with no demonstration: it cannot know the goal;
 * prompting: k demonstrations *of the episode's own goal* (other start states) open its context, their
-  final timesteps as in `fewshot.prompt_for`; each env of the batched rollout gets its own episode's;
+  final timesteps as in `fewshot.prompt_for` (their first, for a model trained with `--prompt-mode
+  whole`); each env of the batched rollout gets its own episode's;
 * finetune / scratch: for each held-out goal, the checkpoint fine-tuned (or a model of its shape trained
   from scratch) on that goal's k demonstrations, then played zero-shot on that goal's seeds;
 * oracle: a checkpoint trained on the family's `-oracle` task (the same episodes with the goal left in
@@ -31,7 +32,7 @@ from gatosuite.tokenization import ObsStats, TextModel, TokenSequence
 from gatosuite.tokenization.task import task_tokenizer
 
 from .evaluate import EvalSettings
-from .fewshot import _adapt, collect_demonstrations, context_steps, prompt_for
+from .fewshot import _adapt, collect_demonstrations, context_steps, prompt_for, trained_prompt_mode
 from .rollout import rollout
 from .scores import task_summary
 
@@ -77,11 +78,12 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
     L = tok.spec.tokens_per_timestep
     cfg = config_of(checkpoint, meta)
     ctx = context_steps(meta, cfg, L)
+    mode = trained_prompt_mode(meta)
 
     def prompts(k: int):
         def of_seed(seed: int) -> list[TokenSequence]:
             demos = [cache.episode(i) for i in of_variant[fam.variant(seed, True)]]
-            return prompt_for(demos, k, L, ctx) or []
+            return prompt_for(demos, k, L, ctx, mode) or []
         return of_seed
 
     videos: dict[str, Path] = {}
@@ -102,7 +104,7 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
                                           "prompting": {}, "finetune": {}, "scratch": {}}
     prompt_steps = {}
     for k in ks:
-        if prompt_for([cache.episode(i) for i in of_variant[pool[0]]], k, L, ctx) is not None:
+        if prompt_for([cache.episode(i) for i in of_variant[pool[0]]], k, L, ctx, mode) is not None:
             methods["prompting"][str(k)] = summary(play(checkpoint, seeds, k,
                                                          video=f"prompt-k{k}" if k == min(ks) else None))
             prompt_steps[str(k)] = (ctx // 2) // k
