@@ -26,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gatosuite.datasets.cache import TokenCache
-from gatosuite.datasets.sampler import MixedSampler
+from gatosuite.datasets.sampler import MixedSampler, evaluation_prompt_mode
 from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError, DataNotFoundError, RunExistsError
 from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
@@ -328,7 +328,7 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     if families and args.val_fraction:  # the same validation episodes with and without a prompt of their goal
         val_families = {f"_{p}": MixedSampler(families, window=args.window, seed=args.seed + 2, split="val",
                                               prompt_prob=1.0 if p == "prompted" else 0.0,
-                                              prompt_mode="whole" if args.prompt_mode == "whole" else "end",
+                                              prompt_mode=evaluation_prompt_mode(args.prompt_mode),
                                               val_fraction=args.val_fraction, segment_steps=args.segment_steps,
                                               allow_heldout=args.allow_heldout, prompts_from_all=True,
                                               mask_prompt=True)

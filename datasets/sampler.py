@@ -30,6 +30,12 @@ from .cache import TokenCache
 PROMPT_MODES = ("gato", "end", "whole")
 
 
+def evaluation_prompt_mode(training_mode: str) -> str:
+    """Where few-shot evaluation cuts a prompt for a model trained with `training_mode`: 'whole' keeps a
+    demonstration's start; Gato's 'gato' and 'end' both prompt with its end."""
+    return "whole" if training_mode == "whole" else "end"
+
+
 class MixedSampler:
     def __init__(self, caches: Mapping[str, TokenCache], weights: Mapping[str, float] | None = None,
                  window: int = 512, seed: int = 0, prompt_prob: float = 0.25,

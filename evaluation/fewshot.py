@@ -24,6 +24,7 @@ from gatosuite.agent.factory import make_policy
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.cache import EpisodeSubset, TokenCache, dataset_obs_stats, open_cache
 from gatosuite.datasets.collect import collect
+from gatosuite.datasets.sampler import evaluation_prompt_mode
 from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError
 from gatosuite.tokenization import ObsStats, TextModel, Tokenizer, TokenSequence
@@ -82,9 +83,8 @@ def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int, ste
 
 
 def trained_prompt_mode(meta: dict[str, Any]) -> str:
-    """How a checkpoint's training cut its prompts: 'whole' (from a demonstration's start) or 'end' (Gato's
-    'gato' and 'end' modes both prompt with a demonstration's end at evaluation)."""
-    return "whole" if (meta.get("train_args") or {}).get("prompt_mode") == "whole" else "end"
+    """Where to cut prompts for a checkpoint: as its training did (`evaluation_prompt_mode`)."""
+    return evaluation_prompt_mode(str((meta.get("train_args") or {}).get("prompt_mode", "gato")))
 
 
 def _adapt(checkpoint: Path, cfg: Any, text: TextModel, task_id: str, cache, k: int, work: Path,
