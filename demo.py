@@ -56,7 +56,8 @@ the MLP ceiling's tasks; mw-reach scored 0.35-0.46 over 30-50 episodes at weight
 and caption data only keep the text modality alive. inverted-pendulum at weight 1 needs the steps of a fast
 CPU: at 2,286 steps (the schedule of a 2-core AVX2 CPU) it scored 0.138 over 30 episodes, and 1.000 at
 weight 2, with dmc-point_mass-easy (now with perturbed starts) down from 3 to 2 (0.886 to 0.804; mean of
-the mix 0.816 to 0.926; README, "The demo")."""
+the mix 0.816 to 0.926; that A/B had the family in the mix, the demo runs after it did not; README, "The
+demo")."""
 
 FAMILY = "reacher-goal"
 """A hidden-goal family (envs/hidden.py), trained apart from the mix by a second `nano` on its 50 training
