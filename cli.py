@@ -146,11 +146,12 @@ class Rollout:
         prompt = None
         policy = make_policy(self.checkpoint, self.task, device=self.device, precision=self.precision)
         if self.prompt_episodes:
-            from gatosuite.evaluation.fewshot import demonstrations, prompt_for
+            from gatosuite.agent.checkpoint import read_config
+            from gatosuite.evaluation.fewshot import demonstrations, prompt_for, trained_prompt_mode
 
             cache = demonstrations(self.task, self.prompt_episodes, self.root, policy.tok)
             prompt = prompt_for([cache.episode(i) for i in range(len(cache))], self.prompt_episodes, policy.L,
-                                policy.capacity)
+                                policy.capacity, trained_prompt_mode(read_config(self.checkpoint)))
             if prompt is None:
                 raise SystemExit(f"error: {self.prompt_episodes} demonstrations do not fit the context")
             policy = make_policy(self.checkpoint, self.task, prompt=prompt, device=self.device,

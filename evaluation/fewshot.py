@@ -139,7 +139,7 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
                                           "scratch": {}}
     prompt_steps = {}
     for k in ks:
-        prompt = prompt_for(demos, k, L, context_steps(meta, cfg, L))
+        prompt = prompt_for(demos, k, L, context_steps(meta, cfg, L), trained_prompt_mode(meta))
         if prompt is not None:
             methods["prompting"][str(k)] = play(checkpoint, prompt)
             prompt_steps[str(k)] = [len(p) // L for p in prompt]
