@@ -87,6 +87,9 @@ BABYAI_TARGETS = tuple([(c, t) for c in BABYAI_COLORS for t in BABYAI_TYPES if (
 HIDDEN_MISSION = "go to the object"
 """What the observation's mission says in the BabyAI family: the target is withheld."""
 
+DM_TARGET_FAMILIES = ("dmc-point_mass-goal", "dmc-reacher-goal")
+"""Families on dm_control suite tasks whose goal is the position of the model's 'target' geom."""
+
 FAMILIES = {
     "reacher-goal": Family("reacher-goal", 50, 10, hide=(4, 5, 8, 9)),
     "dmc-point_mass-goal": Family("dmc-point_mass-goal", 50, 10, hide=(2, 3)),  # position, target, velocity
@@ -194,18 +197,14 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
             qvel[-2:] = 0.0
             u.set_state(qpos, qvel)
             obs = u._get_obs()
-        elif self.family.name == "dmc-point_mass-goal":
-            obs, info = self.env.reset(seed=seed, options=options)
-            physics = dm_physics(self.env)
-            physics.named.model.geom_pos["target", :2] = point_mass_targets()[variant]
-            physics.forward()  # the expert reads the target's world position, and so does the reward
-            obs = self._with_target(obs)
-        elif self.family.name == "dmc-reacher-goal":
+        elif self.family.name in DM_TARGET_FAMILIES:  # dm_control: move the model's target geom
             _, info = self.env.reset(seed=seed, options=options)
             physics = dm_physics(self.env)
-            physics.named.model.geom_pos["target", :2] = dmc_reacher_targets()[variant]
-            physics.forward()  # the finger-to-target vector, the expert and the reward read the moved target
+            physics.named.model.geom_pos["target", :2] = parameter(self.family.name, variant)
+            physics.forward()  # the observation, the expert and the reward read the moved target
             obs = dm_observation(self.env)
+            if self.family.name == "dmc-point_mass-goal":
+                obs = self._with_target(obs)
         else:
             if seed is not None:
                 u.seed(seed)
