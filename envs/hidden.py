@@ -33,7 +33,9 @@ in `info['variant']` at reset and stored with each collected episode.
   A level of the episode's seed is redrawn until its target is the variant's.
 * ``mw-reach-goal`` and ``mw-push-goal`` (Meta-World v3): the goal coordinates (observation 36:39) are
   dropped; the variants are Meta-World's own ML1 goals (its 50 training goals, and 10 of its test goals,
-  generated from another seed), with the goal kept in the raw observation for the scripted expert.
+  generated from another seed), with the goal kept in the raw observation for the scripted expert. ML1
+  fixes the object's position with each goal; here it is drawn anew every episode, so that the visible
+  object does not name the goal.
 """
 
 from __future__ import annotations
@@ -208,7 +210,7 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
         else:
             if seed is not None:
                 u.seed(seed)
-            u.set_task(self._tasks[variant])
+            u.set_task(self._with_object(self._tasks[variant]))
             obs, info = self.env.reset(seed=seed, options=options)
         info[VARIANT] = variant
         return obs, info
@@ -218,6 +220,25 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if self.family.name == "dmc-point_mass-goal":
             obs = self._with_target(obs)
         return obs, reward, terminated, truncated, info
+
+    def _with_object(self, task: Any) -> Any:
+        """The variant's Meta-World task with the object placed anew for this episode (from the reset
+        seed's generator), at least 0.15 from the goal in the plane as Meta-World's own reset requires.
+        ML1 fixes the object's position along with the goal, so a visible object position would name each
+        training goal, and a model could recall the goal from it instead of reading the prompt."""
+        import metaworld
+
+        data = pickle.loads(task.data)  # noqa: S301 - Meta-World's own in-process task record
+        space = self.env.unwrapped._random_reset_space
+        goal = np.asarray(data["rand_vec"][-3:], np.float64)
+        for _ in range(1000):
+            obj = self._rng.uniform(space.low[:3], space.high[:3])
+            if np.linalg.norm(obj[:2] - goal[:2]) >= 0.15:
+                break
+        else:
+            raise RuntimeError(f"no object position 0.15 away from goal {goal} in 1000 draws")
+        data["rand_vec"] = np.concatenate([obj, goal])
+        return metaworld.Task(env_name=task.env_name, data=pickle.dumps(data))
 
     def _with_target(self, obs: dict[str, Any]) -> dict[str, Any]:
         return {**obs, "target": dm_physics(self.env).named.model.geom_pos["target", :2].copy()}

@@ -45,6 +45,25 @@ def test_the_goal_is_hidden_and_the_oracle_sees_it(family):
     shown.close()
 
 
+@pytest.mark.parametrize("family", ["mw-reach-goal", "mw-push-goal"])
+def test_the_meta_world_object_does_not_name_the_goal(family):
+    """ML1 fixes the object's position with each goal, so a visible object would tell the training goals
+    apart without a prompt; the family draws it per episode (by seed), independently of the goal."""
+    fam = FAMILIES[family]
+    env = make_task_env(family)
+    objects = {}
+    for seed in fam.seeds_of(3, 4) + fam.seeds_of(8, 4):
+        obs, info = env.reset(seed=seed)
+        objects[seed] = obs["state"][4:7].copy()
+        goal = parameter(family, info[VARIANT])
+        assert np.linalg.norm(objects[seed][:2] - goal[:2]) >= 0.15  # as Meta-World's reset requires
+    same_goal = [objects[s] for s in fam.seeds_of(3, 4)]
+    assert len({tuple(np.round(o, 4)) for o in same_goal}) == 4  # one goal, four object positions
+    again, _ = env.reset(seed=fam.seeds_of(3, 1)[0])
+    np.testing.assert_array_equal(again["state"][4:7], same_goal[0])  # and the seed fixes it
+    env.close()
+
+
 def test_the_expert_reaches_the_hidden_goal_and_collection_stores_it(tmp_path):
     from gatosuite.datasets import minari_store
     from gatosuite.datasets.collect import collect
