@@ -58,23 +58,30 @@ def run_family(family: str, a: argparse.Namespace, text) -> dict[str, Any]:
     from gatosuite.evaluation.fewshot_family import fewshot_family
 
     root = a.root / family
-    for task in (family, f"{family}-oracle"):  # the same seeds: the same episodes, goal hidden or shown
-        collect(task, a.episodes, root, noise=a.noise, progress=True, replace_mismatched=True, resume=True)
+    prompted, oracle = root / "runs" / a.run, root / "runs" / "oracle"
+    for run, flag in ((prompted, a.reuse_models), (oracle, a.reuse_oracle or a.reuse_models)):
+        if flag and not (run / "checkpoint").is_dir():
+            raise SystemExit(f"error: reusing '{run}', which holds no checkpoint; drop --reuse-* to train it")
     flags = {**TRAINING, "prompt_prob": a.prompt_prob, "prompt_mode": a.prompt_mode}
     flags.update(json.loads(a.gato_flags))
-    t_train = train_one(family, root, root / "runs" / "prompted", a.steps, text, flags)
-    oracle = root / "runs" / "oracle"
-    if a.reuse_oracle:  # the oracle of an earlier run on the same data (prompt settings do not touch it)
-        if not (oracle / "checkpoint").is_dir():
-            raise SystemExit(f"error: --reuse-oracle but '{oracle}' holds no checkpoint; drop the flag to train one")
+    if a.reuse_models:  # nothing to collect or train; record how the reused model was trained
+        from gatosuite.agent.checkpoint import read_config
+
+        trained = read_config(prompted / "checkpoint").get("train_args", {})
+        flags = {k: trained.get(k) for k in flags}
+    else:
+        for task in (family, f"{family}-oracle"):  # the same seeds: the same episodes, goal hidden or shown
+            collect(task, a.episodes, root, noise=a.noise, progress=True, replace_mismatched=True, resume=True)
+    t_train = None if a.reuse_models else train_one(family, root, prompted, a.steps, text, flags)
+    if a.reuse_oracle or a.reuse_models:  # an earlier run's oracle on the same data (prompt settings do not touch it)
         t_oracle = None
     else:
         t_oracle = train_one(f"{family}-oracle", root, oracle, a.oracle_steps or a.steps, text,
                              {k: v for k, v in flags.items()
                               if k not in ("prompt_prob", "prompt_mode", "family_start_prob")})
     s = EvalSettings(episodes=a.eval_episodes, envs=min(a.eval_episodes, 20))
-    few = fewshot_family(root / "runs" / "prompted" / "checkpoint", f"{family}-heldout", root,
-                         root / "runs" / "fewshot", [1, 4], s, steps=a.adapt_steps,
+    work = root / "runs" / ("fewshot" if a.run == "prompted" else f"fewshot-{a.run}")
+    few = fewshot_family(prompted / "checkpoint", f"{family}-heldout", root, work, [1, 4], s, steps=a.adapt_steps,
                          oracle=oracle / "checkpoint", adapt=not a.no_adapt)
     m = few["methods"]
     zero, k1, oracle = m["zero-shot"]["0"], m["prompting"].get("1"), m["oracle"]["0"]
@@ -83,12 +90,12 @@ def run_family(family: str, a: argparse.Namespace, text) -> dict[str, Any]:
         claim = {"k1_beats_zero_shot": k1["normalized_ci"][0] > zero["normalized_ci"][1],
                  "k1_over_oracle": k1["normalized"] / oracle["normalized"] if oracle["normalized"] > 0 else None}
         claim["holds"] = bool(claim["k1_beats_zero_shot"] and (claim["k1_over_oracle"] or 0) >= 0.6)
-    return {"settings": {"episodes": a.episodes, "noise": a.noise, "steps": a.steps,
-                         "oracle_steps": "reused" if a.reuse_oracle else a.oracle_steps or a.steps,
+    return {"settings": {"episodes": a.episodes, "noise": a.noise, "steps": "reused" if a.reuse_models else a.steps,
+                         "oracle_steps": "reused" if a.reuse_oracle or a.reuse_models else a.oracle_steps or a.steps,
                          "flags": flags,
                          "adapt_steps": a.adapt_steps, "eval_episodes": a.eval_episodes},
             "train_seconds": {"prompted": t_train, "oracle": t_oracle},
-            "val": val_curves(root / "runs" / "prompted"), "fewshot": few, "claim": claim}
+            "val": val_curves(prompted), "fewshot": few, "claim": claim}
 
 
 def figure(entries: dict[str, Any], path: Path) -> None:
@@ -137,6 +144,10 @@ def main() -> None:
     ap.add_argument("--oracle-steps", type=int, default=0, help="the oracle's training steps (default: --steps)")
     ap.add_argument("--reuse-oracle", action="store_true", help="score the oracle already trained under --root "
                     "(an earlier run on the same episodes) instead of training it again")
+    ap.add_argument("--run", default="prompted", help="folder under <root>/<family>/runs of the prompted model "
+                    "(another name keeps an earlier one, e.g. for a second training seed)")
+    ap.add_argument("--reuse-models", action="store_true", help="train nothing: score the prompted model and the "
+                    "oracle already trained under --root (e.g. again with fine-tuning and scratch)")
     ap.add_argument("--prompt-prob", type=float, default=FAMILY_TRAINING["prompt_prob"])
     ap.add_argument("--prompt-mode", default=FAMILY_TRAINING["prompt_mode"], choices=["gato", "end", "whole"])
     ap.add_argument("--gato-flags", default="{}", help="JSON of extra TrainArgs fields")
@@ -149,14 +160,15 @@ def main() -> None:
     rt = resolve()
     text = default_text_model(4096)
     path = RESULTS / "fewshot.json"
-    store = json.loads(path.read_text()) if path.is_file() else {}
-    entries = store.setdefault(a.label, {})
+    entries: dict[str, Any] = {}
     for family in a.families.split(","):
         t0 = time.perf_counter()
         entries[family] = run_family(family, a, text)
         entries[family]["runtime"] = rt.to_dict()
         entries[family]["seconds"] = time.perf_counter() - t0
         entries[family]["date"] = time.strftime("%Y-%m-%d")
+        store = json.loads(path.read_text()) if path.is_file() else {}  # read now: other runs may have written
+        store.setdefault(a.label, {})[family] = entries[family]
         path.write_text(json.dumps(store, indent=1))
         figure(entries, RESULTS / f"fewshot-{a.label}.png")
         print(table({family: entries[family]}), flush=True)
