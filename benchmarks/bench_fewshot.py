@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,6 @@ def val_curves(run: Path) -> dict[str, list[list[float]]]:
 
 
 def train_one(task: str, root: Path, out: Path, steps: int, text, flags: dict[str, Any]) -> float:
-    import shutil
-
     from gatosuite.agent.train import TrainArgs, train
 
     shutil.rmtree(out, ignore_errors=True)
@@ -82,7 +81,11 @@ def run_family(family: str, a: argparse.Namespace, text) -> dict[str, Any]:
     s = EvalSettings(episodes=a.eval_episodes, envs=min(a.eval_episodes, 20))
     work = root / "runs" / ("fewshot" if a.run == "prompted" else f"fewshot-{a.run}")
     few = fewshot_family(prompted / "checkpoint", f"{family}-heldout", root, work, [1, 4], s, steps=a.adapt_steps,
-                         oracle=oracle / "checkpoint", adapt=not a.no_adapt)
+                         oracle=oracle / "checkpoint", adapt=not a.no_adapt,
+                         video_dir=work / "video" if a.video else None)
+    if few.get("video"):  # the side-by-side video's frames, for the README
+        frames = (work / few["video"]).with_suffix(".png")
+        shutil.copyfile(frames, RESULTS / f"fewshot-{a.label}-{family}-frames.png")
     m = few["methods"]
     zero, k1, oracle = m["zero-shot"]["0"], m["prompting"].get("1"), m["oracle"]["0"]
     claim = None
@@ -152,6 +155,8 @@ def main() -> None:
     ap.add_argument("--prompt-mode", default=FAMILY_TRAINING["prompt_mode"], choices=["gato", "end", "whole"])
     ap.add_argument("--gato-flags", default="{}", help="JSON of extra TrainArgs fields")
     ap.add_argument("--adapt-steps", type=int, default=100, help="steps of each per-goal fine-tune and scratch run")
+    ap.add_argument("--video", action="store_true", help="write the first seed zero-shot and prompted side by side, "
+                    "and its frames to results/fewshot-<label>-<family>-frames.png")
     ap.add_argument("--no-adapt", action="store_true", help="skip fine-tuning and scratch")
     ap.add_argument("--eval-episodes", type=int, default=20, help="evaluation seeds (2 per held-out goal)")
     a = ap.parse_args()
