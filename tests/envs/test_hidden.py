@@ -45,6 +45,19 @@ def test_the_goal_is_hidden_and_the_oracle_sees_it(family):
     shown.close()
 
 
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_episodes_of_one_goal_start_from_different_observations(family):
+    """If every episode of a goal began from the same observation, a model could recall the goal from it
+    and would never need the prompt (Meta-World's ML1 tasks did this until the object was drawn per episode)."""
+    env = make_task_env(family)
+    firsts = set()
+    for seed in FAMILIES[family].seeds_of(2, 3):
+        obs, _ = env.reset(seed=seed)
+        firsts.add(b"".join(np.asarray(v).tobytes() for k, v in sorted(obs.items()) if k != "mission"))
+    assert len(firsts) == 3
+    env.close()
+
+
 @pytest.mark.parametrize("family", ["mw-reach-goal", "mw-push-goal"])
 def test_the_meta_world_object_does_not_name_the_goal(family):
     """ML1 fixes the object's position with each goal, so a visible object would tell the training goals
