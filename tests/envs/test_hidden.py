@@ -77,6 +77,24 @@ def test_the_meta_world_object_does_not_name_the_goal(family):
     env.close()
 
 
+def test_a_meta_world_family_dataset_names_its_version_and_an_older_one_is_not_reused(tmp_path):
+    import json
+
+    from gatosuite.datasets import minari_store
+    from gatosuite.datasets.collect import collect
+    from gatosuite.errors import ConfigError
+
+    collect("mw-reach-goal", 1, tmp_path, progress=False)
+    meta_file = next((tmp_path / "minari").rglob("metadata.json"))
+    meta = json.loads(meta_file.read_text())
+    assert meta["algorithm_name"].endswith(", object drawn per episode")
+    meta["algorithm_name"] = meta["algorithm_name"].removesuffix(", object drawn per episode")  # as before the change
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="pass --overwrite"):
+        collect("mw-reach-goal", 1, tmp_path, progress=False)
+    assert minari_store.load(tmp_path, "mw-reach-goal").total_episodes == 1  # and nothing was lost
+
+
 def test_the_expert_reaches_the_hidden_goal_and_collection_stores_it(tmp_path):
     from gatosuite.datasets import minari_store
     from gatosuite.datasets.collect import collect
