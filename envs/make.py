@@ -80,6 +80,22 @@ class SeededTaskSelection(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return self.env.reset(seed=seed, options=options)
 
 
+class MetaWorldView(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Videos from Meta-World's 'corner' camera, which frames the table, the hand, the object and the goal
+    marker; its default camera is so far off that at video size the 2 cm goal marker is not seen. The
+    corner camera renders upside down, so frames are turned half a circle."""
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        super().__init__(env)
+        u = env.unwrapped
+        u.mujoco_renderer.camera_id = u.model.camera("corner").id
+
+    def render(self) -> Any:
+        frame = self.env.render()
+        return None if frame is None else np.ascontiguousarray(frame[::-1, ::-1])
+
+
 def _register_backends(task: TaskSpec) -> None:
     if task.domain in ("dmc", "dmc-pixels"):
         import shimmy
@@ -142,6 +158,8 @@ def make_raw_env(task: TaskSpec | str, render: bool = False, perturb_start: bool
         model = mujoco_model(env)
         model.light_castshadow[:] = 0
         model.mat_reflectance[:] = 0
+    if render and task.domain == "metaworld":
+        env = MetaWorldView(env)
     if task.domain in ("dmc", "dmc-pixels"):
         env = IdempotentClose(env)
     if task.domain == "babyai":
