@@ -76,10 +76,11 @@ def main() -> None:
             closest.append(near)
             success.append(ok)
         f = np.array(finals)
-        corr = [np.corrcoef(f[:, j], goals[:, j])[0, 1] for j in range(3)]
+        corr = ("  corr(final hand, goal) " + " ".join(
+            f"{axis} {np.corrcoef(f[:, j], goals[:, j])[0, 1]:.2f}" for j, axis in enumerate("xyz"))
+            if len(seeds) >= 3 else "")  # a correlation needs a few goals
         print(f"{label:>10}: success {np.mean(success):.2f}  closest approach {np.mean(closest):.3f} m  "
-              f"final distance {np.mean(np.linalg.norm(f - goals, axis=1)):.3f} m  "
-              f"corr(final hand, goal) x {corr[0]:.2f} y {corr[1]:.2f} z {corr[2]:.2f}", flush=True)
+              f"final distance {np.mean(np.linalg.norm(f - goals, axis=1)):.3f} m{corr}", flush=True)
     print(f"goals' spread (std) x {goals[:, 0].std():.3f} y {goals[:, 1].std():.3f} z {goals[:, 2].std():.3f} m "
           f"over {len(seeds)} seeds")
 
