@@ -131,8 +131,10 @@ _add_family("babyai-goto-goal", "babyai", "BabyAI-GoToLocal-v0", "babyai-bot", m
 # direction and a prompt teaches nothing (measured in the README's few-shot section).
 _add_family("mw-reach-goal", "metaworld", "Meta-World/MT1", "mw-reach", kwargs={"env_name": "reach-v3"},
             metric="success", bar=0.95, max_episode_steps=100)
+# 150 steps for the same reason: the scripted push policy first succeeded between steps 53 and 72 over seeds
+# 0-19 of the training goals (measured with the object drawn per episode)
 _add_family("mw-push-goal", "metaworld", "Meta-World/MT1", "mw-push", kwargs={"env_name": "push-v3"},
-            metric="success", bar=0.95)
+            metric="success", bar=0.95, max_episode_steps=150)
 
 # --- text and captions (datasets, not environments) -------------------------------------------------------
 _add("text-lm", "text", None, ("text",), obs_mode="none")
