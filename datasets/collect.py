@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from gatosuite.envs import SUITE, make_task_env
 from gatosuite.envs.expert_wrapper import EXPERT_ACTION, merge_expert_actions
-from gatosuite.envs.hidden import COLLECTION_NOTES, VARIANT
+from gatosuite.envs.hidden import VARIANT
 from gatosuite.envs.perturb import check_perturbable
 from gatosuite.envs.registry import TaskSpec
 from gatosuite.envs.spaces import task_spaces
@@ -240,7 +240,7 @@ def _slot_info(info: dict[str, Any], key: str, k: int) -> Any:
 def algorithm_name(expert: str, noise: float, perturb_start: bool = False, note: str = "") -> str:
     """What a dataset says collected it: the expert, the injected noise if any (whose datasets label
     every state with the expert's action), whether episodes started from perturbed states, and the
-    task's own collection note (envs/hidden.COLLECTION_NOTES), so that data of an earlier version of a
+    task's own collection note (TaskSpec.collection_note), so that data of an earlier version of a
     task reads as another collector's and is not reused."""
     name = expert if noise <= 0 else f"{expert} with {noise:g} random-action noise, expert labels"
     name = f"{name}, perturbed starts" if perturb_start else name
@@ -268,7 +268,7 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
     stage = staging_dir(root, task_id)
     if perturb_start:
         check_perturbable([task])  # before anything is staged
-    algorithm = algorithm_name(task.expert, noise, perturb_start, COLLECTION_NOTES.get(task.family or "", ""))
+    algorithm = algorithm_name(task.expert, noise, perturb_start, task.collection_note)
     if final.exists() and not overwrite:
         ds = minari_store.load(root, task_id)
         made_by = ds.storage.metadata.get("algorithm_name")

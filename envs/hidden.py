@@ -55,11 +55,6 @@ VARIANT = "variant"
 """The info key (at reset) and the per-episode dataset field holding the episode's variant."""
 
 
-COLLECTION_NOTES = {"mw-reach-goal": "object drawn per episode", "mw-push-goal": "object drawn per episode"}
-"""How a family's episodes differ from its first datasets'. A dataset records it in its collector's name
-(datasets/collect.algorithm_name), so one collected before the change is not taken for a current one."""
-
-
 @dataclass(frozen=True)
 class Family:
     """A hidden-parameter family: how many variants, and which canonical state entries hide the goal."""

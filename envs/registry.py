@@ -56,6 +56,9 @@ class TaskSpec:
     """The hidden-parameter family this task belongs to (envs/hidden.py), or None."""
     shows_parameter: bool = False
     """For a family's oracle tasks: the parameter stays in the observation."""
+    collection_note: str = ""
+    """How this task's episodes differ from its first datasets' (e.g. Meta-World families' object drawn per
+    episode). Collection appends it to a dataset's collector name, so one collected before is not reused."""
     start_spread: tuple[float, ...] = ()
     """For MuJoCo tasks whose expert holds an equilibrium: half-widths of the uniform offsets added to the
     joint positions (then, optionally, velocities) at reset when collecting with perturbed starts

@@ -126,15 +126,16 @@ _add_family("dmc-point_mass-goal", "dmc", "dm_control/point_mass-easy-v0", "dmc-
 _add_family("dmc-reacher-goal", "dmc", "dm_control/reacher-easy-v0", "dmc-reacher-easy", max_episode_steps=100)
 _add_family("babyai-goto-goal", "babyai", "BabyAI-GoToLocal-v0", "babyai-bot", metric="success", bar=0.98,
             modalities=("text", "image", "discrete"), obs_mode="babyai", max_text_tokens=16)
+MW_OBJECT_NOTE = "object drawn per episode"  # envs/hidden.SetVariant: ML1 fixed it with each goal
 # 100 steps, not Meta-World's 500: the scripted expert is within 5 cm of any goal in about 50 steps and then
 # hovers there, so 500-step episodes are 90% hovering, where the episode's own motion already tells the
 # direction and a prompt teaches nothing (measured in the README's few-shot section).
 _add_family("mw-reach-goal", "metaworld", "Meta-World/MT1", "mw-reach", kwargs={"env_name": "reach-v3"},
-            metric="success", bar=0.95, max_episode_steps=100)
+            metric="success", bar=0.95, max_episode_steps=100, collection_note=MW_OBJECT_NOTE)
 # 150 steps for the same reason: the scripted push policy first succeeded between steps 53 and 72 over seeds
 # 0-19 of the training goals (measured with the object drawn per episode)
 _add_family("mw-push-goal", "metaworld", "Meta-World/MT1", "mw-push", kwargs={"env_name": "push-v3"},
-            metric="success", bar=0.95, max_episode_steps=150)
+            metric="success", bar=0.95, max_episode_steps=150, collection_note=MW_OBJECT_NOTE)
 
 # --- text and captions (datasets, not environments) -------------------------------------------------------
 _add("text-lm", "text", None, ("text",), obs_mode="none")
