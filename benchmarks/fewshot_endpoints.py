@@ -20,15 +20,12 @@ import numpy as np
 def main() -> None:
     from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-    from gatosuite.agent.checkpoint import config_of, read_config
+    from gatosuite.agent.checkpoint import read_config
     from gatosuite.agent.policy import GatoPolicy
-    from gatosuite.datasets.cache import open_cache
     from gatosuite.envs import SUITE, make_task_env
     from gatosuite.envs.hidden import FAMILIES, parameter
-    from gatosuite.evaluation.fewshot import collect_demonstrations, context_steps, prompt_for, trained_prompt_mode
-    from gatosuite.evaluation.fewshot_family import family_stats
+    from gatosuite.evaluation.fewshot_family import FamilyDemos
     from gatosuite.tokenization import TextModel
-    from gatosuite.tokenization.task import task_tokenizer
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", type=Path)
@@ -40,23 +37,17 @@ def main() -> None:
     if task.family is None or not task.family.startswith("mw-") or not task.heldout:
         raise SystemExit(f"error: '{a.task}' is not a Meta-World family's held-out task; try mw-reach-goal-heldout")
     fam = FAMILIES[task.family]
-    pool = fam.pool(heldout=True)
     meta = read_config(a.checkpoint)
-    demo_root = collect_demonstrations(a.task, len(pool) * 4, a.root)  # as fewshot_family collects them
-    stats = family_stats(meta, task.family, demo_root, a.task)
-    tok = task_tokenizer(a.task, TextModel.load(a.checkpoint), stats)
-    cache = open_cache(demo_root, a.task, tok)
-    L = tok.spec.tokens_per_timestep
-    ctx, mode = context_steps(meta, config_of(a.checkpoint, meta), L), trained_prompt_mode(meta)
+    demos = FamilyDemos.collect(a.checkpoint, a.task, len(fam.pool(heldout=True)) * 4, a.root,
+                                TextModel.load(a.checkpoint), meta)  # as fewshot_family collects them
 
     def of_seed(seed: int):
-        demos = [cache.episode(i) for i, v in enumerate(cache.variants) if v == fam.variant(seed, True)]
-        return prompt_for(demos, 1, L, ctx, mode) or []
+        return demos.prompt(fam.variant(seed, True), 1) or []
 
     seeds = list(range(1000, 1000 + a.seeds))
     goals = np.array([parameter(task.family, fam.variant(s, True)) for s in seeds])
     for label, prompts in (("zero-shot", None), ("prompt k=1", of_seed)):
-        policy = GatoPolicy(a.checkpoint, a.task, obs_stats=stats, prompt_of_seed=prompts)
+        policy = GatoPolicy(a.checkpoint, a.task, obs_stats=demos.stats, prompt_of_seed=prompts)
         finals, closest, success = [], [], []
         for seed, goal in zip(seeds, goals):
             env = SyncVectorEnv([lambda: make_task_env(a.task)], autoreset_mode=AutoresetMode.DISABLED)

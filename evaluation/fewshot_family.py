@@ -19,12 +19,13 @@ j, j+H, ..., all below the evaluation seeds (1000 onward by default).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gatosuite.agent.checkpoint import config_of, read_config
 from gatosuite.agent.factory import make_policy
-from gatosuite.datasets.cache import EpisodeSubset, dataset_obs_stats, open_cache
+from gatosuite.datasets.cache import EpisodeSubset, TokenCache, dataset_obs_stats, open_cache
 from gatosuite.envs import SUITE
 from gatosuite.envs.hidden import FAMILIES
 from gatosuite.errors import ConfigError
@@ -45,6 +46,44 @@ def family_stats(meta: dict[str, Any], sibling: str, demo_root: Path, task_id: s
     if sibling in meta["obs_stats"]:
         return ObsStats.from_dict(meta["obs_stats"][sibling])
     return dataset_obs_stats(demo_root, task_id)
+
+
+@dataclass
+class FamilyDemos:
+    """A family held-out task's demonstrations as a checkpoint sees them, and the prompts cut from them."""
+
+    stats: ObsStats | None
+    """The observation statistics the checkpoint plays the task with (`family_stats`)."""
+    cache: TokenCache
+    of_variant: dict[int, list[int]]
+    """Episode indices of each held-out goal, in seed order."""
+    tokens_per_timestep: int
+    context: int
+    """Timesteps in the checkpoint's context."""
+    mode: str
+    """Where prompts are cut, as the checkpoint was trained (`fewshot.trained_prompt_mode`)."""
+
+    @classmethod
+    def collect(cls, checkpoint: Path, task_id: str, n: int, root: Path, text: TextModel,
+                meta: dict[str, Any]) -> FamilyDemos:
+        """The first n demonstrations of `task_id` under `root` (collected if missing), tokenized for the
+        checkpoint."""
+        family = SUITE[task_id].family
+        demo_root = collect_demonstrations(task_id, n, root)
+        stats = family_stats(meta, family, demo_root, task_id)
+        tok = task_tokenizer(task_id, text, stats)
+        cache = open_cache(demo_root, task_id, tok)
+        of_variant: dict[int, list[int]] = {v: [] for v in FAMILIES[family].pool(heldout=True)}
+        for i, v in enumerate(cache.variants):
+            of_variant[v].append(i)
+        L = tok.spec.tokens_per_timestep
+        return cls(stats, cache, of_variant, L, context_steps(meta, config_of(checkpoint, meta), L),
+                   trained_prompt_mode(meta))
+
+    def prompt(self, variant: int, k: int) -> list[TokenSequence] | None:
+        """k demonstrations of one goal cut as the checkpoint's prompt; None if they cannot fit."""
+        demos = [self.cache.episode(i) for i in self.of_variant[variant]]
+        return prompt_for(demos, k, self.tokens_per_timestep, self.context, self.mode)
 
 
 def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: list[int], s: EvalSettings,
@@ -68,23 +107,12 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
     t0 = time.perf_counter()
     text = TextModel.load(checkpoint)
     meta = read_config(checkpoint)
-    demo_root = collect_demonstrations(task_id, n_demos, root)
-    stats = family_stats(meta, task.family, demo_root, task_id)
-    tok = task_tokenizer(task_id, text, stats)
-    cache = open_cache(demo_root, task_id, tok)
-    of_variant: dict[int, list[int]] = {v: [] for v in pool}  # episode indices of each goal, in seed order
-    for i, v in enumerate(cache.variants):
-        of_variant[v].append(i)
-    L = tok.spec.tokens_per_timestep
+    demos = FamilyDemos.collect(checkpoint, task_id, n_demos, root, text, meta)
+    stats, cache, of_variant, ctx = demos.stats, demos.cache, demos.of_variant, demos.context
     cfg = config_of(checkpoint, meta)
-    ctx = context_steps(meta, cfg, L)
-    mode = trained_prompt_mode(meta)
 
     def prompts(k: int):
-        def of_seed(seed: int) -> list[TokenSequence]:
-            demos = [cache.episode(i) for i in of_variant[fam.variant(seed, True)]]
-            return prompt_for(demos, k, L, ctx, mode) or []
-        return of_seed
+        return lambda seed: demos.prompt(fam.variant(seed, True), k) or []
 
     videos: dict[str, Path] = {}
 
@@ -104,7 +132,7 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
                                           "prompting": {}, "finetune": {}, "scratch": {}}
     prompt_steps = {}
     for k in ks:
-        if prompt_for([cache.episode(i) for i in of_variant[pool[0]]], k, L, ctx, mode) is not None:
+        if demos.prompt(pool[0], k) is not None:
             methods["prompting"][str(k)] = summary(play(checkpoint, seeds, k,
                                                          video=f"prompt-k{k}" if k == min(ks) else None))
             prompt_steps[str(k)] = (ctx // 2) // k
