@@ -8,7 +8,7 @@ EGL_PKGS := libegl1 libegl-mesa0 libgl1-mesa-dri
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: install demo test bench egl clean
+.PHONY: install demo test test-fast docs bench egl clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,20 @@ egl:
 demo: install
 	$(VENV)/bin/gatosuite demo
 
+# Everything, as CI runs it (.ci/run).
 test: install
 	$(PY) -m pytest
+
+# The unit tier: every test not marked slow (no end-to-end training or collection runs), for quick feedback.
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+# The documentation site (MkDocs) into site/; open site/index.html.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis site

@@ -1,0 +1,250 @@
+"""Every results table in README.md and docs/, generated from the JSON the benchmarks wrote.
+
+A table lives in a Markdown file between two markers, and nothing but this script writes between them:
+
+    <!-- table:demo -->
+    ...generated...
+    <!-- /table -->
+
+    python benchmarks/tables.py            # rewrite every table from benchmarks/results/*.json
+    python benchmarks/tables.py --check    # exit 1 naming each table that differs from its JSON
+
+The test suite runs the check, so a table cannot drift from the data it claims to show. The sources are
+benchmarks/results/*.json, envs/reference_scores.json (through the task registry) and the model-family
+registry; no number is typed into a table by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+MARKER = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
+
+DEMO_LABEL = "headline"
+"""The entry of benchmarks/results/demo.json that README and docs show (benchmarks/record_demo.py)."""
+
+GOAL_CLAIMS = [("main", "reacher-goal", "prompts cut at a demonstration's end"),
+               ("reacher-whole", "reacher-goal", "prompts from a demonstration's start"),
+               ("mw-obj", "mw-reach-goal", ""),
+               ("mw-obj-seed1", "mw-reach-goal", "second training seed"),
+               ("mw-obj-whole", "mw-reach-goal", "prompts from a demonstration's start"),
+               ("babyai", "babyai-goto-goal", ""),
+               ("pm-goal", "dmc-point_mass-goal", ""),
+               ("dmc-reacher", "dmc-reacher-goal", ""),
+               ("mw-push", "mw-push-goal", "")]
+"""The runs of benchmarks/results/fewshot.json that the few-shot table shows: the latest of each goal family
+and setting (earlier runs, such as mw-reach-goal before its object was drawn per episode, stay in the lab
+notebook)."""
+
+
+def _load(name: str) -> Any:
+    return json.loads((RESULTS / name).read_text())
+
+
+def _ci(value: float, ci: list[float] | tuple[float, float], digits: int = 3) -> str:
+    f = f"{{:.{digits}f}}"
+    return f"{f.format(value)} [{f.format(ci[0])}, {f.format(ci[1])}]".replace("-", "−")
+
+
+def _md(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def demo_table() -> str:
+    """The demo's generalist, task by task, with the aggregate over tasks (benchmarks/results/demo.json)."""
+    run = _load("demo.json")[DEMO_LABEL]
+    tasks, agg = run["tasks"], run["aggregate"]
+    rows = [[t, _ci(v["normalized"], v["normalized_ci"])] for t, v in tasks.items()]
+    rows.append(["**mean** [95% CI]", f"**{_ci(agg['mean'], agg['mean_ci'])}**"])
+    rows.append(["IQM over tasks [95% CI]", _ci(agg["iqm"], agg["iqm_ci"])])
+    rows.append(["tasks ≥ 0.5", f"{round(agg['frac_ge_50'] * agg['n_tasks'])} of {agg['n_tasks']}"])
+    rows.append(["training steps", f"{run['train_steps']:,}"])
+    rows.append(["minutes, whole demo", f"{run['minutes']:.1f}"])
+    caption = (f"_Run `{run['label']}` on {run['date']}: {run['machine']}, precision {run['precision']}; "
+               f"{run['episodes']} evaluation episodes per task (seeds 1000 onward); expert-normalized score "
+               f"[95% bootstrap CI]. {run['aggregate_over']} Command: `{run['command']}`._")
+    return caption + "\n\n" + _md(["task", "normalized score"], rows)
+
+
+def zoo_table() -> str:
+    """`gatosuite compare` of the model families (benchmarks/results/compare-nano.json)."""
+    data = _load("compare-nano.json")
+    models = data["models"]
+
+    def row(name: str, fn: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [name] + [fn(m) for m in models.values()]
+
+    def nll(m: dict[str, Any]) -> str:
+        v = m["val_nll"]["modality"]
+        return " / ".join(f"{v[k]:.3f}" for k in ("action_continuous", "action_discrete", "text"))
+
+    def score(m: dict[str, Any]) -> str:
+        o = m["score"]["overall"]
+        return _ci(o["mean"], o["mean_ci"], 2)
+
+    def fewshot(m: dict[str, Any]) -> str:
+        f = m["fewshot"]
+        return " / ".join(f"{f[k]['normalized']:.2f}".replace("-", "−") for k in ("zero-shot", "finetune", "scratch"))
+    rows = [row("parameters: all / non-embedding / active per token", lambda m: f"{m['parameters']:,} / "
+                f"{m['parameters_non_embedding']:,} / {m['active_parameters']:,}"),
+            row("training: steps, tokens/s, tokens seen", lambda m: f"{m['train']['step']:,}, "
+                f"{m['train']['tokens_per_s']:,.0f}, {m['tokens_seen'] / 1e6:.2f} M"),
+            row("validation NLL: continuous actions / discrete actions / text", nll),
+            row(f"expert-normalized score, mean over {next(iter(models.values()))['score']['overall']['n_tasks']} "
+                f"tasks [95% CI], {data['settings']['eval_episodes']} episodes each", score),
+            row(f"few-shot {data['settings']['fewshot']} k=1: zero-shot / fine-tune / scratch", fewshot)]
+    rec = data.get("recorded", {})
+    caption = (f"_{rec.get('date', '')}: {rec.get('machine', '')}. {data['settings']['minutes']:g} minutes of "
+               f"training per family on the demo's data. Command: `{rec.get('command', '')}`._")
+    return caption + "\n\n" + _md([""] + [m["model"] for m in models.values()], rows)
+
+
+def goal_claims_table() -> str:
+    """k = 1 prompting against zero-shot on each goal family's held-out goals (benchmarks/results/fewshot.json)."""
+    data = _load("fewshot.json")
+    rows = []
+    for label, goal_family, note in GOAL_CLAIMS:
+        e = data[label][goal_family]
+        m = e["fewshot"]["methods"]
+        zero, k1, oracle = m["zero-shot"]["0"], m["prompting"]["1"], m["oracle"]["0"]
+        claim = e["claim"]
+        ratio = claim["k1_over_oracle"] if oracle["normalized"] > 0.2 else None
+        holds = "yes" if claim["holds"] else ("no: the oracle fails" if ratio is None else "no")
+        rows.append([goal_family + (f", {note}" if note else ""), f"`{label}`", e["date"],
+                     _ci(zero["normalized"], zero["normalized_ci"], 2), _ci(k1["normalized"], k1["normalized_ci"], 2),
+                     f"{oracle['normalized']:.2f}", "—" if ratio is None else f"{ratio:.2f}", holds])
+    return _md(["goal family", "label", "date", "zero-shot", "prompt k=1", "oracle", "k=1 / oracle", "holds"], rows)
+
+
+def reference_scores_table() -> str:
+    """Expert and random scores of every env task (envs/reference_scores.json)."""
+    from gatosuite.envs import SUITE
+    from gatosuite.envs.reference import markdown_table
+
+    return markdown_table(SUITE.select("all"))
+
+
+def model_families_table() -> str:
+    """The built model families, from their registry (agent/families.py)."""
+    from gatosuite.agent.families import family_names, get_family
+
+    rows = []
+    for name in family_names():
+        f = get_family(name)
+        rows.append([f"`{name}`", f.paper, f.modules, "yes" if f.can_act else "no"])
+    return _md(["`--model`", "paper", "what it is", "acts in envs"], rows)
+
+
+def training_speed_table() -> str:
+    """benchmarks/bench_train.py: ours against the nanoGPT-style reference (benchmarks/results/train.json)."""
+    d = _load("train.json")
+    rt = d["runtime"]
+    rows = [["reference (nanoGPT: SDPA, logits at every position)", f"{d['tokens_per_s']['reference']:,.0f} tokens/s"],
+            ["ours (logits only at targets)", f"{d['tokens_per_s']['ours']:,.0f} tokens/s"],
+            ["ratio", f"{d['ratio']:.2f}×"],
+            ["MFU against the matmul peak measured in the run",
+             f"{d['mfu']:.1%} of {d['peak_fp32_flops'] / 1e9:,.0f} GFLOP/s"],
+            ["one action: full recompute vs one cached step",
+             f"{d['full_recompute_s'] * 1e3:.1f} ms vs {d['cached_step_s'] * 1e3:.2f} ms ({d['kv_speedup']:.0f}×)"]]
+    rows += [[f"`{p}` ({v['non_embedding_params'] / 1e6:.2f}M non-embedding parameters)",
+              f"{v['tokens_per_s']:,.0f} tokens/s"] for p, v in d["presets"].items()]
+    caption = (f"_`{d['preset']}` preset, batch {d['batch'][0]}×{d['batch'][1]}, {d['threads']} threads, "
+               f"{rt['cpu_capability']} CPU, {rt['precision']} ({rt['reason']}); command `python "
+               f"benchmarks/bench_train.py`._")
+    return caption + "\n\n" + _md(["measurement", "value"], rows)
+
+
+def tokenizer_speed_table() -> str:
+    """benchmarks/bench_tokenizer.py (benchmarks/results/tokenizer.json)."""
+    d = _load("tokenizer.json")
+    rows = [[c["case"], str(c["tokens_per_timestep"]), f"{c['timesteps_per_s']:,.0f}", f"{c['tokens_per_s']:,.0f}",
+             f"{c['speedup_vs_loop']:.0f}×", f"{c['x_training_rate']:,.0f}×"] for c in d["cases"].values()]
+    caption = (f"_Against a per-timestep loop and a `nano` training step measured in the same run "
+               f"({d['training_tokens_per_s']:,.0f} tokens/s, {d['training_precision']}); command `python "
+               f"benchmarks/bench_tokenizer.py`._")
+    return caption + "\n\n" + _md(["case", "tokens/timestep", "timesteps/s", "tokens/s", "vs per-timestep loop",
+                                   "vs training"], rows)
+
+
+def collection_speed_table() -> str:
+    """benchmarks/bench_collect.py (benchmarks/results/collect.json), in steps/s."""
+    d = _load("collect.json")
+    rows = [[r["task"], f"{r['raw_random']:,.0f}", f"{r['raw_expert']:,.0f}", f"{r['collect_1']:,.0f}",
+             f"{r['collect_2']:,.0f}", f"{r['overhead_1_worker']:.0%}"] for r in d["rows"]]
+    caption = f"_{d['episodes']} seeded episodes per task; command `python benchmarks/bench_collect.py`._"
+    return caption + "\n\n" + _md(["task", "raw env, random", "raw env + expert", "collect, 1 worker",
+                                   "collect, 2 workers", "overhead vs raw + expert"], rows)
+
+
+def cli_commands_table() -> str:
+    """The `gatosuite` subcommands and the first line of each one's docstring (cli.py)."""
+    from gatosuite.cli import COMMANDS
+
+    rows = [[f"`gatosuite {name}`", (cmd.__doc__ or "").strip().splitlines()[0]] for name, cmd in COMMANDS.items()]
+    return _md(["command", "what it does"], rows)
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "demo": demo_table, "zoo": zoo_table, "goal-claims": goal_claims_table,
+    "reference-scores": reference_scores_table, "model-families": model_families_table,
+    "training-speed": training_speed_table, "tokenizer-speed": tokenizer_speed_table,
+    "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
+}
+
+
+def render(text: str, cache: dict[str, str]) -> str:
+    """`text` with every marked table regenerated (each table built once, through `cache`)."""
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(2)
+        if name not in TABLES:
+            raise KeyError(f"unknown table '{name}'; known: {', '.join(TABLES)}")
+        if name not in cache:
+            cache[name] = TABLES[name]().rstrip("\n") + "\n"
+        return m.group(1) + cache[name] + m.group(4)
+
+    return MARKER.sub(fill, text)
+
+
+def stale(pages: list[Path] = PAGES) -> list[str]:
+    """'page: table' for every marked table that differs from what its JSON gives."""
+    cache: dict[str, str] = {}
+    out = []
+    for page in pages:
+        text = page.read_text()
+        for m in MARKER.finditer(text):
+            if render(m.group(0), cache) != m.group(0):
+                out.append(f"{page.relative_to(REPO) if page.is_relative_to(REPO) else page}: {m.group(2)}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if a table is stale")
+    a = ap.parse_args(argv)
+    if a.check:
+        bad = stale()
+        for b in bad:
+            print(f"stale table: {b}; run python benchmarks/tables.py")
+        return 1 if bad else 0
+    cache: dict[str, str] = {}
+    for page in PAGES:
+        text = page.read_text()
+        new = render(text, cache)
+        if new != text:
+            page.write_text(new)
+            print(f"wrote {page.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
