@@ -192,7 +192,7 @@ class Evaluate:
     fewshot_steps: int = 150
     """Training steps of few-shot fine-tuning and of the from-scratch baseline."""
     oracle: Path | None = None
-    """For a hidden-goal family's held-out task: a checkpoint trained on the family's -oracle task (the goal
+    """For a goal family's held-out task: a checkpoint trained on the goal family's -oracle task (the goal
     in the observation), played on the same seeds as the ceiling."""
     root: Path = Path("data")
     """Where few-shot demonstrations are collected."""

@@ -2,12 +2,12 @@
 
 1. collect expert episodes for a mix of 8 tasks in 5 domains (classic control, MuJoCo, dm_control,
    Meta-World, and BabyAI with text missions and images), plus the text and caption data;
-2. train one `nano` generalist on all of it for a bounded time, and a second `nano` on a hidden-goal
-   family. Each schedule's length is fitted to its budget from the step rate measured in the first steps,
-   so it ends inside the budget on any machine;
+2. train one `nano` generalist on all of it for a bounded time, and a second `nano` on a goal family
+   (hidden-goal tasks, envs/hidden.py). Each schedule's length is fitted to its budget from the step rate
+   measured in the first steps, so it ends inside the budget on any machine;
 3. evaluate every trained task, with a video of each;
 4. run the few-shot protocol on a held-out task (zero-shot, k-shot prompting, fine-tuning, scratch) and
-   on the family's held-out goals (zero-shot against prompted, with a side-by-side video of one seed);
+   on the goal family's held-out goals (zero-shot against prompted, with a side-by-side video of one seed);
 5. write eval_info.json and the report, and print where they are.
 
 The time the rest of the demo will take is printed once training has measured its step rate, from that
@@ -56,11 +56,11 @@ the MLP ceiling's tasks; mw-reach scored 0.35-0.46 over 30-50 episodes at weight
 and caption data only keep the text modality alive. inverted-pendulum at weight 1 needs the steps of a fast
 CPU: at 2,286 steps (the schedule of a 2-core AVX2 CPU) it scored 0.138 over 30 episodes, and 1.000 at
 weight 2, with dmc-point_mass-easy (now with perturbed starts) down from 3 to 2 (0.886 to 0.804; mean of
-the mix 0.816 to 0.926; that A/B had the family in the mix, the demo runs after it did not; README, "The
+the mix 0.816 to 0.926; that A/B had the goal family in the mix, the demo runs after it did not; README, "The
 demo")."""
 
-FAMILY = "reacher-goal"
-"""A hidden-goal family (envs/hidden.py), trained apart from the mix by a second `nano` on its 50 training
+GOAL_FAMILY = "reacher-goal"
+"""A goal family (hidden-goal tasks, envs/hidden.py), trained apart from the mix by a second `nano` on its 50 training
 goals, half its windows opening with the end of a demonstration of the same goal; its 10 held-out goals are
 the few-shot phase's last task, zero-shot against prompted with demonstrations of the episode's own goal,
 with a side-by-side video. Trained in the mix (Gato's prompt probability, its share of the steps), it did
@@ -68,10 +68,10 @@ not learn to use a prompt (0.80 prompted against 0.83 zero-shot) and every such 
 (0.17-0.35, against 0.86-1.00 without it; README, "The demo"). Its per-goal fine-tuning and scratch runs
 and the oracle are left to benchmarks/bench_fewshot.py: they would not fit the demo's 25 minutes."""
 
-FAMILY_TRAINING = dict(prompt_prob=0.5, prompt_mode="end")
-"""How the family model is trained beyond TRAINING (also benchmarks/bench_fewshot.py's defaults)."""
+GOAL_TRAINING = dict(prompt_prob=0.5, prompt_mode="end")
+"""How the goal family's model is trained beyond TRAINING (also benchmarks/bench_fewshot.py's defaults)."""
 
-EPISODES = {"babyai-gotoredball": 1000, FAMILY: 1000, "mw-reach": 100, "inverted-pendulum": 100,
+EPISODES = {"babyai-gotoredball": 1000, GOAL_FAMILY: 1000, "mw-reach": 100, "inverted-pendulum": 100,
             "dmc-point_mass-easy": 100}
 """Episodes collected for tasks that need more than --episodes. A BabyAI GoToRedBall episode is about 6
 steps: an MLP-and-CNN behaviour clone scored -0.05 on 20 of them and 0.87 on 1000
@@ -83,7 +83,7 @@ against a wall, where it output a zero action and the expert a full push; README
 
 FEWSHOT = ["dmc-cartpole-swingup"]
 """Held-out tasks for the few-shot protocol; each shares its observation format with a trained task.
-babyai-pickupdist was dropped to make room for the family's model: it scored -0.087 zero-shot, prompted and
+babyai-pickupdist was dropped to make room for the goal family's model: it scored -0.087 zero-shot, prompted and
 fine-tuned with k = 1 (no success in 10 episodes), and 4 of its demonstrations do not fit the context."""
 
 QUICK_STEPS = 40
@@ -102,8 +102,8 @@ class DemoArgs:
     """A smoke run (for tests): 3 tasks, a few episodes, 40 training steps, whatever the machine's speed."""
     minutes: float = 12.5
     """Training budget of the generalist in minutes; the schedule is fitted to it (quick: 40 steps instead)."""
-    family_minutes: float = 2.5
-    """Training budget of the hidden-goal family's model in minutes (quick: 40 steps instead)."""
+    goal_minutes: float = 2.5
+    """Training budget of the goal family's model in minutes (quick: 40 steps instead)."""
     episodes: int = 20
     """Expert episodes collected per training task (quick: 4)."""
     eval_episodes: int = 20
@@ -111,7 +111,7 @@ class DemoArgs:
     3). Ten were too few to tell a task at 0.5 from one at 0.75: run w2's babyai-gotoredball scored 0.474 on
     seeds 1000-1009 and 0.724 on seeds 1000-1099 (README, "The demo")."""
     fewshot_episodes: int = 10
-    """Evaluation episodes of each few-shot method and task (one per held-out goal of the family; quick: 2)."""
+    """Evaluation episodes of each few-shot method and task (one per held-out goal of the goal family; quick: 2)."""
     ks: list[int] = field(default_factory=lambda: [1, 4])
     """Numbers of demonstrations for the few-shot protocol (quick: [1])."""
     fewshot_steps: int = 150
@@ -193,11 +193,12 @@ class Estimate:
         a = self.args
         evaluate = self._rollouts(model, self.mix, rt, a.eval_episodes)
         methods = 1 + 3 * len(a.ks)  # zero-shot; prompting, fine-tuning and scratch per k
-        family = (1 + len(a.ks)) * self._rollouts(model, [f"{FAMILY}-heldout"], rt, a.fewshot_episodes)  # zero, prompt
+        goals = (1 + len(a.ks)) * self._rollouts(model, [f"{GOAL_FAMILY}-heldout"], rt,
+                                                 a.fewshot_episodes)  # zero-shot and prompted
         fewshot = (len(self.fewshot) * len(a.ks) * 2 * a.fewshot_steps / steps_per_s
-                   + methods * self._rollouts(model, self.fewshot, rt, a.fewshot_episodes) + family)
+                   + methods * self._rollouts(model, self.fewshot, rt, a.fewshot_episodes) + goals)
         if training_left is None:
-            training_left = (a.minutes + a.family_minutes) * 60 - (time.perf_counter() - self.train_start)
+            training_left = (a.minutes + a.goal_minutes) * 60 - (time.perf_counter() - self.train_start)
         total = training_left + evaluate + fewshot
         end = time.strftime("%H:%M", time.localtime(time.time() + total))
         tqdm.write(f"measured {steps_per_s:.2f} training steps/s: the schedule spans {schedule_steps:,} steps. From "
@@ -223,15 +224,15 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     out = Path(args.out)
     rt = resolve(args.device, args.precision)
     budget = f"{QUICK_STEPS} steps" if args.quick else f"{args.minutes:g} min"
-    fewshot_ids = ", ".join(fewshot + [f"{FAMILY}-heldout"])
-    budget += "" if args.quick else f" + {args.family_minutes:g} min for the {FAMILY} family"
+    fewshot_ids = ", ".join(fewshot + [f"{GOAL_FAMILY}-heldout"])
+    budget += "" if args.quick else f" + {args.goal_minutes:g} min for the {GOAL_FAMILY} goal family"
     print(f"gatosuite demo: {len(mix)} tasks + text and captions, {args.preset} for {budget} "
           f"on {rt.device} in {rt.precision}, few-shot on {fewshot_ids}. The time the rest takes is printed once "
           f"training has measured its step rate.\noutput: {out}", flush=True)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     text = default_text_model(4096)
-    for task_id in tqdm(mix + [FAMILY], desc="collect", unit="task", disable=not progress):
+    for task_id in tqdm(mix + [GOAL_FAMILY], desc="collect", unit="task", disable=not progress):
         # the demo owns its data folder: data from another version of the demo is replaced, and a killed
         # collection resumes from its staged chunks
         n = args.episodes if args.quick else EPISODES.get(task_id, args.episodes)
@@ -248,21 +249,21 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     common = dict(tasks=",".join(train_tasks), root=args.root, out=out / "train", preset=args.preset,
                   window=args.window, batch_size=args.batch_size, device=args.device, precision=args.precision,
                   seed=args.seed, task_weights=weights, **TRAINING)
-    fam = dict(common, tasks=FAMILY, out=out / "family", task_weights=[], **FAMILY_TRAINING)
+    goal = dict(common, tasks=GOAL_FAMILY, out=out / "goal-family", task_weights=[], **GOAL_TRAINING)
     if args.quick:
         smoke = dict(steps=QUICK_STEPS, warmup=4, log_every=5, val_every=20, ckpt_every=20)
-        targs, fargs = TrainArgs(**common, **smoke), TrainArgs(**fam, **smoke)
+        targs, gargs = TrainArgs(**common, **smoke), TrainArgs(**goal, **smoke)
     else:  # the schedule's length is fitted to the budget; logging intervals are in steps of a typical run
         targs = TrainArgs(**common, steps=100_000, minutes=args.minutes, fit_schedule=True, warmup=100,
                           log_every=25, val_every=250, ckpt_every=250)
-        fargs = TrainArgs(**fam, steps=100_000, minutes=args.family_minutes, fit_schedule=True, warmup=50,
+        gargs = TrainArgs(**goal, steps=100_000, minutes=args.goal_minutes, fit_schedule=True, warmup=50,
                           log_every=25, val_every=100, ckpt_every=250)
     summary = train(targs, text, progress=progress,
                     on_fit=None if args.quick else lambda model, rate, total: est.on_fit(model, rate, total, rt))
     timings["train_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    fsummary = train(fargs, text, progress=progress)
-    timings["train_family_s"] = time.perf_counter() - t
+    gsummary = train(gargs, text, progress=progress)
+    timings["train_goal_s"] = time.perf_counter() - t
     ckpt = out / "train" / "checkpoint"
     if args.quick:  # no schedule to fit: estimate the rest from the rate of the steps just run
         from gatosuite.agent.checkpoint import load_model
@@ -270,17 +271,17 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
         est.on_fit(load_model(ckpt, device=rt.device)[0], summary["step"] / summary["seconds"], summary["step"], rt,
                    training_left=0.0)
     print(f"trained {summary['step']:,} steps (schedule {summary['schedule_steps']:,}) in "
-          f"{timings['train_s'] / 60:.1f} min, and the {FAMILY} model {fsummary['step']:,} steps in "
-          f"{timings['train_family_s'] / 60:.1f} min", flush=True)
+          f"{timings['train_s'] / 60:.1f} min, and the {GOAL_FAMILY} model {gsummary['step']:,} steps in "
+          f"{timings['train_goal_s'] / 60:.1f} min", flush=True)
 
     t = time.perf_counter()
     s = EvalSettings(episodes=args.eval_episodes, envs=args.eval_episodes,
                      reps=300 if args.quick else 2000, device=args.device, precision=args.precision,
                      extra={"demo": {"mix": mix, "noise": NOISE, "seed": args.seed, "training": TRAINING,
-                                     "weights": weights, "family": {"task": FAMILY, **FAMILY_TRAINING},
+                                     "weights": weights, "goal_family": {"task": GOAL_FAMILY, **GOAL_TRAINING},
                                      "train": {k: v for k, v in summary.items() if isinstance(v, (int, float))},
-                                     "train_family": {k: v for k, v in fsummary.items()
-                                                      if isinstance(v, (int, float))}}})
+                                     "train_goal": {k: v for k, v in gsummary.items()
+                                                    if isinstance(v, (int, float))}}})
     tasks = evaluate_tasks(ckpt, mix, out, s, progress=progress)
     timings["evaluate_s"] = time.perf_counter() - t
     fs = replace(s, episodes=args.fewshot_episodes, envs=args.fewshot_episodes)
@@ -290,9 +291,9 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     for task_id in fewshot:
         few[task_id] = fewshot_task(ckpt, task_id, args.root, out / "fewshot", args.ks, fs,
                                     steps=args.fewshot_steps, progress=progress)
-    few[f"{FAMILY}-heldout"] = fewshot_task(out / "family" / "checkpoint", f"{FAMILY}-heldout", args.root,
-                                            out / "fewshot", args.ks, fs, progress=progress, adapt=False,
-                                            video_dir=out / "fewshot")
+    few[f"{GOAL_FAMILY}-heldout"] = fewshot_task(out / "goal-family" / "checkpoint", f"{GOAL_FAMILY}-heldout",
+                                                 args.root, out / "fewshot", args.ks, fs, progress=progress,
+                                                 adapt=False, video_dir=out / "fewshot")
     timings["fewshot_s"] = time.perf_counter() - t
 
     info = build_info(ckpt, tasks, s, few, timings)

@@ -90,6 +90,20 @@ def config_of(directory: Path, meta: dict[str, Any] | None = None) -> Any:
                                      f"build ({e}); {_fix(directory)}") from None
 
 
+RENAMED_TRAIN_ARGS = {"family_start_prob": "goal_start_prob"}
+"""TrainArgs fields renamed since checkpoints began recording them: old name -> current name."""
+
+
+def train_args_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """The TrainArgs a checkpoint recorded (as strings) under today's field names, so that a checkpoint
+    written before a rename (e.g. `family_start_prob`, now `goal_start_prob`) still reports its values."""
+    recorded = dict(meta.get("train_args") or {})
+    for old, new in RENAMED_TRAIN_ARGS.items():
+        if old in recorded:
+            recorded.setdefault(new, recorded.pop(old))
+    return recorded
+
+
 def load_model(directory: Path, expected: Any | None = None,
                device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
     """The model of a checkpoint, on `device` (weights are read to the CPU first, so a checkpoint written

@@ -62,7 +62,7 @@ class GatoPolicy:
                  prompt_of_seed: Callable[[int], list[TokenSequence]] | None = None) -> None:
         """`prompt`: demonstrations (whole timesteps of this task) that open every episode's context.
         `prompt_of_seed`: instead, each episode's own demonstrations, chosen by its reset seed (in a
-        hidden-parameter family, demonstrations of the goal that seed plays); a rollout tells the policy
+        goal family, demonstrations of the goal that seed plays); a rollout tells the policy
         each episode's seed through `set_episode_seeds`.
         `device` and `precision`: 'auto' (the default, see `agent/runtime.py`), or as named.
         `obs_stats`: observation statistics for a task the checkpoint has none of (a held-out task's own

@@ -116,12 +116,12 @@ class TrainArgs:
     """Model config fields to change from the preset, as name=value (e.g. action_targets=hl-gauss)."""
     prompt_prob: float = 0.25
     """Share of training windows that open with a demonstration of the same task (of the same variant, in a
-    hidden-parameter family): Gato's prompt conditioning."""
+    goal family, envs/hidden.py): Gato's prompt conditioning."""
     prompt_mode: str = "gato"
     """Where a prompt comes from in its demonstration: gato (its end, or a random stretch), end, whole."""
-    family_start_prob: float = 0.0
-    """Share of a hidden-parameter family's windows that start at the episode's first timestep, where only
-    the prompt tells the goal (elsewhere a window starts anywhere in its episode)."""
+    goal_start_prob: float = 0.0
+    """Share of a goal family's windows (hidden-goal tasks, envs/hidden.py) that start at the episode's first
+    timestep, where only the prompt tells the goal (elsewhere a window starts anywhere in its episode)."""
     task_weights: list[str] = field(default_factory=list)
     """Sampling weights of tasks in the mix, as task=weight (e.g. dmc-point_mass-easy=3); unnamed tasks
     weigh 1, so by default every task gives the same share of windows."""
@@ -136,8 +136,8 @@ class TrainArgs:
             raise ConfigError("--fit-schedule fits the schedule to --minutes; pass --minutes too")
         if not 0.0 <= self.prompt_prob <= 1.0:
             raise ConfigError(f"--prompt-prob is a probability in [0, 1], got {self.prompt_prob}")
-        if not 0.0 <= self.family_start_prob <= 1.0:
-            raise ConfigError(f"--family-start-prob is a probability in [0, 1], got {self.family_start_prob}")
+        if not 0.0 <= self.goal_start_prob <= 1.0:
+            raise ConfigError(f"--goal-start-prob is a probability in [0, 1], got {self.goal_start_prob}")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError(f"--minutes must be positive, got {self.minutes}")
 
@@ -292,8 +292,8 @@ class _Run:
     step: int
     total: int
     """The schedule's length (args.steps, or the fitted length)."""
-    val_families: dict[str, MixedSampler] = field(default_factory=dict)
-    """Hidden-parameter families' validation episodes, prompted with their goal's demonstrations and not
+    val_goals: dict[str, MixedSampler] = field(default_factory=dict)
+    """Goal families' validation episodes, prompted with their goal's demonstrations and not
     (logged as val_loss_prompted / val_loss_unprompted; the prompted NLL is the episode's alone)."""
 
 
@@ -319,20 +319,20 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     sampler = MixedSampler(caches, weights, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
                            split="train" if args.val_fraction > 0 else "all", val_fraction=args.val_fraction,
                            segment_steps=args.segment_steps, prompt_prob=args.prompt_prob,
-                           prompt_mode=args.prompt_mode, family_start_prob=args.family_start_prob)
+                           prompt_mode=args.prompt_mode, goal_start_prob=args.goal_start_prob)
     val = MixedSampler(caches, window=args.window, seed=args.seed + 1, allow_heldout=args.allow_heldout,
                        split="val", prompt_prob=0.0, val_fraction=args.val_fraction,
                        segment_steps=args.segment_steps) if args.val_fraction else None
-    families = {t: c for t, c in caches.items() if getattr(c, "variants", None) is not None}
-    val_families = {}
-    if families and args.val_fraction:  # the same validation episodes with and without a prompt of their goal
-        val_families = {f"_{p}": MixedSampler(families, window=args.window, seed=args.seed + 2, split="val",
-                                              prompt_prob=1.0 if p == "prompted" else 0.0,
-                                              prompt_mode=evaluation_prompt_mode(args.prompt_mode),
-                                              val_fraction=args.val_fraction, segment_steps=args.segment_steps,
-                                              allow_heldout=args.allow_heldout, prompts_from_all=True,
-                                              mask_prompt=True)
-                        for p in ("prompted", "unprompted")}
+    goal_caches = {t: c for t, c in caches.items() if getattr(c, "variants", None) is not None}
+    val_goals = {}
+    if goal_caches and args.val_fraction:  # the same validation episodes with and without a prompt of their goal
+        val_goals = {f"_{p}": MixedSampler(goal_caches, window=args.window, seed=args.seed + 2, split="val",
+                                           prompt_prob=1.0 if p == "prompted" else 0.0,
+                                           prompt_mode=evaluation_prompt_mode(args.prompt_mode),
+                                           val_fraction=args.val_fraction, segment_steps=args.segment_steps,
+                                           allow_heldout=args.allow_heldout, prompts_from_all=True,
+                                           mask_prompt=True)
+                     for p in ("prompted", "unprompted")}
     if args.resume:
         model, _ = load_model(ckpt, expected=cfg)
     else:
@@ -362,7 +362,7 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
         # that step, so DDP must look for unused parameters.
         fwd = torch.nn.parallel.DistributedDataParallel(
             fwd, device_ids=[rt.device.index] if rt.device.type == "cuda" else None, find_unused_parameters=True)
-    return _Run(model, fwd, opt, sampler, val, vocab, rt, step, total, val_families)
+    return _Run(model, fwd, opt, sampler, val, vocab, rt, step, total, val_goals)
 
 
 def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[np.ndarray, TokenBatch, torch.Tensor,
@@ -487,7 +487,7 @@ def _log_row(log: RunLog, run: _Run, args: TrainArgs, acc: dict[str, list[float]
     acc.clear()
     if validating:
         row["val_loss"] = validate(run.model, run.val, run.vocab, args, run.rt)
-        for suffix, sampler in run.val_families.items():
+        for suffix, sampler in run.val_goals.items():
             row[f"val_loss{suffix}"] = validate(run.model, sampler, run.vocab, args, run.rt)
     log.write(row)
     return row

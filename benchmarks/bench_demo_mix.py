@@ -2,7 +2,7 @@
 
 `gatosuite demo` fits its schedule to a time budget, so two demo runs on different machines train for
 different numbers of steps. This trains the demo's recipe (its mix, TRAINING and MIX_WEIGHTS, without the
-hidden-goal family) for exactly --steps on an existing data folder, then scores every task of the mix on
+goal family) for exactly --steps on an existing data folder, then scores every task of the mix on
 seeds 1000 onward (30 episodes, BabyAI 100). A step count taken from a slower machine's demo run
 reproduces what that machine learns, on any machine.
 

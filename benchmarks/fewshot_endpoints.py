@@ -1,4 +1,4 @@
-"""Where does the hand go? A Meta-World family's held-out goals played zero-shot and prompted (k = 1).
+"""Where does the hand go? A Meta-World goal family's held-out goals played zero-shot and prompted (k = 1).
 
 A success rate says whether the hand got within 5 cm; this says whether the prompt steers it at all: for
 each held-out seed, the hand's closest approach to the goal and where it ends, and across seeds the
@@ -23,8 +23,8 @@ def main() -> None:
     from gatosuite.agent.checkpoint import read_config
     from gatosuite.agent.policy import GatoPolicy
     from gatosuite.envs import SUITE, make_task_env
-    from gatosuite.envs.hidden import FAMILIES, parameter
-    from gatosuite.evaluation.fewshot_family import FamilyDemos
+    from gatosuite.envs.hidden import GOAL_FAMILIES, parameter
+    from gatosuite.evaluation.fewshot_goal import GoalDemos
     from gatosuite.tokenization import TextModel
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,18 +34,19 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20, help="evaluation seeds from 1000")
     a = ap.parse_args()
     task = SUITE[a.task]
-    if task.family is None or not task.family.startswith("mw-") or not task.heldout:
-        raise SystemExit(f"error: '{a.task}' is not a Meta-World family's held-out task; try mw-reach-goal-heldout")
-    fam = FAMILIES[task.family]
+    if task.goal_family is None or not task.goal_family.startswith("mw-") or not task.heldout:
+        raise SystemExit(f"error: '{a.task}' is not a Meta-World goal family's held-out task; "
+                         "try mw-reach-goal-heldout")
+    fam = GOAL_FAMILIES[task.goal_family]
     meta = read_config(a.checkpoint)
-    demos = FamilyDemos.collect(a.checkpoint, a.task, len(fam.pool(heldout=True)) * 4, a.root,
-                                TextModel.load(a.checkpoint), meta)  # as fewshot_family collects them
+    demos = GoalDemos.collect(a.checkpoint, a.task, len(fam.pool(heldout=True)) * 4, a.root,
+                                TextModel.load(a.checkpoint), meta)  # as fewshot_goal_family collects them
 
     def of_seed(seed: int):
         return demos.prompt(fam.variant(seed, True), 1) or []
 
     seeds = list(range(1000, 1000 + a.seeds))
-    goals = np.array([parameter(task.family, fam.variant(s, True)) for s in seeds])
+    goals = np.array([parameter(task.goal_family, fam.variant(s, True)) for s in seeds])
     for label, prompts in (("zero-shot", None), ("prompt k=1", of_seed)):
         policy = GatoPolicy(a.checkpoint, a.task, obs_stats=demos.stats, prompt_of_seed=prompts)
         finals, closest, success = [], [], []

@@ -104,7 +104,7 @@ class TokenCache:
 
     @property
     def variants(self) -> list[int] | None:
-        """Each episode's variant, for a hidden-parameter family's cache; else None."""
+        """Each episode's variant, for a goal family's cache; else None."""
         return self.meta.get("variants")
 
     @property

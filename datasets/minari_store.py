@@ -84,7 +84,7 @@ def build_dataset(root: Path, task_id: str, episodes: list[Episode], env_spec, o
 def _infos(ep: Episode) -> dict[str, np.ndarray]:
     """Per-step infos (T + 1 entries, as Minari stores them): the episode's index, its success, for noisy
     collection `expert_action`: the expert's label at each recorded state (the final state has no action;
-    its entry repeats the last label), and for a hidden-parameter family the episode's `variant`."""
+    its entry repeats the last label), and for a goal family the episode's `variant`."""
     n = len(ep) + 1
     infos = {"episode_index": np.full(n, ep.index, np.int64),
              "success": np.full(n, -1 if ep.success is None else int(ep.success), np.int8)}

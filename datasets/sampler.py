@@ -42,26 +42,26 @@ class MixedSampler:
                  allow_heldout: Sequence[str] = (), split: str = "all", val_fraction: float = 0.1,
                  segment_steps: int | None = None, prompt_mode: str = "gato",
                  prompts_from_all: bool = False, mask_prompt: bool = False,
-                 family_start_prob: float = 0.0) -> None:
+                 goal_start_prob: float = 0.0) -> None:
         """`split` 'train' or 'val' keeps the first (1 - val_fraction) or the last val_fraction of each
         task's episodes (at least one each when a task has two or more); 'all' uses every episode.
 
         With probability `prompt_prob` a window opens with a stretch of another episode of the same task
-        (Gato's prompt conditioning); in a hidden-parameter family's cache, of the same variant (the same
+        (Gato's prompt conditioning); in a goal family's cache (envs/hidden.py), of the same variant (the same
         goal), so that the prompt carries what the observation hides. `prompt_mode` places it: 'gato' the
         demonstration's end or, as often, a random stretch of it; 'end' always its end (what few-shot
         prompting feeds); 'whole' the demonstration from its start, cut to the prompt's share if longer.
-        `prompts_from_all`: a family's prompts may come from any split (for validation: few held-out
+        `prompts_from_all`: a goal family's prompts may come from any split (for validation: few held-out
         episodes share a variant). `mask_prompt`: no loss on the prompt's tokens (to measure the NLL of
         the episode given its prompt).
-        `family_start_prob`: probability that a hidden-parameter family's window starts at its episode's
-        first timestep, where nothing but the prompt tells the goal (later, the hand's own motion does)."""
+        `goal_start_prob`: probability that a goal family's window starts at its episode's first
+        timestep, where nothing but the prompt tells the goal (later, the hand's own motion does)."""
         if prompt_mode not in PROMPT_MODES:
             raise ConfigError(f"prompt mode '{prompt_mode}' is unknown; use one of {', '.join(PROMPT_MODES)}")
         self.prompt_mode, self.mask_prompt = prompt_mode, mask_prompt
-        if not 0.0 <= family_start_prob <= 1.0:
-            raise ConfigError(f"family_start_prob is a probability in [0, 1], got {family_start_prob}")
-        self.family_start_prob = family_start_prob
+        if not 0.0 <= goal_start_prob <= 1.0:
+            raise ConfigError(f"goal_start_prob is a probability in [0, 1], got {goal_start_prob}")
+        self.goal_start_prob = goal_start_prob
         if not caches:
             raise ValueError("MixedSampler needs at least one task cache")
         for task_id in caches:
@@ -121,7 +121,7 @@ class MixedSampler:
         if task in self.by_variant:  # prompts come from episodes of the same variant
             pool = self.by_variant[task][cache.variants[ep]]
             j = int(np.searchsorted(pool, ep))
-            from_start = self.family_start_prob > 0 and self.rng.random() < self.family_start_prob
+            from_start = self.goal_start_prob > 0 and self.rng.random() < self.goal_start_prob
         if self.rng.random() < self.prompt_prob and len(pool) > 1:
             other = int(self.rng.integers(len(pool) - 1))
             other = int(pool[other + (other >= j)])  # another episode of the same task (variant) and split

@@ -44,7 +44,7 @@ class Episode:
     """The expert's action at each recorded state, where it differs from the action played (collection
     with noise, DART-style); None when the expert's actions were played. Training targets are these."""
     variant: int | None = None
-    """The episode's variant in a hidden-parameter family (envs/hidden.py), else None."""
+    """The episode's variant in a goal family (envs/hidden.py), else None."""
 
     @property
     def targets(self) -> np.ndarray:

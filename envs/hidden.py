@@ -1,18 +1,18 @@
-"""Hidden-parameter task families: tasks whose goal only a demonstration reveals (Prompt-DT's setting).
+"""Goal families: hidden-parameter tasks whose goal only a demonstration reveals (Prompt-DT's setting).
 
-A family is one environment with a parameter (a goal position) that the expert reads but the observation
-does not show. Its variants are fixed parameter values, numbered 0..train+heldout-1: the first `train`
+A goal family is one environment with a parameter (a goal position) that the expert reads but the
+observation does not show. Its variants are fixed parameter values, numbered 0..train+heldout-1: the first `train`
 are training variants, the rest are held out, so held-out goals are values never seen in training. Each
-family is registered as four tasks (envs/suite.py):
+goal family is registered as four tasks (envs/suite.py):
 
-==============================  ==========  =================================================
-task                            variants    observation
-==============================  ==========  =================================================
-``<family>``                    training    parameter hidden (what the generalist trains on)
-``<family>-heldout``            held out    parameter hidden (few-shot evaluation)
-``<family>-oracle``             training    parameter visible (the oracle's training data)
-``<family>-oracle-heldout``     held out    parameter visible (the oracle's evaluation)
-==============================  ==========  =================================================
+=================================  ==========  =================================================
+task                               variants    observation
+=================================  ==========  =================================================
+``<goal family>``                  training    parameter hidden (what the generalist trains on)
+``<goal family>-heldout``          held out    parameter hidden (few-shot evaluation)
+``<goal family>-oracle``           training    parameter visible (the oracle's training data)
+``<goal family>-oracle-heldout``   held out    parameter visible (the oracle's evaluation)
+=================================  ==========  =================================================
 
 An episode's variant follows from its reset seed, `pool[seed % len(pool)]`, so collection and
 evaluation stay the seeded processes they are for every other task, and seeds `j + m * len(pool)` all
@@ -56,8 +56,8 @@ VARIANT = "variant"
 
 
 @dataclass(frozen=True)
-class Family:
-    """A hidden-parameter family: how many variants, and which canonical state entries hide the goal."""
+class GoalFamily:
+    """A goal family: how many variants, and which canonical state entries hide the goal."""
 
     name: str
     train: int
@@ -87,18 +87,18 @@ BABYAI_HELDOUT = (("blue", "box"), ("green", "key"), ("purple", "ball"), ("yello
 BABYAI_TARGETS = tuple([(c, t) for c in BABYAI_COLORS for t in BABYAI_TYPES if (c, t) not in BABYAI_HELDOUT]
                        + list(BABYAI_HELDOUT))
 HIDDEN_MISSION = "go to the object"
-"""What the observation's mission says in the BabyAI family: the target is withheld."""
+"""What the observation's mission says in the BabyAI goal family: the target is withheld."""
 
-DM_TARGET_FAMILIES = ("dmc-point_mass-goal", "dmc-reacher-goal")
-"""Families on dm_control suite tasks whose goal is the position of the model's 'target' geom."""
+DM_TARGET_GOAL_FAMILIES = ("dmc-point_mass-goal", "dmc-reacher-goal")
+"""Goal families on dm_control suite tasks whose goal is the position of the model's 'target' geom."""
 
-FAMILIES = {
-    "reacher-goal": Family("reacher-goal", 50, 10, hide=(4, 5, 8, 9)),
-    "dmc-point_mass-goal": Family("dmc-point_mass-goal", 50, 10, hide=(2, 3)),  # position, target, velocity
-    "dmc-reacher-goal": Family("dmc-reacher-goal", 50, 10, hide=(2, 3)),  # angles, finger-to-target, velocity
-    "babyai-goto-goal": Family("babyai-goto-goal", 14, 4, hide=()),
-    "mw-reach-goal": Family("mw-reach-goal", 50, 10, hide=(36, 37, 38)),
-    "mw-push-goal": Family("mw-push-goal", 50, 10, hide=(36, 37, 38)),
+GOAL_FAMILIES = {
+    "reacher-goal": GoalFamily("reacher-goal", 50, 10, hide=(4, 5, 8, 9)),
+    "dmc-point_mass-goal": GoalFamily("dmc-point_mass-goal", 50, 10, hide=(2, 3)),  # position, target, velocity
+    "dmc-reacher-goal": GoalFamily("dmc-reacher-goal", 50, 10, hide=(2, 3)),  # angles, finger-to-target, velocity
+    "babyai-goto-goal": GoalFamily("babyai-goto-goal", 14, 4, hide=()),
+    "mw-reach-goal": GoalFamily("mw-reach-goal", 50, 10, hide=(36, 37, 38)),
+    "mw-push-goal": GoalFamily("mw-push-goal", 50, 10, hide=(36, 37, 38)),
 }
 
 
@@ -145,67 +145,67 @@ def metaworld_goal_tasks(env_name: str) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def parameter(family: str, variant: int) -> np.ndarray:
+def parameter(goal_family: str, variant: int) -> np.ndarray:
     """The hidden parameter of a variant (a goal position)."""
-    if family == "reacher-goal":
+    if goal_family == "reacher-goal":
         return reacher_targets()[variant]
-    if family == "dmc-point_mass-goal":
+    if goal_family == "dmc-point_mass-goal":
         return point_mass_targets()[variant]
-    if family == "dmc-reacher-goal":
+    if goal_family == "dmc-reacher-goal":
         return dmc_reacher_targets()[variant]
-    if family == "babyai-goto-goal":
+    if goal_family == "babyai-goto-goal":
         color, kind = BABYAI_TARGETS[variant]
         return np.array([BABYAI_COLORS.index(color), BABYAI_TYPES.index(kind)])
-    data = pickle.loads(metaworld_goal_tasks(_mw_env_name(family))[variant].data)  # noqa: S301
+    data = pickle.loads(metaworld_goal_tasks(_mw_env_name(goal_family))[variant].data)  # noqa: S301
     return np.asarray(data["rand_vec"][-3:], np.float64)
 
 
-def _mw_env_name(family: str) -> str:
-    return f"{family.removeprefix('mw-').removesuffix('-goal')}-v3"
+def _mw_env_name(goal_family: str) -> str:
+    return f"{goal_family.removeprefix('mw-').removesuffix('-goal')}-v3"
 
 
 class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Sets the raw env's goal to the variant the reset seed selects, and reports it in info['variant'].
     It sits under the expert, which therefore acts on the true goal."""
 
-    def __init__(self, env: gym.Env, family: str, heldout: bool) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, family=family, heldout=heldout)
+    def __init__(self, env: gym.Env, goal_family: str, heldout: bool) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, goal_family=goal_family, heldout=heldout)
         super().__init__(env)
-        self.family, self.heldout = FAMILIES[family], heldout
+        self.goal_family, self.heldout = GOAL_FAMILIES[goal_family], heldout
         self._rng = np.random.default_rng()
-        if family.startswith("mw-"):
+        if goal_family.startswith("mw-"):
             node = env
             while not hasattr(node, "tasks"):
                 node = node.env
             node.toggle_sample_tasks_on_reset(False)
-            self._tasks = metaworld_goal_tasks(_mw_env_name(family))
-        if family == "dmc-point_mass-goal":  # the raw observation shows the target; the hidden task drops it
+            self._tasks = metaworld_goal_tasks(_mw_env_name(goal_family))
+        if goal_family == "dmc-point_mass-goal":  # the raw observation shows the target; the hidden task drops it
             self.observation_space = spaces.Dict({**env.observation_space.spaces,
                                                   "target": spaces.Box(-np.inf, np.inf, (2,), np.float64)})
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
-            variant = self.family.variant(seed, self.heldout)
+            variant = self.goal_family.variant(seed, self.heldout)
             self._rng = np.random.default_rng(seed)
         else:  # unseeded: a variant of the pool from this env's own generator
-            variant = int(self._rng.choice(self.family.pool(self.heldout)))
+            variant = int(self._rng.choice(self.goal_family.pool(self.heldout)))
         u = self.env.unwrapped
-        if self.family.name == "babyai-goto-goal":
+        if self.goal_family.name == "babyai-goto-goal":
             obs, info = self._babyai_reset(variant, seed, options)
-        elif self.family.name == "reacher-goal":
+        elif self.goal_family.name == "reacher-goal":
             obs, info = self.env.reset(seed=seed, options=options)
             qpos, qvel = u.data.qpos.copy(), u.data.qvel.copy()
             qpos[-2:] = reacher_targets()[variant]
             qvel[-2:] = 0.0
             u.set_state(qpos, qvel)
             obs = u._get_obs()
-        elif self.family.name in DM_TARGET_FAMILIES:  # dm_control: move the model's target geom
+        elif self.goal_family.name in DM_TARGET_GOAL_FAMILIES:  # dm_control: move the model's target geom
             _, info = self.env.reset(seed=seed, options=options)
             physics = dm_physics(self.env)
-            physics.named.model.geom_pos["target", :2] = parameter(self.family.name, variant)
+            physics.named.model.geom_pos["target", :2] = parameter(self.goal_family.name, variant)
             physics.forward()  # the observation, the expert and the reward read the moved target
             obs = dm_observation(self.env)
-            if self.family.name == "dmc-point_mass-goal":
+            if self.goal_family.name == "dmc-point_mass-goal":
                 obs = self._with_target(obs)
         else:
             if seed is not None:
@@ -217,7 +217,7 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if self.family.name == "dmc-point_mass-goal":
+        if self.goal_family.name == "dmc-point_mass-goal":
             obs = self._with_target(obs)
         return obs, reward, terminated, truncated, info
 
@@ -257,17 +257,17 @@ class SetVariant(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
 
 class HideParameter(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
-    """Drops the entries of the canonical state that reveal the family's parameter (for BabyAI, replaces
+    """Drops the entries of the canonical state that reveal the goal family's parameter (for BabyAI, replaces
     the mission by one that names no target)."""
 
-    def __init__(self, env: gym.Env, family: str) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, family=family)
+    def __init__(self, env: gym.Env, goal_family: str) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, goal_family=goal_family)
         super().__init__(env)
         self.keep = None
         if "state" not in env.observation_space.spaces:  # BabyAI: the mission is what names the target
             return
         n = env.observation_space["state"].shape[0]
-        hide = set(FAMILIES[family].hide)
+        hide = set(GOAL_FAMILIES[goal_family].hide)
         self.keep = np.array([i for i in range(n) if i not in hide])
         self.observation_space = spaces.Dict({"state": spaces.Box(-np.inf, np.inf, (len(self.keep),), np.float32)})
 

@@ -164,8 +164,8 @@ def make_raw_env(task: TaskSpec | str, render: bool = False, perturb_start: bool
         env = IdempotentClose(env)
     if task.domain == "babyai":
         env = QuietReset(env)
-    if task.family is not None:
-        env = SetVariant(env, task.family, task.heldout)
+    if task.goal_family is not None:
+        env = SetVariant(env, task.goal_family, task.heldout)
     elif task.domain == "metaworld":
         env = SeededTaskSelection(env)
     return env
@@ -182,8 +182,8 @@ def make_task_env(task_id: str, expert: bool = False, render: bool = False, pert
             raise ConfigError(f"task '{task_id}' has no expert")
         env = ExpertActionWrapper(env, task.expert)
     env = CanonicalObservation(env, task.obs_mode, task.id)
-    if task.family is not None and not task.shows_parameter:
-        env = HideParameter(env, task.family)
+    if task.goal_family is not None and not task.shows_parameter:
+        env = HideParameter(env, task.goal_family)
     return env
 
 

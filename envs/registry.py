@@ -52,12 +52,13 @@ class TaskSpec:
     """Token budget of a text observation."""
     why_heldout: str = ""
     """For held-out tasks: why few-shot transfer from the training mix is plausible."""
-    family: str | None = None
-    """The hidden-parameter family this task belongs to (envs/hidden.py), or None."""
+    goal_family: str | None = None
+    """The goal family (hidden-parameter tasks, envs/hidden.py) this task belongs to, or None. Not a model
+    family (agent/families.py)."""
     shows_parameter: bool = False
-    """For a family's oracle tasks: the parameter stays in the observation."""
+    """For a goal family's oracle tasks: the parameter stays in the observation."""
     collection_note: str = ""
-    """How this task's episodes differ from its first datasets' (e.g. Meta-World families' object drawn per
+    """How this task's episodes differ from its first datasets' (e.g. Meta-World goal families' object drawn per
     episode). Collection appends it to a dataset's collector name, so one collected before is not reused."""
     start_spread: tuple[float, ...] = ()
     """For MuJoCo tasks whose expert holds an equilibrium: half-widths of the uniform offsets added to the
@@ -83,8 +84,8 @@ class TaskSpec:
         return "heldout" in self.tags
 
     def reference(self) -> dict[str, Any]:
-        """Measured reference scores (random and expert), or {} before they are measured. A family's
-        oracle task plays the same goals with the same expert as its hidden sibling, and shares its scores."""
+        """Measured reference scores (random and expert), or {} before they are measured. A goal
+        family's oracle task plays the same goals with the same expert as its hidden sibling, and shares its scores."""
         refs = _reference_scores()
         if self.id not in refs and self.shows_parameter:
             return refs.get(self.id.replace("-oracle", ""), {})

@@ -100,42 +100,43 @@ _add("babyai-pickupdist", "babyai", "BabyAI-PickupDist-v0", ("text", "image", "d
      heldout="Unseen level; its instruction ('pick up the <colour> <object>') is a combination of words "
              "and skills the trained levels teach (pickup in PickupLoc, colour/object grounding in GoTo*).")
 
-# --- hidden-parameter families (envs/hidden.py): a demonstration reveals the goal --------------------------
-def _add_family(name: str, domain: str, gym_id: str, expert: str, *, kwargs: dict | None = None,
-                metric: str = "return", bar: float | None = None, modalities: tuple[str, ...] = STATE_CONTINUOUS,
-                **kw) -> None:
-    """A family's four tasks: hidden or shown parameter, training or held-out variants."""
-    why = (f"Held-out goals of the {name} family, never seen in training; the observation hides the goal, "
+# --- goal families (envs/hidden.py): a demonstration reveals the hidden goal ------------------------------
+def _add_goal_family(name: str, domain: str, gym_id: str, expert: str, *, kwargs: dict | None = None,
+                     metric: str = "return", bar: float | None = None,
+                     modalities: tuple[str, ...] = STATE_CONTINUOUS, **kw) -> None:
+    """A goal family's four tasks: hidden or shown parameter, training or held-out variants."""
+    why = (f"Held-out goals of the {name} goal family, never seen in training; the observation hides the goal, "
            "so only a demonstration of this goal tells where to go.")
     for suffix, shows in (("", False), ("-oracle", True)):
         for held in (False, True):
             _add(f"{name}{suffix}{'-heldout' if held else ''}", domain, gym_id, modalities,
                  heldout=why if held else "", extra_tags=("hidden-param", "oracle" if shows else "prompted"),
-                 kwargs=kwargs or {}, expert=expert, metric=metric, bar=bar, family=name, shows_parameter=shows,
-                 **kw)
+                 kwargs=kwargs or {}, expert=expert, metric=metric, bar=bar, goal_family=name,
+                 shows_parameter=shows, **kw)
 
 
-_add_family("reacher-goal", "mujoco", "Reacher-v5", "reacher")
+_add_goal_family("reacher-goal", "mujoco", "Reacher-v5", "reacher")
 # 500 steps, not 1000: the mass crosses its arena at about 0.1 per second (0.002 per step); the expert was on
 # its target (reward > 0.9) by step 236 at the latest (median 121) over seeds 0-49 of the training and
 # held-out goals, so the rest of dm_control's 1000 would be hovering
-_add_family("dmc-point_mass-goal", "dmc", "dm_control/point_mass-easy-v0", "dmc-point_mass-easy",
-            max_episode_steps=500)
+_add_goal_family("dmc-point_mass-goal", "dmc", "dm_control/point_mass-easy-v0", "dmc-point_mass-easy",
+                 max_episode_steps=500)
 # 100 steps, not dm_control's 1000: the expert's finger was on the target by step 31 at the latest (median
 # 14-16) over seeds 0-49 of the training and held-out goals; the rest would be hovering
-_add_family("dmc-reacher-goal", "dmc", "dm_control/reacher-easy-v0", "dmc-reacher-easy", max_episode_steps=100)
-_add_family("babyai-goto-goal", "babyai", "BabyAI-GoToLocal-v0", "babyai-bot", metric="success", bar=0.98,
-            modalities=("text", "image", "discrete"), obs_mode="babyai", max_text_tokens=16)
+_add_goal_family("dmc-reacher-goal", "dmc", "dm_control/reacher-easy-v0", "dmc-reacher-easy",
+                 max_episode_steps=100)
+_add_goal_family("babyai-goto-goal", "babyai", "BabyAI-GoToLocal-v0", "babyai-bot", metric="success", bar=0.98,
+                 modalities=("text", "image", "discrete"), obs_mode="babyai", max_text_tokens=16)
 MW_OBJECT_NOTE = "object drawn per episode"  # envs/hidden.SetVariant: ML1 fixed it with each goal
 # 100 steps, not Meta-World's 500: the scripted expert is within 5 cm of any goal in about 50 steps and then
 # hovers there, so 500-step episodes are 90% hovering, where the episode's own motion already tells the
 # direction and a prompt teaches nothing (measured in the README's few-shot section).
-_add_family("mw-reach-goal", "metaworld", "Meta-World/MT1", "mw-reach", kwargs={"env_name": "reach-v3"},
-            metric="success", bar=0.95, max_episode_steps=100, collection_note=MW_OBJECT_NOTE)
+_add_goal_family("mw-reach-goal", "metaworld", "Meta-World/MT1", "mw-reach", kwargs={"env_name": "reach-v3"},
+                 metric="success", bar=0.95, max_episode_steps=100, collection_note=MW_OBJECT_NOTE)
 # 150 steps for the same reason: the scripted push policy first succeeded between steps 53 and 72 over seeds
 # 0-19 of the training goals (measured with the object drawn per episode)
-_add_family("mw-push-goal", "metaworld", "Meta-World/MT1", "mw-push", kwargs={"env_name": "push-v3"},
-            metric="success", bar=0.95, max_episode_steps=150, collection_note=MW_OBJECT_NOTE)
+_add_goal_family("mw-push-goal", "metaworld", "Meta-World/MT1", "mw-push", kwargs={"env_name": "push-v3"},
+                 metric="success", bar=0.95, max_episode_steps=150, collection_note=MW_OBJECT_NOTE)
 
 # --- text and captions (datasets, not environments) -------------------------------------------------------
 _add("text-lm", "text", None, ("text",), obs_mode="none")

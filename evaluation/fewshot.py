@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gatosuite.agent.checkpoint import config_of, read_config
+from gatosuite.agent.checkpoint import config_of, read_config, train_args_of
 from gatosuite.agent.factory import make_policy
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.cache import EpisodeSubset, TokenCache, dataset_obs_stats, open_cache
@@ -84,7 +84,7 @@ def prompt_for(demos: list[TokenSequence], k: int, tokens_per_timestep: int, ste
 
 def trained_prompt_mode(meta: dict[str, Any]) -> str:
     """Where to cut prompts for a checkpoint: as its training did (`evaluation_prompt_mode`)."""
-    return evaluation_prompt_mode(str((meta.get("train_args") or {}).get("prompt_mode", "gato")))
+    return evaluation_prompt_mode(str(train_args_of(meta).get("prompt_mode", "gato")))
 
 
 def _adapt(checkpoint: Path, cfg: Any, text: TextModel, task_id: str, cache, k: int, work: Path,
@@ -106,14 +106,14 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
                  steps: int = 150, progress: bool = True, oracle: Path | None = None, adapt: bool = True,
                  video_dir: Path | None = None) -> dict[str, Any]:
     """The `fewshot[task_id]` block of eval_info.json: every method and k on the same seeds. For a
-    hidden-goal family's held-out task, evaluation/fewshot_family.py runs it, with `oracle`, `adapt` and
-    `video_dir` as described there."""
+    goal family's held-out task (envs/hidden.py), evaluation/fewshot_goal.py runs it, with `oracle`, `adapt`
+    and `video_dir` as described there."""
     task = SUITE[task_id]
-    if task.family is not None and task.heldout:  # goals only a demonstration reveals
-        from .fewshot_family import fewshot_family
+    if task.goal_family is not None and task.heldout:  # goals only a demonstration reveals
+        from .fewshot_goal import fewshot_goal_family
 
-        return fewshot_family(checkpoint, task_id, root, work, ks, s, steps, progress, oracle=oracle, adapt=adapt,
-                              video_dir=video_dir)
+        return fewshot_goal_family(checkpoint, task_id, root, work, ks, s, steps, progress, oracle=oracle,
+                                   adapt=adapt, video_dir=video_dir)
     if not task.is_env or not task.heldout:
         raise ConfigError(f"few-shot evaluation is for held-out environment tasks; '{task_id}' is not one "
                          f"(held out: {', '.join(t.id for t in SUITE.select('heldout'))})")

@@ -273,7 +273,7 @@ def _fewshot(info: Mapping[str, Any], fewshot_png: Path | None, out_dir: Path) -
         return []
     rows, verdicts, videos = [], [], []
     for task, entry in fs.items():
-        if entry.get("video") and (out_dir / entry["video"]).is_file():  # a hidden-goal family's held-out seed
+        if entry.get("video") and (out_dir / entry["video"]).is_file():  # a goal family's held-out seed
             videos.append(Video(f"{task}: the same held-out seed zero-shot and prompted", str(entry["video"])))
             strip = (out_dir / entry["video"]).with_suffix(".png")
             if strip.is_file():

@@ -112,3 +112,14 @@ def test_train_command(tmp_path, capsys):
     assert (tmp_path / "eval" / "eval_info.json").is_file() and (tmp_path / "eval" / "report.html").is_file()
     with pytest.raises(SystemExit, match="unknown task 'nope'"):
         main(["evaluate", "--checkpoint", ckpt, "--tasks", "nope"])
+
+
+@pytest.mark.parametrize(("command", "new", "old"), [("train", "--goal-start-prob", "--family-start-prob"),
+                                                      ("demo", "--goal-minutes", "--family-minutes")])
+def test_goal_family_flags_are_named_for_goal_families(command, new, old, capsys):
+    """A hidden-goal task family is a goal family; "family" alone on the command line is a model family."""
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert new in out and old not in out

@@ -26,7 +26,7 @@ def test_quick_demo_writes_the_whole_report(tmp_path, capsys):
     few = info["fewshot"]["dmc-cartpole-swingup"]
     assert set(few["methods"]) == {"zero-shot", "prompting", "finetune", "scratch"}
     assert few["seeds"] == [1000, 1001]  # few-shot has its own episode count
-    assert set(info["timings"]) == {"collect_s", "train_s", "train_family_s", "evaluate_s", "fewshot_s"}
+    assert set(info["timings"]) == {"collect_s", "train_s", "train_goal_s", "evaluate_s", "fewshot_s"}
     for fig in ("task_scores", "training_curve", "performance_profile", "fewshot"):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 5000
     md = (out / "report.md").read_text()

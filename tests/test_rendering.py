@@ -19,7 +19,7 @@ def test_mujoco_renders_headless_with_egl():
 
 
 def test_meta_world_videos_show_the_goal_marker():
-    """A hidden-goal family's video must show where the goal is; Meta-World's default camera does not
+    """A goal family's video must show where the goal is; Meta-World's default camera does not
     (0 pixels of the marker at video size, measured), its corner camera does."""
     from gatosuite.envs import make_task_env
 

@@ -6,7 +6,7 @@ import torch
 from gymnasium import spaces
 from safetensors.torch import load_file
 
-from gatosuite.agent.checkpoint import CheckpointMismatchError
+from gatosuite.agent.checkpoint import RENAMED_TRAIN_ARGS, CheckpointMismatchError, train_args_of
 from gatosuite.agent.train import TrainArgs, lr_at, train
 from gatosuite.datasets.cache import write_cache
 from gatosuite.tokenization import Tokenizer, Vocabulary
@@ -122,3 +122,14 @@ def test_train_any_family_logs_its_aux_loss_and_acts_through_make_policy(tmp_pat
     policy.reset(1)
     action = policy.act({k: np.asarray(v)[None] for k, v in obs.items()})
     assert env.action_space.contains(int(action[0]))
+
+
+def test_a_checkpoints_renamed_train_args_read_under_their_current_names():
+    """Checkpoints record their TrainArgs as strings; one written before `family_start_prob` became
+    `goal_start_prob` still reports its value, under the new name."""
+    old = {"train_args": {"family_start_prob": "0.5", "prompt_mode": "end"}}
+    assert train_args_of(old) == {"goal_start_prob": "0.5", "prompt_mode": "end"}
+    assert train_args_of({"train_args": {"goal_start_prob": "0.25"}}) == {"goal_start_prob": "0.25"}
+    assert train_args_of({}) == {}
+    current = set(TrainArgs.__dataclass_fields__)
+    assert set(RENAMED_TRAIN_ARGS.values()) <= current and not set(RENAMED_TRAIN_ARGS) & current

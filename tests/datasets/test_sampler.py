@@ -88,18 +88,18 @@ def test_rows_pack_short_segments(tmp_path):
     assert all(len(r) == 1 for r in MixedSampler(caches, window=60, seed=0).sample_rows(4))
 
 
-def _family_cache(tmp_path, variants):
+def _goal_cache(tmp_path, variants):
     """Episodes whose every observation value is their variant's id, so tokens tell the variant."""
     tok = Tokenizer.from_spaces(spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2))
     seqs = [tok.encode_episode(np.full((30, 4), v, np.float32), np.zeros(30, np.int64)) for v in variants]
     meta = {"task": "reacher-goal", "tokens_per_timestep": tok.spec.tokens_per_timestep, "variants": variants}
-    return write_cache(tmp_path / "fam", seqs, meta), tok
+    return write_cache(tmp_path / "goal", seqs, meta), tok
 
 
 @pytest.mark.parametrize("mode", ["gato", "end", "whole"])
-def test_family_prompts_come_from_the_same_goal(tmp_path, mode):
+def test_goal_family_prompts_come_from_the_same_goal(tmp_path, mode):
     variants = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]
-    c, tok = _family_cache(tmp_path, variants)
+    c, tok = _goal_cache(tmp_path, variants)
     L = tok.spec.tokens_per_timestep
     s = MixedSampler({"reacher-goal": c}, window=60, seed=0, prompt_prob=1.0, prompt_mode=mode)
     for _ in range(200):
@@ -118,13 +118,13 @@ def test_family_prompts_come_from_the_same_goal(tmp_path, mode):
     assert mixed > 30
 
 
-def test_family_windows_can_start_where_only_the_prompt_tells_the_goal(tmp_path):
-    c, tok = _family_cache(tmp_path, [0, 1, 0, 1])
+def test_goal_family_windows_can_start_where_only_the_prompt_tells_the_goal(tmp_path):
+    c, tok = _goal_cache(tmp_path, [0, 1, 0, 1])
     L = tok.spec.tokens_per_timestep
 
     def episode_starts(start_prob):
         s = MixedSampler({"reacher-goal": c}, window=60, seed=0, prompt_prob=1.0, prompt_mode="end",
-                         family_start_prob=start_prob)
+                         goal_start_prob=start_prob)
         starts = []
         for _ in range(200):
             _, w = s.sample()
@@ -135,8 +135,8 @@ def test_family_windows_can_start_where_only_the_prompt_tells_the_goal(tmp_path)
     assert (episode_starts(1.0) == 0).all()
     assert 0.35 < (episode_starts(0.5) == 0).mean() < 0.65
     assert (episode_starts(0.0) == 0).mean() < 0.15  # uniform over 30 - 3 + 1 starts
-    with pytest.raises(ValueError, match="family_start_prob is a probability"):
-        MixedSampler({"reacher-goal": c}, family_start_prob=1.5)
+    with pytest.raises(ValueError, match="goal_start_prob is a probability"):
+        MixedSampler({"reacher-goal": c}, goal_start_prob=1.5)
 
 
 def test_unknown_prompt_mode_is_an_error(tmp_path):

@@ -1,4 +1,4 @@
-"""The few-shot protocol on a hidden-goal family: every method on the same held-out seeds, each episode
+"""The few-shot protocol on a goal family (hidden-goal tasks): every method on the same held-out seeds, each episode
 prompted with demonstrations of its own goal, one adapted model per goal, and the oracle."""
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.collect import collect
-from gatosuite.envs.hidden import FAMILIES
+from gatosuite.envs.hidden import GOAL_FAMILIES
 from gatosuite.errors import ConfigError
 from gatosuite.evaluation.evaluate import EvalSettings
-from gatosuite.evaluation.fewshot_family import fewshot_family
+from gatosuite.evaluation.fewshot_goal import fewshot_goal_family
 
 
 def _train(tmp_path, task, text_model):
@@ -25,9 +25,9 @@ def test_every_method_plays_the_same_held_out_goals(tmp_path, text_model):
     ckpt = _train(tmp_path, "reacher-goal", text_model)
     oracle = _train(tmp_path, "reacher-goal-oracle", text_model)
     s = EvalSettings(episodes=3, envs=3, reps=50, precision="fp32")
-    out = fewshot_family(ckpt, "reacher-goal-heldout", tmp_path / "data", tmp_path / "work", [1, 2], s, steps=2,
-                         progress=False, oracle=oracle, video_dir=tmp_path / "videos")
-    fam = FAMILIES["reacher-goal"]
+    out = fewshot_goal_family(ckpt, "reacher-goal-heldout", tmp_path / "data", tmp_path / "work", [1, 2], s,
+                              steps=2, progress=False, oracle=oracle, video_dir=tmp_path / "videos")
+    fam = GOAL_FAMILIES["reacher-goal"]
     assert out["seeds"] == [1000, 1001, 1002]
     assert out["variants"] == {str(x): fam.variant(x, True) for x in out["seeds"]} == {"1000": 50, "1001": 51,
                                                                                        "1002": 52}
@@ -54,8 +54,8 @@ def test_every_method_plays_the_same_held_out_goals(tmp_path, text_model):
                                                                     "scratch-k2"]
 
 
-def test_only_a_familys_held_out_task_is_accepted(tmp_path):
-    with pytest.raises(ConfigError, match="not a hidden-parameter family's held-out task; those are: "):
-        fewshot_family(tmp_path, "reacher-goal", tmp_path, tmp_path, [1], EvalSettings())
+def test_only_a_goal_familys_held_out_task_is_accepted(tmp_path):
+    with pytest.raises(ConfigError, match="not a goal family's held-out task; those are: "):
+        fewshot_goal_family(tmp_path, "reacher-goal", tmp_path, tmp_path, [1], EvalSettings())
     with pytest.raises(ConfigError, match="reach the evaluation seeds"):
-        fewshot_family(tmp_path, "reacher-goal-heldout", tmp_path, tmp_path, [200], EvalSettings())
+        fewshot_goal_family(tmp_path, "reacher-goal-heldout", tmp_path, tmp_path, [200], EvalSettings())

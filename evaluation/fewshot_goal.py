@@ -1,4 +1,4 @@
-"""Few-shot evaluation on a hidden-parameter family's held-out goals (envs/hidden.py).
+"""Few-shot evaluation on a goal family's held-out goals (hidden-parameter tasks, envs/hidden.py).
 
 Every evaluation seed plays one held-out variant (a goal never seen in training), and every method is
 scored on the same seeds:
@@ -9,7 +9,7 @@ scored on the same seeds:
   whole`); each env of the batched rollout gets its own episode's;
 * finetune / scratch: for each held-out goal, the checkpoint fine-tuned (or a model of its shape trained
   from scratch) on that goal's k demonstrations, then played zero-shot on that goal's seeds;
-* oracle: a checkpoint trained on the family's `-oracle` task (the same episodes with the goal left in
+* oracle: a checkpoint trained on the goal family's `-oracle` task (the same episodes with the goal left in
   the observation), played on `-oracle-heldout` with the same seeds: the ceiling of knowing the goal.
 
 Demonstrations are collected with seeds 0..H*k-1 (H held-out goals), so goal j's are seeds
@@ -27,7 +27,7 @@ from gatosuite.agent.checkpoint import config_of, read_config
 from gatosuite.agent.factory import make_policy
 from gatosuite.datasets.cache import EpisodeSubset, TokenCache, dataset_obs_stats, open_cache
 from gatosuite.envs import SUITE
-from gatosuite.envs.hidden import FAMILIES
+from gatosuite.envs.hidden import GOAL_FAMILIES
 from gatosuite.errors import ConfigError
 from gatosuite.tokenization import ObsStats, TextModel, TokenSequence
 from gatosuite.tokenization.task import task_tokenizer
@@ -38,8 +38,8 @@ from .rollout import rollout
 from .scores import task_summary
 
 
-def family_stats(meta: dict[str, Any], sibling: str, demo_root: Path, task_id: str) -> ObsStats | None:
-    """Observation statistics of a checkpoint trained with standardization, for a family's held-out task:
+def goal_family_stats(meta: dict[str, Any], sibling: str, demo_root: Path, task_id: str) -> ObsStats | None:
+    """Observation statistics of a checkpoint trained with standardization, for a goal family's held-out task:
     those of its training sibling (the same observation layout), else the demonstrations' own."""
     if not meta.get("obs_stats"):
         return None
@@ -49,11 +49,11 @@ def family_stats(meta: dict[str, Any], sibling: str, demo_root: Path, task_id: s
 
 
 @dataclass
-class FamilyDemos:
-    """A family held-out task's demonstrations as a checkpoint sees them, and the prompts cut from them."""
+class GoalDemos:
+    """A goal family's held-out task's demonstrations as a checkpoint sees them, and the prompts cut from them."""
 
     stats: ObsStats | None
-    """The observation statistics the checkpoint plays the task with (`family_stats`)."""
+    """The observation statistics the checkpoint plays the task with (`goal_family_stats`)."""
     cache: TokenCache
     of_variant: dict[int, list[int]]
     """Episode indices of each held-out goal, in seed order."""
@@ -65,15 +65,15 @@ class FamilyDemos:
 
     @classmethod
     def collect(cls, checkpoint: Path, task_id: str, n: int, root: Path, text: TextModel,
-                meta: dict[str, Any]) -> FamilyDemos:
+                meta: dict[str, Any]) -> GoalDemos:
         """The first n demonstrations of `task_id` under `root` (collected if missing), tokenized for the
         checkpoint."""
-        family = SUITE[task_id].family
+        goal_family = SUITE[task_id].goal_family
         demo_root = collect_demonstrations(task_id, n, root)
-        stats = family_stats(meta, family, demo_root, task_id)
+        stats = goal_family_stats(meta, goal_family, demo_root, task_id)
         tok = task_tokenizer(task_id, text, stats)
         cache = open_cache(demo_root, task_id, tok)
-        of_variant: dict[int, list[int]] = {v: [] for v in FAMILIES[family].pool(heldout=True)}
+        of_variant: dict[int, list[int]] = {v: [] for v in GOAL_FAMILIES[goal_family].pool(heldout=True)}
         for i, v in enumerate(cache.variants):
             of_variant[v].append(i)
         L = tok.spec.tokens_per_timestep
@@ -86,18 +86,18 @@ class FamilyDemos:
         return prompt_for(demos, k, self.tokens_per_timestep, self.context, self.mode)
 
 
-def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: list[int], s: EvalSettings,
-                   steps: int = 150, progress: bool = True, oracle: Path | None = None,
-                   adapt: bool = True, video_dir: Path | None = None) -> dict[str, Any]:
-    """The `fewshot[task_id]` block for a family's held-out task (`<family>-heldout`). `adapt`: also
+def fewshot_goal_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: list[int], s: EvalSettings,
+                        steps: int = 150, progress: bool = True, oracle: Path | None = None,
+                        adapt: bool = True, video_dir: Path | None = None) -> dict[str, Any]:
+    """The `fewshot[task_id]` block for a goal family's held-out task (`<goal family>-heldout`). `adapt`: also
     fine-tune and train from scratch per goal; `video_dir`: write the first seed played zero-shot and
     prompted with k = min(ks), side by side; the block's `video` is its path relative to video_dir's parent."""
     task = SUITE[task_id]
-    if task.family is None or not task.heldout or task.shows_parameter:
+    if task.goal_family is None or not task.heldout or task.shows_parameter:
         known = [t.id for t in SUITE.select("hidden-param") if t.heldout and not t.shows_parameter]
-        raise ConfigError(f"'{task_id}' is not a hidden-parameter family's held-out task; those are: "
+        raise ConfigError(f"'{task_id}' is not a goal family's held-out task; those are: "
                           f"{', '.join(known)}")
-    fam = FAMILIES[task.family]
+    fam = GOAL_FAMILIES[task.goal_family]
     pool = fam.pool(heldout=True)
     seeds = [s.seed + i for i in range(s.episodes)]
     n_demos = len(pool) * max(ks)
@@ -107,7 +107,7 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
     t0 = time.perf_counter()
     text = TextModel.load(checkpoint)
     meta = read_config(checkpoint)
-    demos = FamilyDemos.collect(checkpoint, task_id, n_demos, root, text, meta)
+    demos = GoalDemos.collect(checkpoint, task_id, n_demos, root, text, meta)
     stats, cache, of_variant, ctx = demos.stats, demos.cache, demos.of_variant, demos.context
     cfg = config_of(checkpoint, meta)
 
@@ -152,7 +152,7 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
             print(f"  {task_id} k={k}: " + ", ".join(f"{m} {v[str(k)]['normalized']:.2f}" for m, v in methods.items()
                                                      if str(k) in v), flush=True)
     if oracle is not None:
-        sibling = f"{task.family}-oracle"
+        sibling = f"{task.goal_family}-oracle"
         ometa = read_config(oracle)
         ostats = ObsStats.from_dict(ometa["obs_stats"][sibling]) if sibling in (ometa.get("obs_stats") or {}) else None
         methods["oracle"] = {"0": summary(play(oracle, seeds, task=f"{sibling}-heldout", obs_stats=ostats))}
@@ -168,6 +168,6 @@ def fewshot_family(checkpoint: Path, task_id: str, root: Path, work: Path, ks: l
         video = str(path.relative_to(Path(video_dir).parent))  # relative to the run folder, as reports link it
     ref = task.reference()
     return {"seeds": seeds, "metric": task.metric, "random": ref["random"], "expert": ref["expert"],
-            "family": task.family, "video": video, "variants": {str(x): fam.variant(x, True) for x in seeds},
+            "goal_family": task.goal_family, "video": video, "variants": {str(x): fam.variant(x, True) for x in seeds},
             "demos": {"seeds": list(range(n_demos)), "prompt_timesteps": prompt_steps, "train_steps": steps},
             "methods": methods, "seconds": time.perf_counter() - t0}

@@ -1,4 +1,4 @@
-"""A prompted policy follows its prompt's goal: trained on a toy family where the action is set by a goal
+"""A prompted policy follows its prompt's goal: trained on a toy goal family where the action is set by a goal
 that only the demonstration shows, the same observation gets different actions under two goals' prompts.
 And per-episode prompts in a batched rollout: each env gets its own episode's demonstrations."""
 
@@ -13,7 +13,7 @@ from gatosuite.tokenization import Tokenizer, Vocabulary
 GOAL_ACTIONS = {0: np.array([0.7, -0.7], np.float32), 1: np.array([-0.7, 0.7], np.float32)}
 
 
-def _toy_family(tmp_path, text_model):
+def _toy_goal_family(tmp_path, text_model):
     """reacher-goal's shapes (6 observed values, 2 actions): noise observations, and a constant action
     per goal, so nothing but the prompt's actions says which goal an episode has."""
     tok = Tokenizer.from_spaces(spaces.Box(-np.inf, np.inf, (6,), np.float32),
@@ -28,7 +28,7 @@ def _toy_family(tmp_path, text_model):
 
 
 def test_actions_follow_the_prompts_goal(tmp_path, text_model):
-    cache, tok = _toy_family(tmp_path, text_model)
+    cache, tok = _toy_goal_family(tmp_path, text_model)
     L = tok.spec.tokens_per_timestep
     args = TrainArgs(tasks="reacher-goal", out=tmp_path / "run", window=10 * L, batch_size=16, steps=200,
                      warmup=20, lr=2e-3, val_fraction=0.0, val_every=0, log_every=50, precision="fp32",
