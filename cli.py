@@ -147,7 +147,7 @@ class Rollout:
         policy = make_policy(self.checkpoint, self.task, device=self.device, precision=self.precision)
         if self.prompt_episodes:
             from gatosuite.agent.checkpoint import read_config
-            from gatosuite.evaluation.fewshot import demonstrations, prompt_for, trained_prompt_mode
+            from gatosuite.evaluation.prompts import demonstrations, prompt_for, trained_prompt_mode
 
             cache = demonstrations(self.task, self.prompt_episodes, self.root, policy.tok)
             prompt = prompt_for([cache.episode(i) for i in range(len(cache))], self.prompt_episodes, policy.L,

@@ -122,3 +122,16 @@ def collate_rows(rows: list[list[TokenSequence]], vocab: Vocabulary, length: int
         segments=torch.from_numpy(segment) if packed else None,
         positions=torch.from_numpy(position) if packed else None,
     )
+
+
+def token_tasks(rows: list[list[tuple[str, TokenSequence]]], length: int) -> np.ndarray:
+    """(B, T) object array: the task of every token of (task, segment) rows packed as `collate_rows` packs
+    them ('' for padding), so that a batch's loss can be split by task or domain (training's per-domain
+    loss, `gatosuite compare`'s NLL columns)."""
+    out = np.full((len(rows), length), "", dtype=object)
+    for i, row in enumerate(rows):
+        at = 0
+        for task, seq in row:
+            out[i, at:at + len(seq)] = task
+            at += len(seq)
+    return out

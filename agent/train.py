@@ -31,7 +31,7 @@ from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError, DataNotFoundError, RunExistsError
 from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
-from .batch import TokenBatch, collate_rows
+from .batch import TokenBatch, collate_rows, token_tasks
 from .checkpoint import load_model, load_trainer_state, save_checkpoint
 from .families import ModelFamily, get_family
 from .runtime import Runtime, default_device, default_precision, resolve
@@ -372,7 +372,7 @@ def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[np.n
     t0 = time.perf_counter()
     rows = run.sampler.sample_rows(args.batch_size)[rank::world]  # this rank's share of the global batch
     batch = collate_rows([[seq for _, seq in r] for r in rows], run.vocab, args.window).to(run.rt.device)
-    token_tasks = _token_tasks(rows, args.window)
+    tasks = token_tasks(rows, args.window)  # (B, T)
     data_s = time.perf_counter() - t0
     for g in run.opt.param_groups:
         g["lr"] = lr_at(run.step, args, run.total)
@@ -384,18 +384,7 @@ def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[np.n
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), args.grad_clip)
     run.opt.step()
     run.step += 1
-    return token_tasks, batch, loss, info, data_s
-
-
-def _token_tasks(rows: list[list[tuple[str, Any]]], length: int) -> np.ndarray:
-    """(B, T) object array: the task of every token of packed rows ('' for padding)."""
-    out = np.full((len(rows), length), "", dtype=object)
-    for i, row in enumerate(rows):
-        at = 0
-        for task, seq in row:
-            out[i, at:at + len(seq)] = task
-            at += len(seq)
-    return out
+    return tasks, batch, loss, info, data_s
 
 
 def _accumulate(acc: dict[str, list[float]], token_tasks: np.ndarray, batch: TokenBatch, loss: torch.Tensor,

@@ -110,10 +110,9 @@ def _cpu_seconds() -> float:
 def validation_nll(checkpoint: Path, caches: dict[str, Any], a: CompareArgs, text) -> dict[str, dict[str, float]]:
     """Mean NLL of held-out episodes' targets by modality (text, discrete/continuous action) and by domain,
     over `val_batches` batches drawn with a fixed seed: the same windows for every family."""
-    from gatosuite.agent.batch import collate_rows
+    from gatosuite.agent.batch import collate_rows, token_tasks
     from gatosuite.agent.checkpoint import load_model
     from gatosuite.agent.runtime import resolve
-    from gatosuite.agent.train import _token_tasks
     from gatosuite.datasets.sampler import MixedSampler
     from gatosuite.envs import SUITE
     from gatosuite.tokenization import TokenKind, Vocabulary
@@ -134,7 +133,7 @@ def validation_nll(checkpoint: Path, caches: dict[str, Any], a: CompareArgs, tex
             continue
         per = info["token_loss"].float().cpu().numpy()
         kinds = info["target_kinds"].cpu().numpy()
-        owner = _token_tasks(rows, a.window)  # (B, T) the task of every token, as the trainer splits it
+        owner = token_tasks(rows, a.window)  # (B, T) the task of every token, as the trainer splits it
         domains = np.array([SUITE[t].domain for t in owner[batch.target_mask.cpu().numpy()]])
         for k in np.unique(kinds):
             sums["modality"].setdefault(TokenKind(int(k)).name.lower(), []).extend(per[kinds == k].tolist())

@@ -5,7 +5,7 @@ scored on the same seeds:
 
 * zero-shot: the checkpoint with no demonstration: it cannot know the goal;
 * prompting: k demonstrations *of the episode's own goal* (other start states) open its context, their
-  final timesteps as in `fewshot.prompt_for` (their first, for a model trained with `--prompt-mode
+  final timesteps as in `prompts.prompt_for` (their first, for a model trained with `--prompt-mode
   whole`); each env of the batched rollout gets its own episode's;
 * finetune / scratch: for each held-out goal, the checkpoint fine-tuned (or a model of its shape trained
   from scratch) on that goal's k demonstrations, then played zero-shot on that goal's seeds;
@@ -32,8 +32,9 @@ from gatosuite.errors import ConfigError
 from gatosuite.tokenization import ObsStats, TextModel, TokenSequence
 from gatosuite.tokenization.task import task_tokenizer
 
+from .adapt import adapt_to_demonstrations
 from .evaluate import EvalSettings
-from .fewshot import _adapt, collect_demonstrations, context_steps, prompt_for, trained_prompt_mode
+from .prompts import collect_demonstrations, context_steps, prompt_for, trained_prompt_mode
 from .rollout import rollout
 from .scores import task_summary
 
@@ -61,7 +62,7 @@ class GoalDemos:
     context: int
     """Timesteps in the checkpoint's context."""
     mode: str
-    """Where prompts are cut, as the checkpoint was trained (`fewshot.trained_prompt_mode`)."""
+    """Where prompts are cut, as the checkpoint was trained (`prompts.trained_prompt_mode`)."""
 
     @classmethod
     def collect(cls, checkpoint: Path, task_id: str, n: int, root: Path, text: TextModel,
@@ -144,8 +145,9 @@ def fewshot_goal_family(checkpoint: Path, task_id: str, root: Path, work: Path, 
                     if not on:
                         continue
                     sub = EpisodeSubset(cache, of_variant[v][:k])
-                    ckpt = _adapt(checkpoint, cfg, text, task_id, sub, len(sub), Path(work) / task_id / f"goal{v}",
-                                  steps, finetune, s, meta.get("segment_steps"))
+                    ckpt = adapt_to_demonstrations(checkpoint, cfg, text, task_id, sub, len(sub),
+                                                   Path(work) / task_id / f"goal{v}", steps, finetune, s,
+                                                   meta.get("segment_steps"))
                     scores.update(zip(on, play(ckpt, on)))
                 methods["finetune" if finetune else "scratch"][str(k)] = summary([scores[x] for x in seeds])
         if progress:

@@ -70,3 +70,69 @@ def test_only_the_model_families_import_gato_modules():
             if any("models.gato" in n and "gato_moe" not in n for n in names):
                 offenders.append(f"{rel}:{node.lineno}")
     assert not offenders, offenders
+
+
+KNOWN_CYCLES: list[set[str]] = []
+"""Import cycles inside the package that are accepted for now, each with the reason (none today)."""
+
+
+def _package_modules() -> dict[str, Path]:
+    """Every module of the package by dotted name (the repo root is `gatosuite`), tests and scripts aside."""
+    out = {}
+    for path in REPO.rglob("*.py"):
+        rel = path.relative_to(REPO)
+        if rel.parts[0] in ("tests", "benchmarks", "build", "data", "runs", "docs") or rel.parts[0].startswith("."):
+            continue
+        parts = rel.with_suffix("").parts
+        out[".".join(("gatosuite",) + (parts[:-1] if parts[-1] == "__init__" else parts))] = path
+    return out
+
+
+def _intra_package_imports(name: str, path: Path, modules: dict[str, Path]) -> set[tuple[str, str | None]]:
+    """(module, imported name or None) of every import of another package module, at any depth (a function's
+    deferred import closes a cycle at call time as well), except under `if TYPE_CHECKING:`, which never runs."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in
+                   ast.unparse(node.test) for n in ast.walk(node)}
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[tuple[str, str | None]] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            out |= {(a.name, None) for a in node.names if a.name in modules}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            source = ".".join(base + [node.module] if node.module else base) if node.level else node.module or ""
+            for a in node.names:
+                if f"{source}.{a.name}" in modules:  # `from package import module`
+                    out.add((f"{source}.{a.name}", None))
+                elif source in modules:
+                    out.add((source, a.name))
+    return out
+
+
+def test_no_import_cycles_and_no_private_names_across_modules():
+    """Parsed, not imported: the graph of imports between the package's modules has no cycle (two modules
+    that need each other share a third), and no module takes another's `_private` name (what two modules
+    share is public in the module that owns it)."""
+    modules = _package_modules()
+    graph = {m: _intra_package_imports(m, p, modules) for m, p in modules.items()}
+    private = sorted(f"{m} imports {n} from {src}" for m, imports in graph.items() for src, n in imports
+                     if n and n.startswith("_") and not n.startswith("__") and src != m)
+    assert not private, private
+    edges = {m: {src for src, _ in imports if src != m} for m, imports in graph.items()}
+    cycles = []
+    for start in sorted(edges):  # a cycle through `start`: a path from one of its imports back to it
+        seen, stack = set(), [(dep, [start, dep]) for dep in sorted(edges[start])]
+        while stack:
+            node, path = stack.pop()
+            if node == start:
+                cycles.append(path)
+            elif node not in seen:
+                seen.add(node)
+                stack.extend((dep, path + [dep]) for dep in sorted(edges.get(node, ())))
+    unknown = {frozenset(c): " -> ".join(c) for c in cycles if set(c) not in KNOWN_CYCLES}
+    assert not unknown, f"import cycles (move what both sides need into a third module): {sorted(unknown.values())}"

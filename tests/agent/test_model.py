@@ -245,3 +245,17 @@ def test_packed_segments_are_independent(tok):
     assert not packed.target_mask[0, len(a) - 1]  # the last token of a never predicts b's first
     n = int(alone_a.target_mask.sum() + alone_b.target_mask.sum())
     assert int(packed.target_mask.sum()) == n
+
+
+def test_token_tasks_follow_the_packed_layout(tok):
+    """The task of every token, laid out as collate_rows packs the segments: the per-task loss split
+    (training's per-domain loss, compare's NLL columns) reads it position by position."""
+    from gatosuite.agent.batch import token_tasks
+
+    a, b, c = _episode(tok, 2, 0), _episode(tok, 1, 1), _episode(tok, 1, 2)
+    length = len(a) + len(b) + 3
+    owner = token_tasks([[("cartpole", a), ("acrobot", b)], [("mw-reach", c)]], length)  # (2, T)
+    assert owner.shape == (2, length)
+    assert set(owner[0, :len(a)]) == {"cartpole"} and set(owner[0, len(a):len(a) + len(b)]) == {"acrobot"}
+    assert set(owner[0, len(a) + len(b):]) == {""}  # padding belongs to no task
+    assert set(owner[1, :len(c)]) == {"mw-reach"} and set(owner[1, len(c):]) == {""}

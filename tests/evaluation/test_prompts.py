@@ -3,7 +3,7 @@
 import numpy as np
 from gymnasium import spaces
 
-from gatosuite.evaluation.fewshot import prompt_for, trained_prompt_mode
+from gatosuite.evaluation.prompts import prompt_for, trained_prompt_mode
 from gatosuite.tokenization import Tokenizer
 
 OBS = spaces.Dict({"state": spaces.Box(-np.inf, np.inf, (3,), np.float32)})
