@@ -17,7 +17,8 @@ episode-level number under a `*_episode_level` key, and puts the task-level aggr
   tasks, and the tool checks that the stored task means reproduce them.
 * Files whose entries hold `scores: {task: mean normalized score}` (benchmarks/results/demo_mix.json)
   held no IQM. Each entry gets an `aggregate` block (overall and per domain) over those means, without
-  CIs. An entry that also stores `episodes: {task: [normalized, ...]}` gets CIs as well.
+  CIs. An entry that also stores `episodes: {task: [normalized, ...]}` gets CIs as well; one whose
+  `aggregate` the benchmark already wrote over tasks is left as it is.
 
 Running it twice leaves the file as the first run wrote it.
 
@@ -113,6 +114,9 @@ def recompute_task_means(store: dict[str, Any]) -> None:
     for label, entry in store.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("scores"), dict):
             continue
+        written = entry.get("aggregate") or {}
+        if written.get("overall", {}).get("unit") == "task" and "recomputed" not in written:
+            continue  # written over tasks by the benchmark itself
         tasks = list(entry["scores"])
         if isinstance(entry.get("episodes"), dict):
             scores: Any = {t: np.asarray(entry["episodes"][t], dtype=np.float64) for t in tasks}

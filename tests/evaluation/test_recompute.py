@@ -88,6 +88,20 @@ def test_task_means_entries_get_an_aggregate_and_the_command_prints_it(tmp_path:
     assert "run.aggregate.overall: task-level IQM 0.567, median 0.500" in capsys.readouterr().out
 
 
+def test_a_task_means_entry_with_episodes_gets_cis_and_one_the_benchmark_aggregated_is_left_alone():
+    from gatosuite.evaluation.scores import by_domain
+
+    episodes = {"cartpole": [1.0, 1.0], "mw-reach": [1.0, 0.0, 0.0, 0.0]}
+    store = {"old": {"scores": {"cartpole": 1.0, "mw-reach": 0.25}, "episodes": episodes},
+             "new": {"scores": {"cartpole": 1.0, "mw-reach": 0.25}, "aggregate": by_domain(episodes, reps=50)}}
+    written = copy.deepcopy(store["new"])
+    recompute(store)
+    assert store["new"] == written
+    overall = store["old"]["aggregate"]["overall"]
+    assert overall["iqm"] == pytest.approx(0.625) and overall["ci"] == "episodes"
+    assert overall["iqm_ci"][0] <= 0.625 <= overall["iqm_ci"][1]
+
+
 def test_eval_info_is_recomputed_from_its_episodes_with_cis():
     def task(norm: list[float], heldout: bool = False) -> dict[str, Any]:
         return {"heldout": heldout, "episodes": [{"normalized": x} for x in norm]}
