@@ -79,34 +79,42 @@ def recompute_eval_info(info: dict[str, Any], reps: int = 2000) -> None:
     info.update(aggregates(scored, reps))
 
 
+def _compare_groups(name: str, row: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(label, stored group, task-level group from the row's task means) for overall and each domain,
+    after checking that the stored task means reproduce what both definitions share."""
+    tasks = list(row["tasks"])
+    means = RunTaskScores.from_means([[row["tasks"][t]["normalized"] for t in tasks]], tasks)
+    new, score = by_domain(means), row["score"]
+    if set(new["per_domain"]) != set(score.get("per_domain") or {}):
+        raise ConfigError(f"compare.json, {name}: the stored tasks span domains {sorted(new['per_domain'])} but "
+                          f"its score holds {sorted(score.get('per_domain') or {})}; nothing was rewritten")
+    groups = [("overall", score["overall"], new["overall"])] + \
+        [(d, score["per_domain"][d], new["per_domain"][d]) for d in sorted(new["per_domain"])]
+    for label, old, fresh in groups:
+        _check_same(f"compare.json, {name}, {label}", old, fresh, ("mean", "median", "frac_ge_50"))
+    return groups
+
+
 def recompute_compare(store: dict[str, Any]) -> None:
-    """A compare.json: each family's `score` groups over its stored per-task means."""
+    """A compare.json: each family's `score` groups over its stored per-task means. A row that `compare`
+    already scored over tasks (from its episodes, CIs included) is left as it is."""
     from gatosuite.envs import SUITE
 
     episodes = (store.get("settings") or {}).get("eval_episodes")
-    for name, row in (store.get("models") or {}).items():
-        if not row.get("score") or not row.get("tasks"):
-            continue
-        tasks = list(row["tasks"])
-        domain = {t: SUITE[t].domain for t in tasks}
-        means = RunTaskScores.from_means([[row["tasks"][t]["normalized"] for t in tasks]], tasks)
-        new = by_domain(means)
-        score = row["score"]
-        if set(new["per_domain"]) != set(score.get("per_domain") or {}):
-            raise ConfigError(f"compare.json, {name}: the stored tasks span domains {sorted(new['per_domain'])} but "
-                              f"its score holds {sorted(score.get('per_domain') or {})}; nothing was rewritten")
-        groups = [("overall", score["overall"], new["overall"])] + \
-            [(d, score["per_domain"][d], new["per_domain"][d]) for d in sorted(new["per_domain"])]
-        for label, old, fresh in groups:
-            _check_same(f"compare.json, {name}, {label}", old, fresh, ("mean", "median", "frac_ge_50"))
+    rows = {n: r for n, r in (store.get("models") or {}).items() if r.get("score") and r.get("tasks") and not (
+        r["score"].get("overall", {}).get("unit") == "task" and "recomputed" not in r["score"])}
+    checked = {n: _compare_groups(n, r) for n, r in rows.items()}  # every row checked before any is changed
+    for name, row in rows.items():
+        domain = {t: SUITE[t].domain for t in row["tasks"]}
+        for label, old, fresh in checked[name]:
             _relabel(old, ("iqm", "iqm_ci"))
             mean_ci = old.get("mean_ci")  # the same statistic under both definitions: kept
             old.update(fresh)
             if episodes is not None:  # compare plays `eval_episodes` episodes of every task
-                old["episodes_per_task"] = {t: int(episodes) for t in tasks if label in ("overall", domain[t])}
+                old["episodes_per_task"] = {t: int(episodes) for t in domain if label in ("overall", domain[t])}
             if mean_ci:
                 old["mean_ci"], old["ci"] = mean_ci, "episodes"
-        score["recomputed"] = NOTE.format(what="per-task means (models.<family>.tasks)")
+        row["score"]["recomputed"] = NOTE.format(what="per-task means (models.<family>.tasks)")
 
 
 def recompute_task_means(store: dict[str, Any]) -> None:

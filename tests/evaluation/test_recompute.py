@@ -51,6 +51,17 @@ def test_compare_json_keeps_the_episode_level_iqm_and_adds_the_task_level_one():
     assert store == once  # a second run changes nothing
 
 
+def test_a_compare_row_scored_over_tasks_by_compare_itself_keeps_its_cis():
+    from gatosuite.evaluation.scores import by_domain
+
+    store = _compare_store()
+    episodes = {"cartpole": [1.0] * 5, "acrobot": [0.0, 1.0] * 2 + [0.5], "mw-reach": [1.0] + [0.0] * 4}
+    store["models"]["gato"]["score"] = by_domain(episodes, reps=50)
+    written = copy.deepcopy(store)
+    recompute(store)
+    assert store == written and written["models"]["gato"]["score"]["overall"]["iqm_ci"] is not None
+
+
 @pytest.mark.parametrize("name", ["compare-nano.json", "demo_mix.json"])
 def test_the_stored_results_hold_task_level_aggregates(name: str, tmp_path: Path):
     """benchmarks/results/ was rewritten by the tool: running it again changes nothing."""
