@@ -301,7 +301,10 @@ def demo(args: DemoArgs, progress: bool = True) -> Path:
     agg = info.get("aggregate", {}).get("overall", {})
     print("\nphase timings: " + ", ".join(f"{k[:-2]} {v / 60:.1f} min" for k, v in timings.items()))
     if agg:
+        from gatosuite.evaluation.aggregate_text import describe_aggregate
+
         print(f"trained tasks: mean normalized {agg['mean']:.3f}, IQM {agg['iqm']:.3f} "
-              f"[{agg['iqm_ci'][0]:.3f}, {agg['iqm_ci'][1]:.3f}], {agg['frac_ge_50']:.0%} of tasks >= 0.5")
+              f"[{agg['iqm_ci'][0]:.3f}, {agg['iqm_ci'][1]:.3f}], {agg['frac_ge_50']:.0%} of tasks >= 0.5\n"
+              f"  {describe_aggregate(agg)}")
     print(f"report: {paths['markdown']}\n        {paths['html']}")
     return paths["markdown"]

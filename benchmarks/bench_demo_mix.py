@@ -11,7 +11,8 @@ reproduces what that machine learns, on any machine.
     python benchmarks/bench_demo_mix.py --root data/demo --steps 3451 --precision bf16 --label bf16
 
 The data folder is one a demo run collected (`gatosuite demo --root ...`). Results merge into
-benchmarks/results/demo_mix.json under the label.
+benchmarks/results/demo_mix.json under the label: each task's mean (`scores`), its per-episode normalized
+scores (`episodes`) and the task-level aggregate over them (`aggregate`, evaluation/scores.py).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def main() -> None:
 
     from gatosuite.agent.factory import make_policy
     from gatosuite.agent.train import TrainArgs, train
+    from gatosuite.evaluation.aggregate_text import describe_aggregate
     from gatosuite.evaluation.rollout import rollout
-    from gatosuite.evaluation.scores import normalize_task
+    from gatosuite.evaluation.scores import by_domain, normalize_task
     from gatosuite.tokenization import default_text_model
 
     out = a.out or Path("runs") / f"demo-mix-{a.label}"
@@ -56,20 +58,26 @@ def main() -> None:
     t0 = time.perf_counter()
     trained = train(args, default_text_model(4096), progress=True)
     seconds = time.perf_counter() - t0
-    scores = {}
+    scores, episodes = {}, {}
     for task in MIX:
         n = 100 if task.startswith("babyai") else 30
         policy = make_policy(out / "checkpoint", task, precision=a.precision)
         results = rollout(policy, task, list(range(1000, 1000 + n)), num_envs=min(n, 30), progress=False)
-        scores[task] = float(normalize_task(task, [r.score for r in results]).mean())
+        episodes[task] = normalize_task(task, [r.score for r in results]).tolist()
+        scores[task] = float(np.mean(episodes[task]))
         print(f"{task:26s} {scores[task]:.3f} ({n} episodes)", flush=True)
     mean = float(np.mean(list(scores.values())))
     print(f"mean {mean:.3f}, tasks >= 0.5: {sum(v >= 0.5 for v in scores.values())} of {len(scores)}")
+    aggregate = by_domain(episodes)
+    overall = aggregate["overall"]
+    print(f"IQM {overall['iqm']:.3f} [{overall['iqm_ci'][0]:.3f}, {overall['iqm_ci'][1]:.3f}]: "
+          f"{describe_aggregate(overall)}")
     path = RESULTS / "demo_mix.json"
     store = json.loads(path.read_text()) if path.exists() else {}
     store[a.label] = {"steps": int(trained["step"]), "seed": a.seed, "weights": weights, "root": str(a.root),
                       "precision": a.precision,
-                      "train_seconds": seconds, "scores": scores, "mean": mean}
+                      "train_seconds": seconds, "scores": scores, "mean": mean, "episodes": episodes,
+                      "aggregate": aggregate}
     RESULTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(store, indent=2))
 

@@ -7,7 +7,9 @@ For each family (agent/families.py), in order:
    (`--tokens`);
 2. measure validation NLL on held-out episodes, per target modality and per domain, on the same windows
    for every family (a fixed sampler seed);
-3. roll it out on the mix's environment tasks (expert-normalized score per domain, 95% CIs);
+3. roll it out on the mix's environment tasks (expert-normalized score per domain, 95% CIs). Each family is
+   trained once, with one seed, so its aggregates are over a (1 x tasks) matrix of task means and their
+   CIs resample episodes within each task: evaluation noise, not seed-to-seed variation;
 4. run the few-shot protocol on a held-out task at k = 1 (zero-shot, fine-tuning, scratch);
 5. record parameters (total and active per token), training tokens/s, FLOPs per token, the process's
    CPU-seconds, and an energy estimate.

@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from .aggregate_text import describe_aggregate
 from .report import Heading, Image, Para, Table, render_html, render_markdown
 
 ZOO = [  # the project's seed table: what each multi-purpose model is, measured here or not yet
@@ -40,8 +41,18 @@ def _status(family: str | None, rows: dict[str, Any]) -> str:
 def _ci(v: dict[str, Any] | None, mean_key: str = "mean", ci_key: str = "mean_ci") -> str:
     if not v:
         return "—"
+    if not v.get(ci_key):  # an aggregate recomputed from stored task means has no CI
+        return f"{v[mean_key]:.2f}"
     lo, hi = v[ci_key]
     return f"{v[mean_key]:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _over(rows: dict[str, Any]) -> str:
+    """What the score table's aggregates are over. Every family is trained once (one seed), so it is
+    (1 x tasks) and its CIs are evaluation noise only; the sentence comes from the first scored row, as
+    every family shares the mix, seeds and episode count."""
+    overall = next(((r.get("score") or {}).get("overall") for r in rows.values() if r.get("score")), None)
+    return describe_aggregate(overall)
 
 
 def _expert_load(run_dir: Path) -> list[float] | None:
@@ -103,6 +114,7 @@ def write_compare_report(store: dict[str, Any], out: Path) -> dict[str, Path]:
                          *[f"{r['val_nll']['domain'].get(d, float('nan')):.3f}" for d in vdoms])
                         for n, r in rows.items())),
             Heading(3, "Expert-normalized score per domain, mean [95% CI]"),
+            Para((_over(rows),)),
             Table(("Model", "overall", *domains),
                   tuple((n, _ci((r.get("score") or {}).get("overall")),
                          *[_ci((r.get("score") or {}).get("per_domain", {}).get(d)) for d in domains])

@@ -2,10 +2,13 @@
 
 For each task, `episodes` episodes are played with seeds `seed, seed + 1, ...` (the same seeds for every
 task and every method, recorded per episode), `envs` at a time in one batched policy. Scores are
-normalized by the measured reference scores (`envs/reference_scores.json`); aggregates (mean, median,
-IQM with stratified-bootstrap CIs, fraction of tasks at >= 50% of expert) are over the tasks the
-checkpoint was trained on, overall and per domain. Held-out tasks evaluated zero-shot are reported
-per task but kept out of those aggregates.
+normalized by the measured reference scores (`envs/reference_scores.json`). Aggregates (IQM, median,
+mean, fraction of tasks at >= 50% of expert, performance profile) are over the tasks the checkpoint was
+trained on, overall and per domain. Their unit is the task: each task's mean over its episodes, a
+(1 x tasks) matrix for this one training run. Their CIs resample episodes within each task, so they show
+evaluation noise only (evaluation/scores.py says exactly what is resampled). eval_info.json records
+what each aggregate was over (`unit`, `n_tasks`, `n_runs`, `episodes_per_task`, `ci`). Held-out tasks
+evaluated zero-shot are reported per task but kept out of those aggregates.
 """
 
 from __future__ import annotations
@@ -105,20 +108,30 @@ def evaluate_tasks(checkpoint: Path, task_ids: list[str], out: Path, s: EvalSett
     return out_tasks
 
 
+def scored_episodes(tasks: dict[str, dict[str, Any]], trained: set[str]) -> dict[str, np.ndarray]:
+    """Per-episode normalized scores of the tasks that enter the aggregates: the trained ones (every
+    non-held-out task when the checkpoint records none)."""
+    return {t: np.array([e["normalized"] for e in v["episodes"]]) for t, v in tasks.items()
+            if t in trained or (not trained and not v["heldout"])}
+
+
+def aggregates(scored: dict[str, np.ndarray], reps: int) -> dict[str, Any]:
+    """eval_info.json's `aggregate` (overall and per domain) and `profile` blocks, over tasks."""
+    return {"aggregate": by_domain(scored, reps=reps),
+            "profile": performance_profile(scored, np.linspace(0.0, 1.2, 25), reps=min(reps, 500))}
+
+
 def build_info(checkpoint: Path, tasks: dict[str, dict[str, Any]], s: EvalSettings,
                fewshot: dict[str, Any] | None = None, timings: dict[str, float] | None = None) -> dict[str, Any]:
     """eval_info.json: everything the report shows, plus the checkpoint's hash and the seeds."""
-    trained = set(trained_tasks(checkpoint))
-    scored = {t: np.array([e["normalized"] for e in v["episodes"]]) for t, v in tasks.items()
-              if t in trained or (not trained and not v["heldout"])}
+    scored = scored_episodes(tasks, set(trained_tasks(checkpoint)))
     info: dict[str, Any] = {
         "schema": SCHEMA, "checkpoint": str(checkpoint), "checkpoint_sha256": checkpoint_sha256(checkpoint),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "episodes_per_task": s.episodes,
         "seeds": [s.seed + i for i in range(s.episodes)], "runtime": s.runtime().to_dict(), "tasks": tasks,
     }
     if scored:
-        info["aggregate"] = by_domain(scored, reps=s.reps)
-        info["profile"] = performance_profile(scored, np.linspace(0.0, 1.2, 25), reps=min(s.reps, 500))
+        info.update(aggregates(scored, s.reps))
     if fewshot:
         info["fewshot"] = fewshot
     if timings:

@@ -23,6 +23,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from gatosuite.errors import ConfigError
+from gatosuite.evaluation.aggregate_text import profile_ylabel
 
 DPI = 110
 """Sharp enough on a laptop screen while keeping the base64 copies in report.html small."""
@@ -195,7 +196,8 @@ def training_curve(csv_path: Path | None, path: Path) -> Path | None:
 
 
 def performance_profile(profile: Mapping[str, Any] | None, path: Path) -> Path | None:
-    """Fraction of (episode, task) normalized scores above tau, with its 95% bootstrap band.
+    """Fraction of tasks (of (run, task) pairs with several training runs) whose mean normalized score
+    is above tau, with its 95% bootstrap band; the y-axis says which (`aggregate_text.profile_ylabel`).
 
     A profile shows the whole score distribution, so one curve lying above another means better at
     every threshold, which no single aggregate can say (Agarwal et al., 2021).
@@ -219,7 +221,7 @@ def performance_profile(profile: Mapping[str, Any] | None, path: Path) -> Path |
     ax.axvline(0.5, color="black", linewidth=0.8, linestyle="--")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(r"normalized score threshold $\tau$")
-    ax.set_ylabel(r"fraction of runs with score > $\tau$")
+    ax.set_ylabel(profile_ylabel(profile))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("Performance profile")

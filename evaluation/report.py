@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from gatosuite.errors import ConfigError
 from gatosuite.evaluation import figures
+from gatosuite.evaluation.aggregate_text import describe_aggregate
 from gatosuite.evaluation.figures import ci_pair, num
 
 SCHEMA = 1
@@ -215,7 +216,7 @@ def _header(info: Mapping[str, Any]) -> list[Block]:
             _p(f"Created {info.get('created', 'at an unknown time')}; {info.get('episodes_per_task', '?')} "
                f"episodes per task over {len(tasks)} tasks; evaluation seeds: {seeds}."),
             _p("Normalized score = (score − random) / (expert − random): 0 is a uniform random policy, 1 the "
-               "expert. Intervals are 95% stratified-bootstrap CIs over episodes.")]
+               "expert. A task's interval is a 95% bootstrap CI over its episodes.")]
 
 
 def _aggregate(info: Mapping[str, Any], profile_png: Path | None) -> list[Block]:
@@ -229,9 +230,11 @@ def _aggregate(info: Mapping[str, Any], profile_png: Path | None) -> list[Block]
     rows = []
     for name, a in groups:
         n, frac = a.get("n_tasks"), num(a.get("frac_ge_50"))
-        count = f" ({round(frac * n)}/{n})" if frac is not None and isinstance(n, int) else ""
+        entries = n * a.get("n_runs", 1) if isinstance(n, int) and isinstance(a.get("n_runs", 1), int) else None
+        count = f" ({round(frac * entries)}/{entries})" if frac is not None and entries else ""
         rows.append((name, str(n if n is not None else "—"), fmt_norm(a.get("mean")), fmt_norm(a.get("median")),
                      fmt_norm_ci(a.get("iqm"), a.get("iqm_ci")), fmt_norm(frac) + count))
+    out.append(_p(describe_aggregate(groups[0][1])))
     out.append(Table(("group", "tasks", "mean", "median", "IQM [95% CI]", "fraction ≥ 0.5 expert"), tuple(rows)))
     if profile_png:
         out.append(Image(profile_png, "performance profile"))

@@ -12,6 +12,7 @@ def test_quick_demo_writes_the_whole_report(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "expect the demo to end within about" in printed and "training steps/s" in printed
     assert "phase timings:" in printed and f"report: {out / 'report.md'}" in printed
+    assert "IQM, median and mean over 3 tasks x 1 training run (each task's mean over its 3 episodes)" in printed
     info = json.loads((out / "eval_info.json").read_text())
     assert info["schema"] == 1 and len(info["checkpoint_sha256"]) == 64
     assert set(info["tasks"]) == {"cartpole", "mw-reach", "babyai-gotoredball"}

@@ -26,6 +26,10 @@ def test_two_families_on_the_same_budget_and_a_resumed_comparison(tmp_path, monk
     assert gato["active_parameters"] == gato["parameters_non_embedding"]
     assert set(gato["val_nll"]["modality"]) == {"action_discrete"} and "classic" in gato["val_nll"]["domain"]
     assert "classic" in gato["score"]["per_domain"] and len(gato["tasks"]["cartpole"]["normalized_ci"]) == 2
+    # one seed per family: the aggregate is over (1 x tasks), its CIs over episodes
+    assert (gato["score"]["overall"]["n_runs"], gato["score"]["overall"]["ci"]) == (1, "episodes")
+    line = "IQM, median and mean over 1 task x 1 training run (each task's mean over its 1 episode)"
+    assert line in report.read_text()
     calls = []
     real = compare_mod._train
     monkeypatch.setattr(compare_mod, "_train", lambda name, *a: calls.append(name) or real(name, *a))

@@ -27,9 +27,16 @@ def test_evaluate_and_build_info(checkpoint, tmp_path):
     tasks = evaluate_tasks(checkpoint, ["cartpole", "pendulum"], tmp_path / "eval", s, progress=False)
     info = build_info(checkpoint, tasks, s)
     assert info["seeds"] == [1000, 1001] and info["aggregate"]["overall"]["n_tasks"] == 2
+    overall = info["aggregate"]["overall"]  # what the aggregate was over is recorded beside it
+    assert (overall["unit"], overall["n_runs"], overall["ci"]) == ("task", 1, "episodes")
+    assert overall["episodes_per_task"] == {"cartpole": 2, "pendulum": 2}
+    means = sorted(tasks[t]["normalized"] for t in ("cartpole", "pendulum"))
+    assert overall["iqm"] == pytest.approx(sum(means) / 2) and overall["median"] == pytest.approx(sum(means) / 2)
+    assert info["profile"]["unit"] == "task" and info["profile"]["n_tasks"] == 2
     assert tasks["cartpole"]["episodes"][0]["seed"] == 1000 and tasks["cartpole"]["video"] is None
     paths = write_outputs(info, tmp_path / "eval")
     assert paths["eval_info"].is_file() and paths["html"].is_file()
+    assert "over 2 tasks x 1 training run (each task's mean over its 2 episodes)" in paths["markdown"].read_text()
 
 
 def test_bad_tasks_are_clear_errors(checkpoint, tmp_path):

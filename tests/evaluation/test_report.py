@@ -45,6 +45,14 @@ def _fewshot_task(zero: float, prompting: dict[str, float], finetune: dict[str, 
                         "scratch": {k: _entry(v, raw(v)) for k, v in scratch.items()}}}
 
 
+def _agg(means: dict[str, float], iqm: float, median: float, ci: list[float]) -> dict[str, Any]:
+    """An aggregate block as scores.aggregate writes it, over one run of five episodes per task."""
+    mean = sum(means.values()) / len(means)
+    return {"unit": "task", "n_tasks": len(means), "n_runs": 1, "episodes_per_task": {t: 5 for t in means},
+            "ci": "episodes", "iqm": iqm, "iqm_ci": ci, "median": median, "median_ci": ci, "mean": mean,
+            "mean_ci": ci, "frac_ge_50": sum(m >= 0.5 for m in means.values()) / len(means), "frac_ge_50_ci": ci}
+
+
 @pytest.fixture
 def info() -> dict[str, Any]:
     return {
@@ -58,16 +66,21 @@ def info() -> dict[str, Any]:
             "dmc-cartpole-swingup": _task("dmc", "return", 27.0, 850.0, [300.0, 320.0, 250.0, 410.0, 380.0],
                                           heldout=True),
         },
+        # over the three trained tasks' means (the held-out one stays out), worked out by hand from the
+        # episodes above: cartpole (2315 / 478) / 5, mw-reach 3 / 5, babyai-gotoredball (2.4 / 0.83) / 5;
+        # the CIs are made up (the report prints them, it does not compute them)
         "aggregate": {
-            "overall": {"n_tasks": 4, "mean": 0.61234, "median": 0.65, "iqm": 0.87349, "iqm_ci": [0.71, 0.92],
-                        "mean_ci": [0.5, 0.7], "frac_ge_50": 0.75},
-            "per_domain": {d: {"n_tasks": 1, "mean": 0.5, "median": 0.5, "iqm": 0.5, "iqm_ci": [0.4, 0.6],
-                               "mean_ci": [0.4, 0.6], "frac_ge_50": 1.0}
-                           for d in ("classic", "metaworld", "babyai", "dmc")},
+            "overall": _agg({"cartpole": 2315 / 2390, "mw-reach": 0.6, "babyai-gotoredball": 2.4 / 4.15},
+                            iqm=(2315 / 2390 + 0.6 + 2.4 / 4.15) / 3,  # a 25% cut of 3 tasks trims none
+                            median=0.6, ci=[0.62, 0.80]),
+            "per_domain": {d: _agg({t: m}, iqm=m, median=m, ci=[m - 0.1, m + 0.1]) for d, t, m in (
+                ("classic", "cartpole", 2315 / 2390), ("metaworld", "mw-reach", 0.6),
+                ("babyai", "babyai-gotoredball", 2.4 / 4.15))},
         },
         "profile": {"tau": [i / 20 for i in range(25)], "fraction": [1 - i / 25 for i in range(25)],
                     "lo": [max(0.0, 0.95 - i / 25) for i in range(25)],
-                    "hi": [min(1.0, 1.05 - i / 25) for i in range(25)]},
+                    "hi": [min(1.0, 1.05 - i / 25) for i in range(25)], "unit": "task", "n_tasks": 3, "n_runs": 1,
+                    "ci": "episodes"},
         "fewshot": {
             # prompting at k=2 (0.55) beats zero-shot (0.2) and scratch at k=2 (0.3)
             "dmc-cartpole-swingup": _fewshot_task(0.2, {"1": 0.25, "2": 0.55}, {"1": 0.1, "4": 0.35},
@@ -121,8 +134,10 @@ def test_markdown_has_tasks_aggregates_fewshot_rows_and_image_links(info: dict[s
     for task in info["tasks"]:
         assert task in md
     overall = next(line for line in md.splitlines() if line.startswith("| overall |"))
-    assert "0.873 [0.710, 0.920]" in overall  # IQM with 3 decimals and its CI
-    assert "0.750 (3/4)" in overall
+    assert overall.startswith("| overall | 3 | 0.716 | 0.600 | 0.716 [0.620, 0.800] |")  # 3 decimals
+    assert "1.000 (3/3)" in overall
+    assert ("IQM, median and mean over 3 tasks x 1 training run (each task's mean over its 5 episodes); 95% CIs: "
+            "stratified bootstrap over episodes within each task (evaluation noise only") in md
     assert "| cartpole | classic | return | no | 5 | 1000–1004 | 485.0 | 22.0 | 500.0 |" in md  # raw: 1 decimal
     # returns in 0..1 get 3 decimals: 1 would show BabyAI's expert 0.93 as 0.9
     assert "| babyai-gotoredball | babyai | return | no | 5 | 1000–1004 | 0.580 | 0.100 | 0.930 |" in md
@@ -167,6 +182,15 @@ def test_without_train_csv_the_figure_is_omitted_with_a_note(info: dict[str, Any
     empty = tmp_path / "empty.csv"
     empty.write_text("step,key,value\n")
     assert figures.training_curve(empty, tmp_path / "curve.png") is None
+
+
+def test_an_episode_level_aggregate_from_an_older_version_is_labelled_so(info: dict[str, Any], out_dir: Path):
+    for group in [info["aggregate"]["overall"], *info["aggregate"]["per_domain"].values()]:
+        for k in ("unit", "n_runs", "episodes_per_task", "ci"):
+            del group[k]
+    md = write_report(info, out_dir)["markdown"].read_text()
+    assert "an episode-level IQM written by an older gatosuite" in md
+    assert "over 3 tasks x 1 training run" not in md
 
 
 def test_optional_sections_can_be_absent(info: dict[str, Any], out_dir: Path):
