@@ -65,3 +65,29 @@ def filmstrip(video: Path, out: Path, rows: int = 4) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     imageio.imwrite(out, strip)
     return out
+
+
+def contact_sheet(videos: list[Path], labels: list[str], out: Path, cols: int = 4, size: int = 160,
+                  at: float = 0.5) -> Path:
+    """A PNG grid with one frame of each video (the frame `at` of the way through it), scaled to `size`
+    pixels square and shown under its label: many tasks at a glance, where a page cannot play video."""
+    import imageio.v2 as imageio
+    from PIL import Image
+
+    if not videos or len(videos) != len(labels):
+        raise ValueError("contact_sheet needs one label per video, and at least one video")
+    tiles = []
+    for path, label in zip(videos, labels):
+        reader = imageio.get_reader(path)
+        frames = [np.asarray(f) for f in reader]
+        reader.close()
+        if not frames:
+            raise ValueError(f"'{path}' has no frames")
+        frame = Image.fromarray(frames[round(at * (len(frames) - 1))]).resize((size, size), Image.BILINEAR)
+        tiles.append(np.concatenate([_band(label, size), np.asarray(frame)[..., :3]], axis=0))
+    blank = np.zeros_like(tiles[0])
+    tiles += [blank] * (-len(tiles) % cols)
+    grid = np.concatenate([np.concatenate(tiles[r:r + cols], axis=1) for r in range(0, len(tiles), cols)], axis=0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    imageio.imwrite(out, grid)
+    return out
