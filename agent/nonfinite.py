@@ -31,8 +31,8 @@ def non_finite_error(step: int, loss: torch.Tensor, grad_norm: torch.Tensor, tok
     """The error for step `step` (1-based, as logged): what was not finite, the batch's tasks, what was kept
     and what to try."""
     tasks = ", ".join(sorted({str(t) for t in token_tasks.flat} - {""}))
-    what = f"the loss is {float(loss):g}" if not torch.isfinite(loss.detach()) else (
-        f"the gradient norm is {float(grad_norm):g}")
+    loss, grad_norm = float(loss.detach()), float(grad_norm.detach())
+    what = f"the loss is {loss:g}" if not np.isfinite(loss) else f"the gradient norm is {grad_norm:g}"
     kept = (f"the last checkpoint, '{ckpt}', is intact; start a new run from it with --init-from {ckpt} and"
             if (ckpt / "config.json").is_file() else "no checkpoint was written yet; start again with")
     return NonFiniteLossError(f"training stopped at step {step}: {what} on a batch of tasks {tasks}, so the "
