@@ -146,12 +146,12 @@ def load_model(directory: Path, expected: Any | None = None,
     path = Path(directory) / MODEL_FILE
     if not path.is_file():
         raise DataNotFoundError(f"'{directory}' has {CONFIG_FILE} but no {MODEL_FILE}; {_fix(directory)}")
-    verify(directory, MODEL_FILE, meta)
     try:
         weights = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise CorruptCheckpointError(f"'{path}' is truncated or not a safetensors file ({e}); "
                                      f"{_fix(directory)}") from None
+    verify(directory, MODEL_FILE, meta)  # a file that parses may still hold other weights than were saved
     model = family_of_config(cfg).model(cfg)
     missing, unexpected = set(model.state_dict()) - set(weights), set(weights) - set(model.state_dict())
     if missing or unexpected:
