@@ -185,7 +185,7 @@ class _WorkerDied(Exception):
     """A vector-env worker process is gone (SIGKILL, the OOM killer): its pipe broke mid-call."""
 
     def __init__(self, in_flight: list[int], pids: list[int]) -> None:
-        super().__init__(f"worker pid {', '.join(map(str, pids))} died")
+        super().__init__(f"worker pid {', '.join(map(str, pids))} died" if pids else "a worker died while starting")
         self.in_flight, self.pids = in_flight, pids
 
 
@@ -210,16 +210,16 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
             return
         except _WorkerDied as died:
             queue.extendleft(sorted(died.in_flight, reverse=True))  # replayed first, in index order
-            seeds = ", ".join(str(seed + i) for i in sorted(died.in_flight)) or "none"
+            seeds = ", ".join(str(seed + i) for i in sorted(died.in_flight))
             if restart == MAX_RESTARTS:
                 sink.flush()
                 raise WorkerDiedError(
                     f"a worker process collecting '{task.id}' died ({died}; {restart + 1} deaths in this run) with "
-                    f"the episodes of seeds {seeds} in flight; the episodes finished before are staged in "
-                    f"'{sink.stage}'. Rerun the same `gatosuite collect ... --resume` to collect the "
-                    "rest (--workers 1 runs the env in-process)") from None
-            print(f"warning: a worker process collecting '{task.id}' died ({died}); restarting the workers and "
-                  f"replaying the episodes of seeds {seeds}", file=sys.stderr, flush=True)
+                    + (f"the episodes of seeds {seeds} in flight" if seeds else "no episode in flight")
+                    + f"; the episodes finished before are staged in '{sink.stage}'. Rerun the same `gatosuite "
+                    "collect ... --resume` to collect the rest (--workers 1 runs the env in-process)") from None
+            tqdm.write(f"warning: a worker process collecting '{task.id}' died ({died}); restarting the workers"
+                       + (f" and replaying the episodes of seeds {seeds}" if seeds else ""), file=sys.stderr)
 
 
 def _play_vector(task: TaskSpec, queue: deque[int], seed: int, workers: int, sink: _Sink, noise: float,
