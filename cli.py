@@ -13,7 +13,7 @@ from pathlib import Path
 import tyro
 
 from gatosuite.agent.runtime import default_device, default_precision
-from gatosuite.errors import GatosuiteError
+from gatosuite.errors import RESUME_FIX, GatosuiteError, is_no_space
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco or dm_control
 
@@ -423,7 +423,8 @@ def main(argv: list[str] | None = None) -> None:
 
     A known failure (any `GatosuiteError`: bad arguments, unknown tasks, missing or corrupt data and
     checkpoints, mismatched configs) ends the command with one `error: ...` line naming the fix and exit
-    status 1, without a traceback; GATOSUITE_DEBUG=1 shows the traceback instead.
+    status 1, without a traceback; GATOSUITE_DEBUG=1 shows the traceback instead. So does a full disk
+    (ENOSPC) that reaches here unnamed.
     """
     try:
         cmd = tyro.extras.subcommand_cli_from_dict(
@@ -434,6 +435,11 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("GATOSUITE_DEBUG"):
             raise
         raise SystemExit(f"error: {e}") from None
+    except OSError as e:  # the last net for a full disk that no writer named (each writer names its file)
+        if not is_no_space(e) or os.environ.get("GATOSUITE_DEBUG"):
+            raise
+        where = f" while writing '{e.filename}'" if e.filename else ""
+        raise SystemExit(f"error: no space left on device{where}; {RESUME_FIX}") from None
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ code that catches those keeps working.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+
 
 class GatosuiteError(Exception):
     """Base class of every error whose message names the problem and the fix."""
@@ -41,3 +46,31 @@ class CorruptFileError(GatosuiteError, ValueError):
 
 class StateError(GatosuiteError, RuntimeError):
     """Something on disk that needs the user's decision first (an interrupted collection, say)."""
+
+
+class DiskFullError(GatosuiteError, OSError):
+    """No space left on the device (or the disk quota is used up) while writing a file. The writer removed
+    its partial file, so what was written before (staged chunks, the last checkpoint) is intact."""
+
+
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+RESUME_FIX = "free space on that disk, then rerun the same command with --resume"
+
+
+def is_no_space(e: BaseException) -> bool:
+    """An OSError for a full disk; HDF5 reports it only in its message ("... No space left on device")."""
+    if isinstance(e, GatosuiteError) or not isinstance(e, OSError):
+        return False
+    return e.errno in NO_SPACE or os.strerror(errno.ENOSPC) in str(e)
+
+
+@contextlib.contextmanager
+def disk_full_is_an_error(path: str | os.PathLike, fix: str = RESUME_FIX) -> Iterator[None]:
+    """Turn a full disk while writing `path` into a DiskFullError that names it and the fix. The caller
+    cleans up its own partial files; this only names the problem."""
+    try:
+        yield
+    except OSError as e:
+        if is_no_space(e):
+            raise DiskFullError(f"no space left on device while writing '{path}'; {fix}") from e
+        raise

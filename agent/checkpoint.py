@@ -3,11 +3,14 @@
 renamed into place) and loaded without pickle (safetensors, and `torch.load(weights_only=True)`).
 
 config.json records the model family as `architecture` (agent/families.py), and loading builds that
-family's model; a checkpoint from before the field existed is a Gato one.
+family's model; a checkpoint from before the field existed is a Gato one. It also records the sha256 of
+model.safetensors and trainer_state.pt (`files_sha256`), checked on every load; a checkpoint from before that
+field loads unchecked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,12 +21,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from gatosuite.errors import DataNotFoundError, GatosuiteError
+from gatosuite.errors import RESUME_FIX, DataNotFoundError, GatosuiteError, disk_full_is_an_error
 from gatosuite.tokenization import TextModel
 
 from .families import family_of_config, get_family
 
 MODEL_FILE, CONFIG_FILE, STATE_FILE = "model.safetensors", "config.json", "trainer_state.pt"
+HASHES = "files_sha256"
+"""config.json's field of {file name: sha256} of the weights and trainer state, checked on load."""
 
 
 class CheckpointMismatchError(GatosuiteError, ValueError):
@@ -34,12 +39,39 @@ class CorruptCheckpointError(GatosuiteError, ValueError):
     """A checkpoint file that is truncated or malformed."""
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes (streamed: a few MB of nano weights hash in milliseconds)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def save_checkpoint(directory: Path, model: torch.nn.Module, text_model: TextModel | None,
                     extra: dict[str, Any] | None = None, trainer_state: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint folder atomically; returns its path."""
+    """Write a checkpoint folder atomically; returns its path. config.json records the sha256 of the
+    weights (and trainer state) as written, read back from the temp folder, so that a file changed later
+    (a flipped bit, a partial copy) is refused on load instead of silently giving another policy. On a full
+    disk the temp folder is removed and the previous checkpoint stays as it was."""
     directory = Path(directory)
     tmp = directory.with_name(f".{directory.name}.tmp.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    kept = f"the previous checkpoint in '{directory}' is intact; " if (directory / CONFIG_FILE).is_file() else ""
+    try:
+        with disk_full_is_an_error(directory, kept + RESUME_FIX):
+            _write(tmp, model, text_model, extra, trainer_state)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = directory.with_name(f".{directory.name}.old.{os.getpid()}")
+    if directory.exists():
+        os.replace(directory, old)
+    os.replace(tmp, directory)
+    shutil.rmtree(old, ignore_errors=True)
+    return directory
+
+
+def _write(tmp: Path, model: torch.nn.Module, text_model: TextModel | None, extra: dict[str, Any] | None,
+           trainer_state: dict[str, Any] | None) -> None:
+    """The checkpoint's files, into the temp folder `tmp`; config.json last, with the files' hashes."""
     tmp.mkdir(parents=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(tmp / MODEL_FILE))
@@ -47,15 +79,21 @@ def save_checkpoint(directory: Path, model: torch.nn.Module, text_model: TextMod
     if text_model is not None:
         text_model.save(tmp)
         meta["text_model_sha256"] = text_model.fingerprint
-    (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
     if trainer_state is not None:
         torch.save(trainer_state, tmp / STATE_FILE)
-    old = directory.with_name(f".{directory.name}.old.{os.getpid()}")
-    if directory.exists():
-        os.replace(directory, old)
-    os.replace(tmp, directory)
-    shutil.rmtree(old, ignore_errors=True)
-    return directory
+    meta[HASHES] = {name: file_sha256(tmp / name) for name in (MODEL_FILE, STATE_FILE) if (tmp / name).is_file()}
+    (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+
+def verify(directory: Path, name: str, meta: dict[str, Any]) -> None:
+    """Refuse a file whose sha256 differs from the one config.json recorded when it was written. A
+    checkpoint from before the hashes were recorded has nothing to check."""
+    expected = meta.get(HASHES, {}).get(name)
+    path = Path(directory) / name
+    if expected is not None and file_sha256(path) != expected:
+        raise CorruptCheckpointError(f"'{path}' is not the file that was saved (its sha256 differs from the one "
+                                     f"in {CONFIG_FILE}: a flipped bit, a partial copy or an edit); "
+                                     f"{_fix(directory)}")
 
 
 def _fix(directory: Path) -> str:
@@ -127,6 +165,7 @@ def load_model(directory: Path, expected: Any | None = None,
     except (SafetensorError, OSError, ValueError) as e:
         raise CorruptCheckpointError(f"'{path}' is truncated or not a safetensors file ({e}); "
                                      f"{_fix(directory)}") from None
+    verify(directory, MODEL_FILE, meta)  # a file that parses may still hold other weights than were saved
     model = family_of_config(cfg).model(cfg)
     missing, unexpected = set(model.state_dict()) - set(weights), set(weights) - set(model.state_dict())
     if missing or unexpected:
@@ -147,6 +186,7 @@ def load_trainer_state(directory: Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataNotFoundError(f"'{directory}' has no {STATE_FILE}; it cannot be resumed exactly. Start a new "
                                 f"run with --init-from {directory} to keep its weights")
+    verify(directory, STATE_FILE, read_config(directory))
     try:
         return torch.load(path, weights_only=True, map_location="cpu")
     except (RuntimeError, OSError, EOFError, ValueError) as e:

@@ -12,6 +12,8 @@ and torch RNG).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 import time
@@ -29,12 +31,16 @@ from gatosuite.datasets.cache import TokenCache
 from gatosuite.datasets.sampler import MixedSampler, evaluation_prompt_mode
 from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError, DataNotFoundError, RunExistsError
+from gatosuite.locks import exclusive
 from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
 from .batch import TokenBatch, collate_rows, token_tasks
 from .checkpoint import load_model, load_trainer_state, save_checkpoint
 from .families import ModelFamily, get_family
+from .nonfinite import is_finite, non_finite_error
+from .resume_check import check_resume
 from .runtime import Runtime, default_device, default_precision, resolve
+from .stop_signals import StopSignals, TrainingStopped
 from .train_log import RunLog
 
 
@@ -380,8 +386,12 @@ def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[np.n
         _, loss, info = run.fwd(batch)
     run.opt.zero_grad(set_to_none=True)
     # a family's auxiliary loss (routing balance) is optimised with the task loss and logged apart
-    (loss + info["aux_loss"] if "aux_loss" in info else loss).backward()
-    torch.nn.utils.clip_grad_norm_(run.model.parameters(), args.grad_clip)
+    total = loss + info["aux_loss"] if "aux_loss" in info else loss
+    total.backward()
+    norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), args.grad_clip)
+    if not is_finite(total, norm):  # before the step: NaN weights never reach a checkpoint (agent/nonfinite.py)
+        raise non_finite_error(run.step + 1, total, norm, token_tasks, lr_at(run.step, args, run.total),
+                               args.out / "checkpoint")
     run.opt.step()
     run.step += 1
     return tasks, batch, loss, info, data_s
@@ -409,7 +419,11 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
           on_fit: Callable[[torch.nn.Module, float, int], None] | None = None) -> dict[str, Any]:
     """Run training; returns a summary (final step, last losses, tokens/s, runtime). `cfg` overrides the
     preset (e.g. a model of another run's shape, trained from scratch). `on_fit(model, steps_per_s,
-    schedule_steps)` is called when --fit-schedule first fits the schedule."""
+    schedule_steps)` is called when --fit-schedule first fits the schedule.
+
+    One process trains in a run folder at a time (locks.py). SIGTERM or Ctrl-C checkpoints the step reached
+    and raises TrainingStopped (agent/stop_signals.py; not under DDP, where a signal ends the process and
+    the last --ckpt-every checkpoint stays whole)."""
     from gatosuite.tokenization import default_text_model
 
     if args.batch_size % int(os.environ.get("WORLD_SIZE", "1")):
@@ -419,12 +433,41 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
     rank, world = _init_distributed(device_rt.device)
     rt = _agree_on_precision(resolve(args.device, args.precision, announce=rank == 0), world)
     text_model = text_model or default_text_model(args.text_vocab)
-    caches = caches or load_caches(args, text_model)
-    run = _build(args, text_model, caches, cfg, rt, rank, world)
+    lock = (exclusive(args.out / ".lock", f"training in '{args.out}'", "wait for it to finish, or train into "
+                      "another --out") if rank == 0 else contextlib.nullcontext())  # only rank 0 writes there
+    with lock:
+        if args.resume:
+            check_resume(args, text_model.fingerprint)
+        caches = caches or load_caches(args, text_model)
+        run = _build(args, text_model, caches, cfg, rt, rank, world)
+        log = RunLog(args.out, rt) if rank == 0 else None
+        try:
+            with StopSignals(enabled=world == 1) as stop:
+                summary = _loop(args, run, text_model, caches, log, rank, world, progress, on_fit, stop)
+        except BaseException:
+            if log is not None:
+                log.close(quiet=True)
+            raise
+        if log is not None:
+            log.close()
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    if stop.received:
+        raise TrainingStopped(f"training stopped by {stop.received} at step {run.step}; checkpoint saved in "
+                              f"'{args.out / 'checkpoint'}'; continue with the same `gatosuite train` arguments "
+                              "plus --resume")
+    return summary
+
+
+def _loop(args: TrainArgs, run: _Run, text_model: TextModel, caches: dict[str, TokenCache], log: RunLog | None,
+          rank: int, world: int, progress: bool, on_fit: Callable[[torch.nn.Module, float, int], None] | None,
+          stop: StopSignals) -> dict[str, Any]:
+    """Step until the schedule, --stop-at, --minutes or a stop signal ends the run; log, validate, and
+    checkpoint every --ckpt-every steps and at the end (rank 0 only)."""
     kinds = modalities(caches)  # recorded in every checkpoint; counted once
-    obs_stats = _obs_stats(caches)
-    lead = rank == 0  # only rank 0 logs and checkpoints
-    log = RunLog(args.out, rt) if lead else None
+    save = functools.partial(_save, args.out / "checkpoint", run, text_model, args, kinds, _obs_stats(caches))
+    lead = rank == 0
     t_start, tokens_seen, last, data_time = time.perf_counter(), 0, {}, 0.0
     deadline = None if args.minutes is None else t_start + args.minutes * 60
     fit = BudgetFit(deadline) if args.fit_schedule and not args.resume else None
@@ -432,7 +475,8 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
     acc: dict[str, list[float]] = defaultdict(list)
     run.model.train()
     logged = run.step
-    while run.step < min(run.total, args.stop_at or run.total) and (deadline is None or time.perf_counter() < deadline):
+    while (run.step < min(run.total, args.stop_at or run.total) and stop.received is None
+           and (deadline is None or time.perf_counter() < deadline)):
         token_tasks, batch, loss, info, data_s = _train_step(run, args, rank, world)
         data_time += data_s
         tokens_seen += int(batch.ids.numel()) * world
@@ -451,19 +495,15 @@ def train(args: TrainArgs, text_model: TextModel | None = None, caches: dict[str
             logged = step
             bar.set_postfix(loss=f"{last['loss']:.3f}", tok_s=f"{last['tokens_per_s']:,.0f}")
         if lead and step % args.ckpt_every == 0:
-            _save(args.out / "checkpoint", run, text_model, args, kinds, obs_stats)
+            save()
         bar.update(1)
     bar.close()
     if lead:
-        if run.step > logged:  # a run stopped by its budget or --stop-at between log rows still logs its end
+        if run.step > logged:  # a run stopped by its budget, --stop-at or a signal between log rows logs its end
             last = _log_row(log, run, args, acc, run.step, time.perf_counter() - t_start, tokens_seen, data_time,
                             run.val is not None and args.val_every > 0)
-        _save(args.out / "checkpoint", run, text_model, args, kinds, obs_stats)
-        log.close()
-    if world > 1:
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-    return {"step": run.step, **last, "schedule_steps": run.total, "runtime": rt.to_dict(),
+        save()
+    return {"step": run.step, **last, "schedule_steps": run.total, "runtime": run.rt.to_dict(),
             "seconds": time.perf_counter() - t_start}
 
 

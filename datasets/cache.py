@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gatosuite.errors import ConfigError
+from gatosuite.errors import ConfigError, disk_full_is_an_error
 from gatosuite.tokenization import ObsStats, Tokenizer, TokenKind, TokenSequence
 
 from . import minari_store
@@ -133,19 +133,24 @@ def write_cache(final: Path, seqs: list[TokenSequence], meta: dict) -> TokenCach
     """Write token sequences (episodes, documents or caption samples) as a cache, atomically."""
     tmp = final.with_name(f".{final.name}.building.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     seq = TokenSequence.concatenate(seqs)
-    for name, dtype in ARRAYS.items():
-        np.save(tmp / f"{name}.npy", getattr(seq, name).astype(dtype, copy=False))
-    if seq.labels is not None:
-        np.save(tmp / "labels.npy", seq.labels.astype(np.int32))
     n_tok = np.array([len(s) for s in seqs], np.int64)
     n_patch = np.array([len(s.patches) for s in seqs], np.int64)
     episodes = np.stack([np.cumsum(n_tok) - n_tok, np.cumsum(n_tok),
                          np.cumsum(n_patch) - n_patch, np.cumsum(n_patch)], axis=1)
-    np.save(tmp / "episodes.npy", episodes)
     meta = {"version": CACHE_VERSION, **meta, "episodes": len(seqs), "tokens": int(len(seq))}
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    try:  # a full disk leaves no half-written temp folder behind (the cache is rebuilt on the next run)
+        with disk_full_is_an_error(final):
+            tmp.mkdir(parents=True)
+            for name, dtype in ARRAYS.items():
+                np.save(tmp / f"{name}.npy", getattr(seq, name).astype(dtype, copy=False))
+            if seq.labels is not None:
+                np.save(tmp / "labels.npy", seq.labels.astype(np.int32))
+            np.save(tmp / "episodes.npy", episodes)
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 import shutil
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ from gatosuite.envs.perturb import check_perturbable
 from gatosuite.envs.registry import TaskSpec
 from gatosuite.envs.spaces import task_spaces
 from gatosuite.envs.success import episode_success
-from gatosuite.errors import ConfigError, StateError
+from gatosuite.errors import ConfigError, GatosuiteError, StateError
+from gatosuite.locks import exclusive
 from gatosuite.tokenization.stacking import stack_timesteps, take_slot
 
 from . import minari_store
@@ -179,11 +181,72 @@ def _run_single(task: TaskSpec, todo: list[int], seed: int, sink: _Sink, noise: 
         env.close()
 
 
+class _WorkerDied(Exception):
+    """A vector-env worker process is gone (SIGKILL, the OOM killer): its pipe broke mid-call."""
+
+    def __init__(self, in_flight: list[int], pids: list[int]) -> None:
+        super().__init__(f"worker pid {', '.join(map(str, pids))} died" if pids else "a worker died while starting")
+        self.in_flight, self.pids = in_flight, pids
+
+
+class WorkerDiedError(GatosuiteError, RuntimeError):
+    """Vector-env workers kept dying; the episodes finished before are staged."""
+
+
+MAX_RESTARTS = 2
+"""Times a collection restarts its vector env after a worker died, before it gives up with an error."""
+
+
 def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: _Sink, noise: float,
                 perturb_start: bool) -> None:
-    """`workers` envs in subprocesses; a finished slot is reset with the next episode's seed."""
-    envs = make_vector_env(task.id, workers, perturb_start=perturb_start)
+    """`workers` envs in subprocesses. A worker that dies takes no data with it: finished episodes are kept,
+    the vector env is started anew, and the episodes that were in flight are played again from their seeds
+    (the same seed gives the same episode). After MAX_RESTARTS deaths it is an error naming the task and
+    the seeds in flight, with every finished episode staged for --resume."""
     queue = deque(todo)
+    for restart in range(MAX_RESTARTS + 1):
+        try:
+            _play_vector(task, queue, seed, workers, sink, noise, perturb_start)
+            return
+        except _WorkerDied as died:
+            queue.extendleft(sorted(died.in_flight, reverse=True))  # replayed first, in index order
+            seeds = ", ".join(str(seed + i) for i in sorted(died.in_flight))
+            if restart == MAX_RESTARTS:
+                sink.flush()
+                raise WorkerDiedError(
+                    f"a worker process collecting '{task.id}' died ({died}; {restart + 1} deaths in this run) with "
+                    + (f"the episodes of seeds {seeds} in flight" if seeds else "no episode in flight")
+                    + f"; the episodes finished before are staged in '{sink.stage}'. Rerun the same `gatosuite "
+                    "collect ... --resume` to collect the rest (--workers 1 runs the env in-process)") from None
+            tqdm.write(f"warning: a worker process collecting '{task.id}' died ({died}); restarting the workers"
+                       + (f" and replaying the episodes of seeds {seeds}" if seeds else ""), file=sys.stderr)
+
+
+def _play_vector(task: TaskSpec, queue: deque[int], seed: int, workers: int, sink: _Sink, noise: float,
+                 perturb_start: bool) -> None:
+    """Play the queued episodes in one vector env; a finished slot is reset with the next episode's seed.
+    A dead worker is a _WorkerDied that lists the episodes in flight (taken off the queue, not finished)."""
+    running: list[_Running] = []
+    try:
+        envs = make_vector_env(task.id, workers, perturb_start=perturb_start)
+    except (EOFError, ConnectionError) as e:  # a worker died while starting
+        raise _WorkerDied([], []) from e
+    try:
+        _step_vector(envs, queue, seed, sink, noise, running)
+    except (EOFError, ConnectionError) as e:
+        dead = [p.pid for p in getattr(envs, "processes", []) if not p.is_alive()]
+        if not dead:
+            raise
+        envs.close(terminate=True)
+        raise _WorkerDied([r.index for r in running if r.index is not None], dead) from e
+    finally:
+        envs.close()
+
+
+def _step_vector(envs: gym.vector.VectorEnv, queue: deque[int], seed: int, sink: _Sink, noise: float,
+                 running: list[_Running]) -> None:
+    """The stepping loop of `_play_vector`; `running` is filled in place, so a caller that catches a dead
+    worker knows the episodes in flight."""
     n = envs.num_envs
     noisy = [_Noise(envs.single_action_space, noise) for _ in range(n)]
 
@@ -199,35 +262,35 @@ def _run_vector(task: TaskSpec, todo: list[int], seed: int, workers: int, sink: 
             return i, seed + i
         return None, None  # idle slot: plays an unseeded episode that is thrown away
 
-    try:
-        first = [take() for _ in range(n)]
-        obs, info = envs.reset(seed=[s for _, s in first])
-        running = [_Running(i, s, take_slot(obs, k), _slot_info(info, VARIANT, k)) for k, (i, s) in enumerate(first)]
-        for k, (_, s) in enumerate(first):
+    first = [take() for _ in range(n)]
+    running[:] = [_Running(i, s, None) for i, s in first]  # in flight from here, even if reset fails
+    obs, info = envs.reset(seed=[s for _, s in first])
+    running[:] = [_Running(i, s, take_slot(obs, k), _slot_info(info, VARIANT, k)) for k, (i, s) in enumerate(first)]
+    for k, (_, s) in enumerate(first):
+        noisy[k].reset(s)
+    expert = info[EXPERT_ACTION]
+    while any(r.index is not None for r in running):
+        played = play(expert)
+        obs, rew, term, trunc, info = envs.step(played)
+        done = term | trunc
+        for k, r in enumerate(running):
+            r.add(take_slot(played, k), take_slot(expert, k), take_slot(obs, k), rew[k], term[k], trunc[k],
+                  info["success"][k] if "success" in info else None)
+        if not done.any():
+            expert = info[EXPERT_ACTION]
+            continue
+        for k in np.flatnonzero(done):
+            sink.finish(running[k])
+        nxt = {int(k): take() for k in np.flatnonzero(done)}
+        for k, (i, s) in nxt.items():  # in flight from here, even if the reset fails
+            running[k] = _Running(i, s, None)
+        obs2, info2 = envs.reset(seed=[nxt[k][1] if k in nxt else None for k in range(n)],
+                                 options={"reset_mask": done})
+        for k, (i, s) in nxt.items():
+            running[k] = _Running(i, s, take_slot(obs2, k), _slot_info(info2, VARIANT, k))
             noisy[k].reset(s)
-        expert = info[EXPERT_ACTION]
-        while any(r.index is not None for r in running):
-            played = play(expert)
-            obs, rew, term, trunc, info = envs.step(played)
-            done = term | trunc
-            for k, r in enumerate(running):
-                r.add(take_slot(played, k), take_slot(expert, k), take_slot(obs, k), rew[k], term[k], trunc[k],
-                      info["success"][k] if "success" in info else None)
-            if not done.any():
-                expert = info[EXPERT_ACTION]
-                continue
-            for k in np.flatnonzero(done):
-                sink.finish(running[k])
-            nxt = {int(k): take() for k in np.flatnonzero(done)}
-            obs2, info2 = envs.reset(seed=[nxt[k][1] if k in nxt else None for k in range(n)],
-                                     options={"reset_mask": done})
-            for k, (i, s) in nxt.items():
-                running[k] = _Running(i, s, take_slot(obs2, k), _slot_info(info2, VARIANT, k))
-                noisy[k].reset(s)
-            expert = merge_expert_actions(info.get(EXPERT_ACTION), info2[EXPERT_ACTION], done)
-        sink.flush()
-    finally:
-        envs.close()
+        expert = merge_expert_actions(info.get(EXPERT_ACTION), info2[EXPERT_ACTION], done)
+    sink.flush()
 
 
 def _slot_info(info: dict[str, Any], key: str, k: int) -> Any:
@@ -264,10 +327,29 @@ def collect(task_id: str, episodes: int, root: Path, workers: int = 1, resume: b
     if not 0.0 <= noise < 1.0:
         raise ConfigError(f"--noise is a probability in [0, 1), got {noise}")
     root = Path(root).resolve()  # minari mangles relative paths (it joins them twice)
-    final = minari_store.dataset_dir(root, task_id)
-    stage = staging_dir(root, task_id)
     if perturb_start:
         check_perturbable([task])  # before anything is staged
+    # One collector per task and root. The lock comes before the check for an interrupted collection, so a
+    # live collector's staging folder is never taken for an interrupted one (and "--resume" never puts two
+    # writers on one dataset).
+    with exclusive(lock_file(root, task_id), f"collecting '{task_id}' into '{root}'",
+                   "wait for it to finish, or collect into another --root"):
+        return _collect_locked(task, episodes, root, workers, resume, seed, chunk_episodes, overwrite, progress,
+                               noise, replace_mismatched, perturb_start)
+
+
+def lock_file(root: Path, task_id: str) -> Path:
+    """The lock that one collection of a task into a root holds (locks.py)."""
+    return Path(root) / "staging" / f".{task_id}.lock"
+
+
+def _collect_locked(task: TaskSpec, episodes: int, root: Path, workers: int, resume: bool, seed: int,
+                    chunk_episodes: int, overwrite: bool, progress: bool, noise: float, replace_mismatched: bool,
+                    perturb_start: bool) -> CollectResult:
+    """`collect` once it holds the task's lock."""
+    task_id = task.id
+    final = minari_store.dataset_dir(root, task_id)
+    stage = staging_dir(root, task_id)
     algorithm = algorithm_name(task.expert, noise, perturb_start, task.collection_note)
     if final.exists() and not overwrite:
         ds = minari_store.load(root, task_id)

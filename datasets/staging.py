@@ -1,9 +1,9 @@
 """Crash-safe staging of collected episodes: chunk files written atomically, read back with checks.
 
 A collection run writes finished episodes in chunks (`chunk-000042.npz`, each via a temp file and
-`os.replace`), so a run killed at any point leaves only whole chunks behind. `--resume` reads them, and
-collects exactly the episode indices no chunk holds: no duplicates, nothing missing. Only when every
-episode is staged is the Minari dataset built, in one go.
+`os.replace`), so a run killed at any point, or stopped by a full disk, leaves only whole chunks behind.
+`--resume` reads them, and collects exactly the episode indices no chunk holds: no duplicates, nothing
+missing. Only when every episode is staged is the Minari dataset built, in one go.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gatosuite.errors import ConfigError, GatosuiteError
+from gatosuite.errors import ConfigError, GatosuiteError, disk_full_is_an_error
 
 
 class CorruptDataError(GatosuiteError, RuntimeError):
@@ -82,11 +82,14 @@ def write_chunk(directory: Path, number: int, episodes: list[Episode]) -> Path:
         arrays.update(_to_arrays(ep))
     path = directory / f"chunk-{number:06d}.npz"
     tmp = directory / f".chunk-{number:06d}.{os.getpid()}.tmp.npz"
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with disk_full_is_an_error(path), open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk (or any failure) leaves no partial chunk taking space
     return path
 
 
@@ -148,4 +151,10 @@ def write_plan(directory: Path, plan: dict[str, Any]) -> None:
             raise ConfigError(f"'{directory}' holds a collection with other settings {diff} (staged, new); "
                              "rerun with the original arguments, or delete that folder to start over")
         return
-    path.write_text(json.dumps(plan, indent=2, sort_keys=True))
+    tmp = path.with_name(f".plan.{os.getpid()}.tmp")
+    try:  # atomically: a torn plan.json (a full disk) would make the collection unresumable
+        with disk_full_is_an_error(path):
+            tmp.write_text(json.dumps(plan, indent=2, sort_keys=True))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

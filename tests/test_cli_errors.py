@@ -100,7 +100,7 @@ def test_resume_with_another_config(run, tmp_path):
     shutil.copytree(run / "run", tmp_path / "run")
     msg = _error(["train", "--tasks", "cartpole", "--root", str(run / "data"), "--out", str(tmp_path / "run"),
                   "--resume", "--preset", "tiny", "--window", "60"])
-    assert "another model config (n_layer: checkpoint 4 vs requested 6" in msg
+    assert "preset: run 'nano' vs requested 'tiny'" in msg and "start a new run in another --out" in msg
     msg = _error(["train", "--tasks", "cartpole", "--root", str(run / "data"), "--out", str(tmp_path / "run"),
                   "--window", "60"])
     assert "already holds a run; pass --resume" in msg

@@ -62,7 +62,16 @@ def test_resume_continues_exactly(tmp_path, caches, text_model):
 
 
 def test_resume_with_another_config_lists_the_fields(tmp_path, caches, text_model):
+    import json
+
     train(_args(tmp_path, stop_at=2), text_model, caches, progress=False)
+    with pytest.raises(CheckpointMismatchError, match=r"preset: run 'nano' vs requested 'tiny'"):
+        train(_args(tmp_path, resume=True, preset="tiny"), text_model, caches, progress=False)
+    # a checkpoint from before config.json recorded train_args: the model config itself is compared
+    cfg = tmp_path / "run" / "checkpoint" / "config.json"
+    meta = json.loads(cfg.read_text())
+    del meta["train_args"]
+    cfg.write_text(json.dumps(meta))
     with pytest.raises(CheckpointMismatchError, match=r"n_layer: checkpoint 4 vs requested 6.*n_embd"):
         train(_args(tmp_path, resume=True, preset="tiny"), text_model, caches, progress=False)
 
@@ -113,7 +122,7 @@ def test_train_any_family_logs_its_aux_loss_and_acts_through_make_policy(tmp_pat
     assert summary["step"] == 8 and summary["aux_loss"] > 0 and 0 < summary["moe/router_entropy"]
     rows = (tmp_path / "run" / "train.csv").read_text().splitlines()
     assert any(",aux_loss," in r for r in rows) and any(",moe/load/7," in r for r in rows)
-    with pytest.raises(CheckpointMismatchError, match="holds a 'gato-moe' model"):
+    with pytest.raises(CheckpointMismatchError, match="model: run 'gato-moe' vs requested 'gato'"):
         train(_args(tmp_path, model="gato", resume=True), text_model, caches, progress=False)
     policy = make_policy(tmp_path / "run" / "checkpoint", "cartpole")
     assert isinstance(policy, GatoPolicy) and type(policy.model).__name__ == "MoETransformer"

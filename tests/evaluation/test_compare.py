@@ -53,3 +53,15 @@ def test_a_family_that_cannot_act_is_refused_with_the_way_it_is_measured(tmp_pat
 
     with pytest.raises(ConfigError, match="'limoe' cannot act.*bench_limoe"):
         _args(tmp_path, ["gato", "limoe"])
+
+
+def test_a_comparison_killed_while_training_resumes_that_training(tmp_path):
+    """A rerun finds the family's checkpoint and resumes it with the arguments it was started with, which
+    `train --resume`'s check of the run-defining arguments accepts."""
+    from gatosuite.tokenization import default_text_model
+
+    collect("cartpole", 2, tmp_path / "data", progress=False)
+    a, text, family_dir = _args(tmp_path, ["gato"]), default_text_model(4096), tmp_path / "cmp" / "gato"
+    first = compare_mod._train("gato", a, text, family_dir)
+    again = compare_mod._train("gato", a, text, family_dir)  # what compare() does after a kill
+    assert not first["resumed"] and again["resumed"] and again["step"] == first["step"] == 2
