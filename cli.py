@@ -13,7 +13,7 @@ from pathlib import Path
 import tyro
 
 from gatosuite.agent.runtime import default_device, default_precision
-from gatosuite.errors import RESUME_FIX, GatosuiteError, is_no_space
+from gatosuite.errors import INTERRUPTED_STATUS, RESUME_FIX, GatosuiteError, is_no_space
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco or dm_control
 
@@ -440,6 +440,12 @@ def main(argv: list[str] | None = None) -> None:
             raise
         where = f" while writing '{e.filename}'" if e.filename else ""
         raise SystemExit(f"error: no space left on device{where}; {RESUME_FIX}") from None
+    except KeyboardInterrupt:  # training handles Ctrl-C itself; elsewhere every finished piece is on disk
+        if os.environ.get("GATOSUITE_DEBUG"):
+            raise
+        print("error: interrupted (Ctrl-C); what was finished is kept: a collection continues with the same "
+              "command plus --resume, and any other command can be rerun", file=sys.stderr)
+        raise SystemExit(INTERRUPTED_STATUS) from None
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Errors the user can fix. The CLI prints any of them as one `error: ...` line and exits with status 2,
-with no traceback (set GATOSUITE_DEBUG=1 to see one). Each message says what was wrong and what to do.
+"""Errors the user can fix. The CLI prints any of them as one `error: ...` line and exits with status
+EXIT_STATUS (1), with no traceback (set GATOSUITE_DEBUG=1 to see one). Each message says what was wrong and what to do.
 
 Each class also derives from the built-in exception a caller would expect (ValueError, KeyError, ...), so
 code that catches those keeps working.
@@ -12,6 +12,13 @@ import errno
 import os
 from collections.abc import Iterator
 
+
+EXIT_STATUS = 1
+"""The exit status of a command stopped by a known error (what `SystemExit("error: ...")` gives); the CLI
+reference (docs/reference/cli.md) says the same, and a test checks both. tyro's own usage errors exit 2."""
+
+INTERRUPTED_STATUS = 130
+"""The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it."""
 
 class GatosuiteError(Exception):
     """Base class of every error whose message names the problem and the fix."""

@@ -5,10 +5,12 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from gatosuite.cli import main
+from gatosuite.errors import EXIT_STATUS
 from gatosuite.datasets import minari_store
 
 
@@ -109,6 +111,7 @@ def test_resume_with_another_config(run, tmp_path):
 def test_the_user_sees_one_line_and_no_traceback(tmp_path):
     out = subprocess.run([sys.executable, "-m", "gatosuite", "collect", "--task", "cartpole", "--episodes", "-3",
                           "--root", str(tmp_path)], capture_output=True, text=True, timeout=300)
-    assert out.returncode != 0
+    assert out.returncode == EXIT_STATUS == 1
+    assert f"exit status {EXIT_STATUS}" in (Path(__file__).resolve().parents[1] / "docs/reference/cli.md").read_text()
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert lines == ["error: --episodes and --workers must be at least 1 (got -3, 1)"], out.stderr

@@ -202,3 +202,17 @@ def test_collecting_into_a_full_disk_then_resuming(tmpfs):
     done = _cli(*cmd, "--resume")
     assert done.returncode == 0 and "halfcheetah: 40 episodes" in done.stdout, done.stderr
     assert "10 collected now" in done.stdout  # only the episodes no chunk held
+
+
+def test_ctrl_c_outside_training_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path):
+    import gatosuite.datasets.collect as collect_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(collect_module, "collect", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        main(["collect", "--task", "cartpole", "--episodes", "3", "--root", str(tmp_path)])
+    assert stop.value.code == 130
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted (Ctrl-C)") and "--resume" in lines[0]
