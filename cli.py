@@ -383,7 +383,8 @@ from gatosuite.agent.train import TrainArgs  # noqa: E402
 
 @dataclass
 class Train(TrainArgs):
-    """Train one Gato model on a mix of tasks (masked NLL on text and action tokens)."""
+    """Train one model on a mix of tasks (masked NLL on text and action tokens). The default recipe,
+    gatosuite-2026, learns continuous control; --recipe gato-2022 trains the Gato paper's plain recipe."""
 
     def __post_init__(self) -> None:
         """Validated in run(): tyro would turn an error raised while parsing into a box, not one line."""

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from gatosuite.agent.recipes import DEFAULT_RECIPE, get_recipe
 from gatosuite.agent.runtime import default_device, default_precision
 
 MIX = ["cartpole", "acrobot", "mountaincar-continuous", "inverted-pendulum", "dmc-cartpole-balance",
@@ -40,12 +41,12 @@ demo mix"). Discrete-action and BabyAI demonstrations are the plain expert's. No
 inverted-pendulum and dmc-point_mass-easy: tasks with perturbed starts (envs/perturb.py) are also collected
 from them, the cart anywhere in 80% of its rail and the point mass moving (see the demo's collection)."""
 
-TRAINING = dict(segment_steps=8, obs_norm=True, overrides=["value_input=token+value", "action_inputs=masked",
-                                                           "action_targets=hl-gauss", "continuous_decoding=mode-mean"])
-"""How the demo trains, beyond Gato's defaults; each change is measured in the README's ablation table
-(benchmarks/bench_ablation.py): packed 8-timestep segments, per-task observation standardization, value
-input embeddings, masked action inputs, HL-Gauss action targets, and acting with the mean of the predicted
-bins near their mode ('mode-mean': the plain mean falls between a bang-bang expert's two actions)."""
+TRAINING = get_recipe(DEFAULT_RECIPE).fields()
+"""How the demo trains: the default recipe, `gatosuite-2026` (agent/recipes.py), whose changes from Gato's
+plain recipe are each measured in the README's ablation table (benchmarks/bench_ablation.py): packed
+8-timestep segments, per-task observation standardization, value input embeddings, masked action inputs,
+HL-Gauss action targets, and acting with the mean of the predicted bins near their mode ('mode-mean': the
+plain mean falls between a bang-bang expert's two actions)."""
 
 MIX_WEIGHTS = {"inverted-pendulum": 2.0, "dmc-point_mass-easy": 2.0, "babyai-gotoredball": 2.0, "mw-reach": 2.0,
                "text-lm": 0.5, "babyai-captions": 0.5}

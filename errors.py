@@ -12,7 +12,6 @@ import errno
 import os
 from collections.abc import Iterator
 
-
 EXIT_STATUS = 1
 """The exit status of a command stopped by a known error (what `SystemExit("error: ...")` gives); the CLI
 reference (docs/reference/cli.md) says the same, and a test checks both. tyro's own usage errors exit 2."""

@@ -1,4 +1,9 @@
-"""`gatosuite train`: masked-NLL training of the Gato model on a mix of tasks.
+"""`gatosuite train`: masked-NLL training of a model of the zoo on a mix of tasks, by a named recipe.
+
+The recipe (agent/recipes.py) sets how windows are cut, how observations are tokenized and the model's
+input, target and decoding choices. The default, `gatosuite-2026`, is the recipe that learns continuous
+control; `--recipe gato-2022` trains the Gato paper's plain recipe. Flags given explicitly win over the
+recipe's values, and the values a run trains with are recorded in its checkpoint (train_args).
 
 AdamW with warmup + cosine decay, gradient clipping, autocast where the hardware makes bf16 fast
 (`--precision auto`, see `agent/runtime.py`), any device (`--device`), optional torch.compile, DDP under
@@ -21,10 +26,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
+import tyro
 from tqdm.auto import tqdm
 
 from gatosuite.datasets.cache import TokenCache
@@ -34,6 +40,7 @@ from gatosuite.errors import ConfigError, DataNotFoundError, RunExistsError
 from gatosuite.locks import exclusive
 from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
+from . import recipes
 from .batch import TokenBatch, collate_rows, token_tasks
 from .checkpoint import load_model, load_trainer_state, save_checkpoint
 from .families import ModelFamily, get_family
@@ -46,7 +53,7 @@ from .train_log import RunLog
 
 @dataclass
 class TrainArgs:
-    """Train one Gato model on a mix of tasks (`gatosuite train`)."""
+    """Train one model on a mix of tasks (`gatosuite train`), by a recipe (agent/recipes.py)."""
 
     tasks: str = "train"
     """Task selector (ids, tags, 'train'); env tasks need a collected dataset under --root."""
@@ -110,16 +117,22 @@ class TrainArgs:
     """Start from this checkpoint's weights (fine-tuning); its shape and tokenizer are kept."""
     val_fraction: float = 0.1
     """Share of each task's episodes held out for validation NLL; 0 trains on every episode."""
-    segment_steps: int | None = None
+    recipe: Annotated[tyro.conf.DisallowNone[str | None], tyro.conf.arg(help=recipes.help_text())] = None
+    """The training recipe (agent/recipes.py), whose values the three fields below take when left unset;
+    None: the default recipe, or with --resume / --init-from the checkpoint's own. After __post_init__ it
+    names the recipe the run started from, and the fields below hold the values it trains with."""
+    segment_steps: tyro.conf.DisallowNone[int | None] = None
     """Pack independent episode segments of at most this many timesteps into each window (positions
-    restart and attention stays within a segment); None fills each window with one segment (Gato). A
-    policy's context then holds at most this many timesteps, as in training."""
-    obs_norm: bool = False
+    restart and attention stays within a segment); 0 fills each window with one stretch of an episode
+    (Gato). A policy's context then holds at most this many timesteps, as in training. Unset: the
+    recipe's."""
+    obs_norm: tyro.conf.DisallowNone[bool | None] = None
     """Standardize each task's continuous observations with its dataset's mean and std before mu-law
     (tokenization/obs_stats.py); the statistics are recorded in the checkpoint for the policy. Off:
-    Gato's tokenization."""
+    Gato's tokenization. Unset: the recipe's."""
     overrides: list[str] = field(default_factory=list)
-    """Model config fields to change from the preset, as name=value (e.g. action_targets=hl-gauss)."""
+    """Model config fields to set, as name=value, over the recipe's: each replaces the recipe's override of
+    the same name (e.g. continuous_decoding=mean) and leaves the others."""
     prompt_prob: float = 0.25
     """Share of training windows that open with a demonstration of the same task (of the same variant, in a
     goal family, envs/hidden.py): Gato's prompt conditioning."""
@@ -146,6 +159,33 @@ class TrainArgs:
             raise ConfigError(f"--goal-start-prob is a probability in [0, 1], got {self.goal_start_prob}")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError(f"--minutes must be positive, got {self.minutes}")
+        if self.segment_steps is not None and self.segment_steps < 0:
+            raise ConfigError(f"--segment-steps must be >= 0 (0: one segment per window), got {self.segment_steps}")
+        self._resolve_recipe()
+
+    def _resolve_recipe(self) -> None:
+        """Fill the recipe's fields left unset, once, so that the checkpoint records the values the run trains
+        with. Resolving resolved args changes nothing (a copy made with `dataclasses.replace` stays equal)."""
+        base = None
+        source = self.out / "checkpoint" if self.resume else self.init_from
+        if self.recipe is None and source is not None and (Path(source) / "config.json").is_file():
+            from .checkpoint import read_config
+
+            base = recipes.recorded(read_config(Path(source)).get("train_args") or {})
+        if base is None:
+            recipe = recipes.get_recipe(self.recipe or recipes.DEFAULT_RECIPE)
+            base = {**recipe.fields(), "overrides": recipes.for_config(list(recipe.overrides),
+                                                                        get_family(self.model).config)}
+        self.recipe = base["recipe"]
+        self.segment_steps = base["segment_steps"] if self.segment_steps is None else self.segment_steps
+        self.obs_norm = base["obs_norm"] if self.obs_norm is None else self.obs_norm
+        self.overrides = recipes.merge_overrides(base["overrides"], self.overrides)
+
+    @property
+    def segment_length(self) -> int | None:
+        """segment_steps as the sampler and a checkpoint's config.json take it: None for one segment per
+        window."""
+        return self.segment_steps or None
 
 
 def parse_task_weights(items: list[str], tasks: list[str]) -> dict[str, float]:
@@ -324,18 +364,18 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     weights = parse_task_weights(args.task_weights, list(caches))
     sampler = MixedSampler(caches, weights, window=args.window, seed=args.seed, allow_heldout=args.allow_heldout,
                            split="train" if args.val_fraction > 0 else "all", val_fraction=args.val_fraction,
-                           segment_steps=args.segment_steps, prompt_prob=args.prompt_prob,
+                           segment_steps=args.segment_length, prompt_prob=args.prompt_prob,
                            prompt_mode=args.prompt_mode, goal_start_prob=args.goal_start_prob)
     val = MixedSampler(caches, window=args.window, seed=args.seed + 1, allow_heldout=args.allow_heldout,
                        split="val", prompt_prob=0.0, val_fraction=args.val_fraction,
-                       segment_steps=args.segment_steps) if args.val_fraction else None
+                       segment_steps=args.segment_length) if args.val_fraction else None
     goal_caches = {t: c for t, c in caches.items() if getattr(c, "variants", None) is not None}
     val_goals = {}
     if goal_caches and args.val_fraction:  # the same validation episodes with and without a prompt of their goal
         val_goals = {f"_{p}": MixedSampler(goal_caches, window=args.window, seed=args.seed + 2, split="val",
                                            prompt_prob=1.0 if p == "prompted" else 0.0,
                                            prompt_mode=evaluation_prompt_mode(args.prompt_mode),
-                                           val_fraction=args.val_fraction, segment_steps=args.segment_steps,
+                                           val_fraction=args.val_fraction, segment_steps=args.segment_length,
                                            allow_heldout=args.allow_heldout, prompts_from_all=True,
                                            mask_prompt=True)
                      for p in ("prompted", "unprompted")}
@@ -550,6 +590,6 @@ def _save(ckpt: Path, run: _Run, text_model: TextModel, args: TrainArgs, kinds: 
         state["cuda_rng"] = torch.cuda.get_rng_state(run.rt.device)
     save_checkpoint(ckpt, run.model, text_model, {"train_args": {k: str(v) for k, v in asdict(args).items()},
                                                   "tasks": run.sampler.tasks, "modalities": kinds,
-                                                  "segment_steps": args.segment_steps, "obs_stats": obs_stats,
+                                                  "segment_steps": args.segment_length, "obs_stats": obs_stats,
                                                   "schedule_steps": run.total, "runtime": run.rt.to_dict()},
                     state)

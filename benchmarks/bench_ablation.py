@@ -2,7 +2,8 @@
 
 Each configuration trains Gato `nano` on each task alone for the same number of steps, on the same
 episodes, and is scored on the same 10 evaluation seeds (the ladder's second rung, `bench_learning.py`).
-Configurations are cumulative: each adds one change to the one before it.
+Configurations are cumulative: the first is Gato's plain recipe (`gato-2022`, agent/recipes.py), each
+adds one change to the one before it, and the last is the default recipe (`gatosuite-2026`).
 
     python benchmarks/bench_ablation.py --tasks inverted-pendulum,dmc-point_mass-easy --steps 600
 
@@ -18,10 +19,11 @@ from pathlib import Path
 
 from bench_learning import RESULTS, SEEDS, rung_gato
 
+from gatosuite.agent.recipes import GATO_2022, merge_overrides
 from gatosuite.agent.runtime import resolve
 
 _CHANGES: list[tuple[str, dict]] = [
-    ("gato", {}),
+    (GATO_2022.name, GATO_2022.fields()),
     ("+ packed 8-step segments", {"segment_steps": 8}),
     ("+ obs standardization", {"obs_norm": True}),
     ("+ value input", {"overrides": ["value_input=token+value"]}),
@@ -30,15 +32,18 @@ _CHANGES: list[tuple[str, dict]] = [
     ("+ mean decoding", {"overrides": ["continuous_decoding=mean"]}),
     ("mode-mean decoding", {"overrides": ["continuous_decoding=mode-mean"]}),
 ]
-"""The last configuration is the demo's (demo.TRAINING); a change to a field already set replaces it."""
+"""The first configuration is Gato's plain recipe (`gato-2022`) and the last the default recipe
+(`gatosuite-2026`, what the demo trains; tests/test_bench_ablation.py checks it); an override of a field
+already set replaces it."""
+
+RENAMED = {GATO_2022.name: "gato"}
+"""Rows stored in results/ablation.json under an earlier name of the same configuration."""
 
 
 def _cumulative() -> dict[str, dict]:
-    out, acc = {}, {"overrides": []}
+    out, acc = {}, {}
     for name, change in _CHANGES:
-        new = change.get("overrides", [])
-        kept = [o for o in acc["overrides"] if o.split("=")[0] not in {n.split("=")[0] for n in new}]
-        acc = {**acc, **{k: v for k, v in change.items() if k != "overrides"}, "overrides": kept + new}
+        acc = {**acc, **change, "overrides": merge_overrides(acc.get("overrides", []), change.get("overrides", []))}
         out[name] = acc
     return out
 
@@ -73,6 +78,9 @@ def main() -> None:
     path = RESULTS / "ablation.json"
     store = json.loads(path.read_text()) if path.is_file() else {}
     run = store.setdefault(a.label, {"settings": {}, "results": {}})
+    for name, old in RENAMED.items():
+        if old in run["results"] and name not in run["results"]:
+            run["results"][name] = run["results"].pop(old)
     run["settings"].update({"steps": a.steps, "episodes": a.episodes, "noise": noise, "seeds": SEEDS,
                             "configs": {n: CONFIGS[n] for n in names}, "runtime": rt.to_dict(),
                             "date": time.strftime("%Y-%m-%d")})

@@ -8,8 +8,11 @@ with the expert-normalized score measured at several points of training, the ste
 to first reach 0.5, and the final score. Where a task's score is lost shows which rung fails it: the data
 (rung 1), tokenization, objective and optimisation (rung 2), or interference between tasks (rung 3).
 
-    python benchmarks/bench_learning.py --label before          # all rungs (about an hour on 2 cores)
+    python benchmarks/bench_learning.py --label before --recipe gato-2022   # all rungs (about an hour on 2 cores)
     python benchmarks/bench_learning.py --label after --rungs single --tasks inverted-pendulum
+
+The Gato rungs train the default recipe (`gatosuite-2026`, agent/recipes.py) unless --recipe names another;
+the label 'before' in results/learning.json was Gato's plain recipe (`gato-2022`), 'after' the default.
 
 Results merge into benchmarks/results/learning.json under the label (finished entries are kept unless
 --force), and benchmarks/results/learning-<label>.png is redrawn from them.
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gatosuite.agent.recipes import DEFAULT_RECIPE, RECIPES
 from gatosuite.agent.runtime import resolve
 from gatosuite.demo import EPISODES, MIX, NOISE
 from gatosuite.evaluation.scores import normalize_task
@@ -131,6 +135,7 @@ def main() -> None:
     ap.add_argument("--mlp-steps", type=int, default=2000)
     ap.add_argument("--single-steps", type=int, default=600)
     ap.add_argument("--mix-steps", type=int, default=2000)
+    ap.add_argument("--recipe", default=DEFAULT_RECIPE, choices=list(RECIPES), help="training recipe of the Gato rungs")
     ap.add_argument("--gato-flags", default="{}", help="JSON of extra TrainArgs fields for the Gato rungs")
     ap.add_argument("--noise", default=None, help="JSON {task: p} of collection noise; default: the demo's")
     ap.add_argument("--segment-steps", type=int, default=None, help="TrainArgs.segment_steps of the Gato rungs")
@@ -140,7 +145,7 @@ def main() -> None:
     from gatosuite.tokenization import default_text_model
 
     rt = resolve()
-    tasks, rungs, extra = a.tasks.split(","), a.rungs.split(","), json.loads(a.gato_flags)
+    tasks, rungs, extra = a.tasks.split(","), a.rungs.split(","), {"recipe": a.recipe, **json.loads(a.gato_flags)}
     noise = json.loads(a.noise) if a.noise else NOISE
     episodes = {} if a.episodes_fixed else EPISODES
     if a.segment_steps:

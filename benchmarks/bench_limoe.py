@@ -41,7 +41,8 @@ def train_run(a: argparse.Namespace, out: Path, overrides: list[str]) -> dict[st
                      preset="nano", window=240, batch_size=a.batch_size, steps=a.steps, lr=a.lr,
                      warmup=min(100, a.steps // 10),
                      val_fraction=0.1, val_every=max(1, a.steps // 5), log_every=50, ckpt_every=10**9,
-                     task_weights=["babyai-captions=3"], overrides=overrides)
+                     task_weights=["babyai-captions=3"], overrides=overrides,
+                     recipe="gato-2022")  # as results/limoe.json was measured: one window per row
     summary = train(args, progress=True)
     return {k: v for k, v in summary.items() if isinstance(v, (int, float, str)) and not k.startswith("limoe/load")}
 

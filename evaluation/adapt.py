@@ -28,7 +28,7 @@ def adapt_to_demonstrations(checkpoint: Path, cfg: Any, text: TextModel, task_id
                      warmup=max(1, steps // 10), lr=1e-3, val_fraction=0.0, log_every=steps,
                      ckpt_every=10**9, allow_heldout=[task_id], seed=s.seed, device=s.device,
                      precision=s.precision, init_from=checkpoint if finetune else None,
-                     segment_steps=segment_steps)
+                     segment_steps=segment_steps or 0)  # the checkpoint's (0: one window per row), not a recipe's
     train(args, text, {task_id: EpisodeSubset(cache, list(range(k)))}, progress=False,
           cfg=None if finetune else cfg)
     return out / "checkpoint"

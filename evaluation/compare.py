@@ -2,9 +2,10 @@
 
 For each family (agent/families.py), in order:
 
-1. train its preset on the same task mix, with the same windows, batch, seed and training recipe, for the
-   same wall-clock budget (`--minutes`; tokens seen are reported) or the same number of tokens
-   (`--tokens`);
+1. train its preset on the same task mix, with the same windows, batch, seed and training recipe
+   (`--recipe`, agent/recipes.py: by default `gatosuite-2026`, the recipe that learns continuous control;
+   `gato-2022` for the Gato paper's), for the same wall-clock budget (`--minutes`; tokens seen are
+   reported) or the same number of tokens (`--tokens`);
 2. measure validation NLL on held-out episodes, per target modality and per domain, on the same windows
    for every family (a fixed sampler seed);
 3. roll it out on the mix's environment tasks (expert-normalized score per domain, 95% CIs). Each family is
@@ -37,6 +38,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from gatosuite.agent.recipes import DEFAULT_RECIPE, GATOSUITE_2026, get_recipe
 from gatosuite.agent.runtime import default_device, default_precision
 from gatosuite.errors import ConfigError
 
@@ -76,6 +78,9 @@ class CompareArgs:
     """Held-out task of the few-shot columns (k = 1); empty: none."""
     fewshot_steps: int = 100
     """Steps of few-shot fine-tuning and of the scratch baseline."""
+    recipe: str = DEFAULT_RECIPE
+    """Training recipe of every family (agent/recipes.py): gatosuite-2026 (the recipe that learns continuous
+    control) or gato-2022 (the Gato paper's plain recipe)."""
     watts_per_core: float = 10.0
     """Assumed power of one busy CPU core for the energy estimate (not measured: see the module docstring)."""
     device: str = field(default_factory=default_device)
@@ -86,6 +91,7 @@ class CompareArgs:
     def __post_init__(self) -> None:
         if not self.models:
             raise ConfigError("--models needs at least one model family")
+        get_recipe(self.recipe)
         from gatosuite.agent.families import get_family
 
         for name in self.models:
@@ -146,7 +152,6 @@ def validation_nll(checkpoint: Path, caches: dict[str, Any], a: CompareArgs, tex
 
 def _train(name: str, a: CompareArgs, text, family_dir: Path) -> dict[str, Any]:
     from gatosuite.agent.train import TrainArgs, train
-    from gatosuite.demo import TRAINING
 
     ckpt = family_dir / "train" / "checkpoint"
     resume = ckpt.is_dir()  # a comparison killed during this family's training continues it
@@ -158,7 +163,7 @@ def _train(name: str, a: CompareArgs, text, family_dir: Path) -> dict[str, Any]:
     args = TrainArgs(tasks=a.tasks, root=a.root, out=family_dir / "train", model=name, preset=a.preset,
                      window=a.window, batch_size=a.batch_size, seed=a.seed, device=a.device, precision=a.precision,
                      warmup=100 if a.tokens is None else max(1, budget["steps"] // 10), val_every=0, log_every=25,
-                     ckpt_every=250, resume=resume, **budget, **TRAINING)
+                     ckpt_every=250, resume=resume, recipe=a.recipe, **budget)
     cpu0 = _cpu_seconds()
     summary = train(args, text, progress=True)
     summary["cpu_seconds"] = _cpu_seconds() - cpu0
@@ -224,13 +229,15 @@ def compare(a: CompareArgs) -> Path:
     path = out / "compare.json"
     store = json.loads(path.read_text()) if path.is_file() else {}
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(a).items() if k not in ("models", "out")}
+    if store.get("settings") is not None and "recipe" not in store["settings"]:
+        store["settings"]["recipe"] = GATOSUITE_2026.name  # comparisons before recipes trained the demo's values
     if store.get("settings") not in (None, settings):
         raise ConfigError(f"'{path}' holds a comparison with other settings; pass the same ones to resume it, "
                           "or another --out")
     store["settings"] = settings
     rows: dict[str, Any] = store.setdefault("models", {})
     text = default_text_model(4096)
-    caches = load_caches(TrainArgs(tasks=a.tasks, root=a.root, obs_norm=True), text)
+    caches = load_caches(TrainArgs(tasks=a.tasks, root=a.root, recipe=a.recipe), text)
     for name in tqdm(a.models, desc="compare", unit="model"):
         if name in rows:  # finished in an earlier (killed) run
             continue

@@ -1,16 +1,24 @@
-"""The ablation benchmark's last cumulative configuration is exactly how the demo trains, so the README's
-ablation table ends at the demo's configuration."""
+"""The ablation benchmark starts from Gato's plain recipe (`gato-2022`) and its last cumulative configuration
+trains exactly the default recipe (what `gatosuite train` and the demo train), so the README's ablation
+table runs from the one to the other."""
 
 import importlib.util
 import sys
 from pathlib import Path
 
-from gatosuite.demo import TRAINING
+from gatosuite.agent.recipes import DEFAULT_RECIPE, GATO_2022
+from gatosuite.agent.train import TrainArgs
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+RESOLVED = ("segment_steps", "obs_norm", "overrides")
 
 
-def test_the_last_ablation_configuration_is_the_demos():
+def _resolved(**fields) -> dict:
+    a = TrainArgs(**fields)
+    return {k: sorted(v) if k == "overrides" else v for k, v in ((k, getattr(a, k)) for k in RESOLVED)}
+
+
+def test_the_ablation_runs_from_gato_2022_to_the_default_recipe():
     sys.path.insert(0, str(BENCH))
     try:
         spec = importlib.util.spec_from_file_location("bench_ablation", BENCH / "bench_ablation.py")
@@ -19,8 +27,7 @@ def test_the_last_ablation_configuration_is_the_demos():
     finally:
         sys.path.remove(str(BENCH))
     names = [n for n in mod.CONFIGS if not n.startswith("demo,")]
-    last = mod.CONFIGS[names[-1]]
-    assert mod.CONFIGS[names[0]] == {"overrides": []}  # the first is Gato's defaults
-    assert sorted(last["overrides"]) == sorted(TRAINING["overrides"])
-    assert {k: v for k, v in last.items() if k != "overrides"} == \
-        {k: v for k, v in TRAINING.items() if k != "overrides"}
+    assert names[0] == "gato-2022" and mod.CONFIGS[names[0]] == GATO_2022.fields()
+    assert _resolved(**mod.CONFIGS[names[0]]) == _resolved(recipe="gato-2022")
+    assert _resolved(**mod.CONFIGS[names[-1]]) == _resolved(recipe=DEFAULT_RECIPE) == _resolved()
+    assert _resolved(**mod.CONFIGS[names[-2]]) != _resolved()  # one row before, one change is missing

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gatosuite.cli import main
-from gatosuite.errors import EXIT_STATUS
 from gatosuite.datasets import minari_store
+from gatosuite.errors import EXIT_STATUS
 
 
 def _error(argv: list[str]) -> str:

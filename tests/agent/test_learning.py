@@ -19,7 +19,7 @@ from gatosuite.evaluation.scores import normalize_task
 def test_nano_learns_cartpole_in_400_steps(tmp_path, text_model):
     collect("cartpole", 200, tmp_path, noise=0.2, progress=False)
     args = TrainArgs(tasks="cartpole", root=tmp_path, out=tmp_path / "run", preset="nano", window=120,
-                     batch_size=16, steps=400, val_every=0, log_every=50)
+                     batch_size=16, steps=400, val_every=0, log_every=50, recipe="gato-2022")  # as measured
     summary = train(args, text_model, progress=False)
     assert summary["step"] == 400
     policy = GatoPolicy(tmp_path / "run" / "checkpoint", "cartpole")

@@ -21,7 +21,10 @@ def test_contact_sheet_shows_each_videos_middle_frame_under_its_label(tmp_path):
     sheet = imageio.imread(out)
     band = 18
     assert sheet.shape == (2 * (band + 40), 2 * 40, 3)  # 3 tiles in 2 columns: the fourth place is blank
-    tile = lambda r, c: sheet[r * (band + 40) + band + 10:(r + 1) * (band + 40) - 10, c * 40 + 10:(c + 1) * 40 - 10]
+
+    def tile(r, c):  # the middle of the tile in row r, column c, below its label band
+        return sheet[r * (band + 40) + band + 10:(r + 1) * (band + 40) - 10, c * 40 + 10:(c + 1) * 40 - 10]
+
     assert np.argmax(tile(0, 0).mean(axis=(0, 1))) == 0  # red
     assert np.argmax(tile(0, 1).mean(axis=(0, 1))) == 1  # green
     assert np.argmax(tile(1, 0).mean(axis=(0, 1))) == 1  # the middle of c is green, not its first frames' blue
