@@ -430,7 +430,7 @@ def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[np.n
     total.backward()
     norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), args.grad_clip)
     if not is_finite(total, norm):  # before the step: NaN weights never reach a checkpoint (agent/nonfinite.py)
-        raise non_finite_error(run.step + 1, total, norm, token_tasks, lr_at(run.step, args, run.total),
+        raise non_finite_error(run.step + 1, total, norm, tasks, lr_at(run.step, args, run.total),
                                args.out / "checkpoint")
     run.opt.step()
     run.step += 1

@@ -220,9 +220,11 @@ def test_resume_check_is_generic_and_documents_its_allow_list(tmp_path):
     assert differences(recorded, TrainArgs(tasks="acrobot,cartpole").__dict__) == {}  # the same selection
     assert differences(recorded, TrainArgs(tasks="cartpole,acrobot", stop_at=3, minutes=2.0).__dict__) == {}
     # a field added to TrainArgs after the checkpoint was written is not compared; a new one that is is
-    requested = {**TrainArgs(tasks="cartpole,acrobot").__dict__, "recipe": "gato-2022"}
+    requested = {**TrainArgs(tasks="cartpole,acrobot").__dict__, "added_later": "x"}
     assert differences(recorded, requested) == {}
-    assert differences({**recorded, "recipe": "learns"}, requested) == {"recipe": ("learns", "gato-2022")}
+    assert differences({**recorded, "added_later": "y"}, requested) == {"added_later": ("y", "x")}
+    gato_2022 = TrainArgs(tasks="cartpole,acrobot", recipe="gato-2022").__dict__
+    assert "recipe" in differences(recorded, gato_2022)  # the recipe defines the run
     assert all(isinstance(why, str) and why for why in RESUMABLE.values())
     assert set(RESUMABLE) <= set(TrainArgs.__dataclass_fields__)
 
