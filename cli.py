@@ -12,7 +12,7 @@ from pathlib import Path
 
 import tyro
 
-from gatosuite.agent.runtime import default_device, default_precision
+from gatosuite.agent.defaults import default_device, default_precision
 from gatosuite.errors import INTERRUPTED_STATUS, RESUME_FIX, GatosuiteError, is_no_space
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco or dm_control
@@ -378,7 +378,7 @@ class ReferenceScores:
                   f"met {row['bar_met']}", flush=True)
 
 
-from gatosuite.agent.train import TrainArgs  # noqa: E402
+from gatosuite.agent.train_args import TrainArgs  # noqa: E402
 
 
 @dataclass
@@ -397,7 +397,7 @@ class Train(TrainArgs):
         print(f"trained to step {summary['step']}; checkpoint in {self.out / 'checkpoint'}")
 
 
-from gatosuite.evaluation.compare import CompareArgs  # noqa: E402
+from gatosuite.evaluation.compare_args import CompareArgs  # noqa: E402
 
 
 @dataclass

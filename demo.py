@@ -21,12 +21,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from tqdm.auto import tqdm
 
+from gatosuite.agent.defaults import default_device, default_precision
 from gatosuite.agent.recipes import DEFAULT_RECIPE, get_recipe
-from gatosuite.agent.runtime import default_device, default_precision
+
+if TYPE_CHECKING:  # torch loads only when the demo runs: `gatosuite --help` imports this module
+    import torch
 
 MIX = ["cartpole", "acrobot", "mountaincar-continuous", "inverted-pendulum", "dmc-cartpole-balance",
        "dmc-point_mass-easy", "mw-reach", "babyai-gotoredball"]
@@ -141,11 +144,17 @@ class DemoArgs:
             self.out = Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if self.quick else ''}"
 
 
-@torch.no_grad()
 def step_seconds(model: torch.nn.Module, text, task_id: str, envs: int, rt) -> tuple[float, int]:
     """Measured seconds of one batched policy step (all model passes of one action for `envs` envs, and
     the envs' own step) on the real task, with the model as it is now; and the task's episode cap. The
     model's train/eval mode is restored, and no global random stream is drawn from."""
+    import torch
+
+    with torch.no_grad():
+        return _step_seconds(model, text, task_id, envs, rt)
+
+
+def _step_seconds(model: torch.nn.Module, text, task_id: str, envs: int, rt) -> tuple[float, int]:
     from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
     from gatosuite.agent.factory import policy_from_model

@@ -38,8 +38,8 @@ import torch
 
 from gatosuite.errors import ConfigError
 
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16")
+from .defaults import DEVICES, PRECISIONS, default_device, default_precision  # noqa: F401  (re-exported)
+
 BF16_MARGIN = 0.9
 """bf16 is chosen on a CPU only when it takes under 90% of fp32's time: a tie is not worth the
 rounding."""
@@ -70,14 +70,6 @@ class Runtime:
 
     def describe(self) -> str:
         return f"device {self.device}, precision {self.precision} ({self.reason})"
-
-
-def default_device() -> str:
-    return os.environ.get("GATOSUITE_DEVICE", "auto")
-
-
-def default_precision() -> str:
-    return os.environ.get("GATOSUITE_PRECISION", "auto")
 
 
 def resolve_device(name: str = "auto") -> torch.device:

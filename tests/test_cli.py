@@ -123,3 +123,17 @@ def test_goal_family_flags_are_named_for_goal_families(command, new, old, capsys
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert new in out and old not in out
+
+
+HEAVY = ("torch", "mujoco", "dm_control", "metaworld", "minigrid", "shimmy", "minari", "pygame")
+"""torch and the simulators: a command that only prints must not wait for them to load."""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["tasks"], ["train", "--help"], ["demo", "--help"]])
+def test_printing_commands_import_neither_torch_nor_a_simulator(argv):
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "gatosuite", *argv], capture_output=True,
+                         text=True, check=True)
+    imported = {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert "gatosuite.cli" in imported  # the measurement saw the command's own imports
+    heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY)
+    assert not heavy, heavy

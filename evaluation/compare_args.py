@@ -1,0 +1,71 @@
+"""The arguments of `gatosuite compare` (`CompareArgs`), apart from the comparison itself so that the
+command line can print --help without importing torch or the simulators. evaluation/compare.py runs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gatosuite.agent.defaults import default_device, default_precision
+from gatosuite.agent.recipes import DEFAULT_RECIPE, get_recipe
+from gatosuite.errors import ConfigError
+
+DEFAULT_TASKS = ("cartpole,acrobot,mountaincar-continuous,inverted-pendulum,dmc-cartpole-balance,"
+                 "dmc-point_mass-easy,mw-reach,babyai-gotoredball,text-lm,babyai-captions")
+
+
+@dataclass
+class CompareArgs:
+    """Train and evaluate several model families on the same data, seeds and budget."""
+
+    models: list[str] = field(default_factory=lambda: ["gato", "gato-moe"])
+    """Model families to compare (agent/families.py)."""
+    tasks: str = DEFAULT_TASKS
+    """The training mix (collected under --root; the demo's mix by default, see `gatosuite demo`)."""
+    root: Path = Path("data/demo")
+    """Where the mix's datasets and token caches are."""
+    out: Path = Path("runs/compare")
+    """Output folder: one subfolder per family, compare.json, compare.md, compare.html."""
+    preset: str = "nano"
+    """Preset of every family (each family has a nano sized for a CPU)."""
+    minutes: float = 5.0
+    """Training wall-clock per family (the schedule is fitted to it); ignored with --tokens."""
+    tokens: int | None = None
+    """Train every family on this many tokens instead of for --minutes (equal data, not equal time)."""
+    window: int = 240
+    """Tokens per window."""
+    batch_size: int = 16
+    """Windows per step."""
+    seed: int = 0
+    """Seed of weights and sampling, the same for every family."""
+    eval_episodes: int = 5
+    """Evaluation episodes per environment task (seeds 1000 onward)."""
+    val_batches: int = 8
+    """Validation batches for the NLL columns (the same windows for every family)."""
+    fewshot: str = "dmc-cartpole-swingup"
+    """Held-out task of the few-shot columns (k = 1); empty: none."""
+    fewshot_steps: int = 100
+    """Steps of few-shot fine-tuning and of the scratch baseline."""
+    recipe: str = DEFAULT_RECIPE
+    """Training recipe of every family (agent/recipes.py): gatosuite-2026 (the recipe that learns continuous
+    control) or gato-2022 (the Gato paper's plain recipe)."""
+    watts_per_core: float = 10.0
+    """Assumed power of one busy CPU core for the energy estimate (not measured: see the module docstring)."""
+    device: str = field(default_factory=default_device)
+    """auto, cpu or cuda."""
+    precision: str = field(default_factory=default_precision)
+    """auto, fp32 or bf16."""
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("--models needs at least one model family")
+        get_recipe(self.recipe)
+        from gatosuite.agent.families import get_family
+
+        for name in self.models:
+            if not get_family(name).can_act:
+                raise ConfigError(f"'{name}' cannot act, so it has no policy scores or next-token NLL to put in this "
+                                  f"table; leave it out of --models (benchmarks/bench_limoe.py measures it)")
+        if self.tokens is not None and self.tokens < self.batch_size * self.window:
+            raise ConfigError(f"--tokens {self.tokens} is less than one step ({self.batch_size} x {self.window})")
