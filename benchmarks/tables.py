@@ -102,10 +102,11 @@ def zoo_table() -> str:
             row("validation NLL: continuous actions / discrete actions / text", nll),
             row(f"expert-normalized score, mean over {next(iter(models.values()))['score']['overall']['n_tasks']} "
                 f"tasks [95% CI], {data['settings']['eval_episodes']} episodes each", score),
+            row("IQM over tasks", lambda m: f"{m['score']['overall']['iqm']:.2f}"),
             row(f"few-shot {data['settings']['fewshot']} k=1: zero-shot / fine-tune / scratch", fewshot)]
     rec = data.get("recorded", {})
-    caption = (f"_{rec.get('date', '')}: {rec.get('machine', '')}. {data['settings']['minutes']:g} minutes of "
-               f"training per family on the demo's data. Command: `{rec.get('command', '')}`._")
+    caption = (f"_{rec['date']}: {rec['machine']}. {data['settings']['minutes']:g} minutes of training per "
+               f"family on the demo's data, one training run each. Command: `{rec['command']}`._")
     return caption + "\n\n" + _md([""] + [m["model"] for m in models.values()], rows)
 
 
@@ -186,6 +187,16 @@ def collection_speed_table() -> str:
                                    "collect, 2 workers", "overhead vs raw + expert"], rows)
 
 
+def recipes_table() -> str:
+    """The training recipes and what each sets (agent/recipes.py)."""
+    from gatosuite.agent.recipes import DEFAULT_RECIPE, RECIPES
+
+    rows = [[f"`{r.name}`" + (" (default)" if r.name == DEFAULT_RECIPE else ""), r.summary,
+             f"`--segment-steps {r.segment_steps}`" + (" `--obs-norm`" if r.obs_norm else "") + "; "
+             + ", ".join(f"`{o}`" for o in r.overrides)] for r in RECIPES.values()]
+    return _md(["`--recipe`", "what it is", "what it sets"], rows)
+
+
 def cli_commands_table() -> str:
     """The `gatosuite` subcommands and the first line of each one's docstring (cli.py)."""
     from gatosuite.cli import COMMANDS
@@ -199,6 +210,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "reference-scores": reference_scores_table, "model-families": model_families_table,
     "training-speed": training_speed_table, "tokenizer-speed": tokenizer_speed_table,
     "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
+    "recipes": recipes_table,
 }
 
 
