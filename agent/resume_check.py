@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import CONFIG_FILE, CheckpointMismatchError, read_config
+from . import recipes
+from .checkpoint import CONFIG_FILE, CheckpointMismatchError, read_config, train_args_of
 
 RESUMABLE: dict[str, str] = {
     "resume": "continuing is what --resume asks for",
@@ -49,8 +50,18 @@ def _tasks(selector: str) -> str:
         return selector
 
 
+def _as_resolved(recorded: dict[str, str]) -> dict[str, str]:
+    """The recorded recipe fields as TrainArgs holds them once resolved: a run from before recipes recorded
+    one segment per window as 'None', which is 0 now (agent/recipes.py:recorded reads both)."""
+    if "segment_steps" not in recorded:
+        return recorded
+    values = recipes.recorded(recorded)
+    return {**recorded, **{k: str(v) for k, v in values.items() if k in recorded}}
+
+
 def differences(recorded: dict[str, str], requested: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """{field: (run's value, requested value)} of the run-defining fields that differ."""
+    recorded = _as_resolved(recorded)
     out = {}
     for name, value in requested.items():
         if name in RESUMABLE or name not in recorded:
@@ -72,7 +83,7 @@ def check_resume(args: Any, text_fingerprint: str | None) -> None:
     if not (ckpt / CONFIG_FILE).is_file():
         return
     meta = read_config(ckpt)
-    diff = differences(meta.get("train_args", {}), asdict(args))
+    diff = differences(train_args_of(meta), asdict(args))
     parts = [f"{k}: run {a!r} vs requested {b!r}" for k, (a, b) in sorted(diff.items())]
     if "steps" in diff:
         length = meta.get("schedule_steps", diff["steps"][0])

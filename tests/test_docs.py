@@ -80,3 +80,38 @@ def test_the_site_builds_with_strict_links(tmp_path):
                          capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert (tmp_path / "site" / "reference" / "faults" / "index.html").is_file()
+
+
+def _run_python_blocks(page: Path, cwd: Path, replace: dict[str, str] | None = None) -> str:
+    """Run a page's ```python blocks, in order, as one script in a fresh process in `cwd`; its stdout."""
+    code = "\n".join(PYTHON_BLOCK.findall(page.read_text()))
+    for old, new in (replace or {}).items():
+        assert old in code, f"{page.name} no longer holds {old!r}"
+        code = code.replace(old, new)
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "MUJOCO_GL": "egl"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_acts_in_gymnasium(tmp_path, text_model):
+    from gatosuite.agent.train import TrainArgs, train
+    from gatosuite.datasets.collect import collect
+
+    collect("cartpole", 6, tmp_path, noise=0.2, progress=False)
+    train(TrainArgs(tasks="cartpole", root=tmp_path, out=tmp_path / "run", window=60, batch_size=4, steps=3,
+                    val_every=0), text_model, progress=False)
+    example = README.read_text().split("<!-- example:python -->")[1].split("<!-- /example -->")[0]
+    page = tmp_path / "example.md"
+    page.write_text(example)
+    out = _run_python_blocks(page, tmp_path, {"runs/cartpole/checkpoint": str(tmp_path / "run" / "checkpoint")})
+    returns = [float(x) for line in out.splitlines() if line.startswith("returns:")
+               for x in line.split(":", 1)[1].strip(" []").split()]
+    assert returns and all(r >= 1 for r in returns)  # finished CartPole episodes, each at least one step long
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("guide", ["adding-a-task.md", "adding-a-model-family.md"])
+def test_a_guides_code_runs(tmp_path, guide):
+    _run_python_blocks(REPO / "docs" / "guides" / guide, tmp_path)
