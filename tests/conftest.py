@@ -32,3 +32,17 @@ def text_model():
     extra = ["the quick brown fox jumps over the lazy dog", "Return the number of items in the list.",
              "what colour is the box?", "a red ball and a grey key"] * 20
     return train_text_model(list(suite_texts()) + extra, vocab_size=400)
+
+
+UNIT_TIER_METAWORLD = "mw-reach"
+"""Building a Meta-World env takes about a second, against milliseconds for the other suites: the unit tier
+(`make test-fast`, `-m "not slow"`) runs each env test parameterized over tasks on this one Meta-World task
+and leaves the others to `make test`."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(item, "callspec", None)
+        task = params.params.get("task_id") if params else None
+        if isinstance(task, str) and task.startswith("mw-") and task != UNIT_TIER_METAWORLD:
+            item.add_marker(pytest.mark.slow)

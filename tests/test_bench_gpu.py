@@ -12,6 +12,7 @@ import torch
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gpu.py"
 
 
+@pytest.mark.slow
 def test_without_a_gpu_it_says_so_and_measures_nothing():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
@@ -19,6 +20,7 @@ def test_without_a_gpu_it_says_so_and_measures_nothing():
     assert out.returncode == 0 and "torch sees no CUDA GPU" in out.stdout and "Skipped." in out.stdout
 
 
+@pytest.mark.slow
 def test_smoke_run_on_the_cpu(tmp_path):
     out = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--work", str(tmp_path)], capture_output=True,
                          text=True, timeout=600)

@@ -57,6 +57,7 @@ def test_tasks_table(capsys):
     assert "inverted-double-pendulum" in out and "cartpole " not in out
 
 
+@pytest.mark.slow
 def test_collect_command(tmp_path, capsys):
     main(["collect", "--task", "babyai-gotoredball", "--episodes", "2", "--root", str(tmp_path)])
     assert "babyai-gotoredball: 2 episodes" in capsys.readouterr().out
@@ -77,6 +78,7 @@ def test_reference_scores_command(tmp_path, capsys):
     assert row["expert"] == 1.0 and row["episodes"] == 3 and 0.0 <= row["random"] <= 1.0
 
 
+@pytest.mark.slow
 def test_train_expert_command(tmp_path):
     from gatosuite.envs import make_raw_env
     from gatosuite.envs.experts.learned import LearnedExpert
@@ -90,6 +92,7 @@ def test_train_expert_command(tmp_path):
     assert env.action_space.contains(action)
 
 
+@pytest.mark.slow
 def test_train_command(tmp_path, capsys):
     main(["collect", "--task", "babyai-gotoredball", "--episodes", "3", "--root", str(tmp_path)])
     main(["train", "--tasks", "babyai-gotoredball", "--root", str(tmp_path), "--out", str(tmp_path / "run"),

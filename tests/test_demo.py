@@ -3,9 +3,12 @@ eval_info.json, figures, videos and both reports."""
 
 import json
 
+import pytest
+
 from gatosuite.cli import main
 
 
+@pytest.mark.slow
 def test_quick_demo_writes_the_whole_report(tmp_path, capsys):
     out = tmp_path / "run"
     main(["demo", "--quick", "--out", str(out), "--root", str(tmp_path / "data")])

@@ -47,6 +47,7 @@ def _moved(tmp_path, name, weights):
     return max(float((weights[k] - init[k]).abs().max()) for k in weights)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,extra,port", [("gato", [], 29517), ("gato-moe-switch", SWITCH, 29518)])
 def test_two_gloo_processes_match_one(tmp_path, name, extra, port):
     collect("cartpole", 4, tmp_path, progress=False)
@@ -60,6 +61,7 @@ def test_two_gloo_processes_match_one(tmp_path, name, extra, port):
     assert not (tmp_path / f"{name}-two" / "checkpoint.tmp").exists()
 
 
+@pytest.mark.slow
 def test_gato_moe_with_noisy_gates_and_capacity_trains_under_torchrun(tmp_path):
     collect("cartpole", 4, tmp_path, progress=False)
     a, b = _run(tmp_path, "gato-moe", ["--model", "gato-moe"], 29519)

@@ -8,6 +8,7 @@ its episodes end when the cart leaves the track (README, "Learning CartPole").
 """
 
 import numpy as np
+import pytest
 
 from gatosuite.agent.policy import GatoPolicy
 from gatosuite.agent.train import TrainArgs, train
@@ -16,6 +17,7 @@ from gatosuite.evaluation.rollout import rollout
 from gatosuite.evaluation.scores import normalize_task
 
 
+@pytest.mark.slow
 def test_nano_learns_cartpole_in_400_steps(tmp_path, text_model):
     collect("cartpole", 200, tmp_path, noise=0.2, progress=False)
     args = TrainArgs(tasks="cartpole", root=tmp_path, out=tmp_path / "run", preset="nano", window=120,

@@ -9,6 +9,7 @@ expert labels, the value inputs or the decoding shows here as a pole that falls.
 """
 
 import numpy as np
+import pytest
 
 from gatosuite.agent.policy import GatoPolicy
 from gatosuite.agent.train import TrainArgs, train
@@ -20,6 +21,7 @@ from gatosuite.evaluation.scores import normalize_task
 TASK = "dmc-cartpole-balance"
 
 
+@pytest.mark.slow
 def test_nano_balances_dmc_cartpole_in_200_steps(tmp_path, text_model):
     collect(TASK, 20, tmp_path, noise=NOISE[TASK], progress=False)
     args = TrainArgs(tasks=TASK, root=tmp_path, out=tmp_path / "run", preset="nano", window=240, batch_size=16,

@@ -70,6 +70,7 @@ def test_attention_is_causal_and_pixels_matter(tok):
     assert not torch.allclose(model.hidden(b3)[0, -1], h1[0, -1], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_overfits_a_tiny_batch(tok):
     batch = collate([_episode(tok, 3, 0), _episode(tok, 3, 1)], tok.vocab)
     model = _model(tok)

@@ -3,6 +3,7 @@ that only the demonstration shows, the same observation gets different actions u
 And per-episode prompts in a batched rollout: each env gets its own episode's demonstrations."""
 
 import numpy as np
+import pytest
 from gymnasium import spaces
 
 from gatosuite.agent.policy import GatoPolicy
@@ -27,6 +28,7 @@ def _toy_goal_family(tmp_path, text_model):
     return cache, tok
 
 
+@pytest.mark.slow
 def test_actions_follow_the_prompts_goal(tmp_path, text_model):
     cache, tok = _toy_goal_family(tmp_path, text_model)
     L = tok.spec.tokens_per_timestep

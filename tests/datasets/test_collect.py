@@ -20,6 +20,7 @@ from gatosuite.tokenization import TokenKind
 from gatosuite.tokenization.task import task_tokenizer
 
 
+@pytest.mark.slow
 def test_collect_load_tokenize_roundtrip(tmp_path, text_model):
     r = collect("babyai-gotoredball", 4, tmp_path, workers=2, progress=False)
     assert r.episodes == 4 and r.success_rate == 1.0
@@ -61,6 +62,7 @@ def test_episode_seed_fixes_the_episode(tmp_path):
         assert steps == len(e) and ret == pytest.approx(e.ret)
 
 
+@pytest.mark.slow
 def test_resume_after_kill(tmp_path):
     cmd = [sys.executable, "-m", "gatosuite", "collect", "--task", "babyai-goto", "--episodes", "30",
            "--root", str(tmp_path), "--chunk-episodes", "3"]
@@ -138,6 +140,7 @@ def test_cache_is_reused_and_rebuilt_on_change(tmp_path, text_model):
     assert len(c3) == 3
 
 
+@pytest.mark.slow
 def test_noise_plays_random_actions_but_labels_every_state_with_the_experts_action(tmp_path):
     """With noise, about that share of the played actions differ from the expert's. The dataset records
     what was played (replaying its actions from its seed reproduces its return) and, at every recorded
@@ -198,6 +201,7 @@ def test_collection_reads_each_staged_chunk_once(tmp_path, monkeypatch):
     assert len(set(reads)) == 6
 
 
+@pytest.mark.slow
 def test_perturbed_starts_spread_the_cart_across_its_rail(tmp_path):
     """inverted-pendulum's perturbed starts put the cart anywhere in +-0.8 (it starts within +-0.01
     otherwise), the same per seed with 1 or 2 workers; the expert still balances from there, the dataset

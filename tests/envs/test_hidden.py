@@ -77,6 +77,7 @@ def test_the_meta_world_object_does_not_name_the_goal(goal_family):
     env.close()
 
 
+@pytest.mark.slow
 def test_a_meta_world_goal_family_dataset_names_its_version_and_an_older_one_is_not_reused(tmp_path):
     import json
 

@@ -17,6 +17,7 @@ def _args(tmp_path, models, **kw):
     return CompareArgs(**base)
 
 
+@pytest.mark.slow
 def test_two_families_on_the_same_budget_and_a_resumed_comparison(tmp_path, monkeypatch):
     collect("cartpole", 4, tmp_path / "data", progress=False)
     report = compare(_args(tmp_path, ["gato"]))

@@ -21,6 +21,7 @@ def checkpoint(tmp_path, text_model):
                             "modalities": ["action_continuous", "action_discrete", "continuous", "separator", "text"]})
 
 
+@pytest.mark.slow
 def test_evaluate_and_build_info(checkpoint, tmp_path):
     assert resolve_tasks(checkpoint, "trained") == ["cartpole", "pendulum"]  # env tasks only
     s = EvalSettings(episodes=2, envs=2, video=False, reps=100)

@@ -21,6 +21,7 @@ def _train(tmp_path, task, text_model):
     return out / "checkpoint"
 
 
+@pytest.mark.slow
 def test_every_method_plays_the_same_held_out_goals(tmp_path, text_model):
     ckpt = _train(tmp_path, "reacher-goal", text_model)
     oracle = _train(tmp_path, "reacher-goal-oracle", text_model)

@@ -113,6 +113,7 @@ def test_a_task_means_entry_with_episodes_gets_cis_and_one_the_benchmark_aggrega
     assert overall["iqm_ci"][0] <= 0.625 <= overall["iqm_ci"][1]
 
 
+@pytest.mark.slow
 def test_eval_info_is_recomputed_from_its_episodes_with_cis():
     def task(norm: list[float], heldout: bool = False) -> dict[str, Any]:
         return {"heldout": heldout, "episodes": [{"normalized": x} for x in norm]}

@@ -36,6 +36,7 @@ def test_vocab_too_small():
         train_text_model(["a b c"], 100)
 
 
+@pytest.mark.slow
 def test_stdlib_docstrings_are_read_without_importing(tmp_path):
     # `antigravity` would open a browser if imported; the corpus parses it instead.
     code = ("import sys; from gatosuite.tokenization.corpus import stdlib_docstrings; "

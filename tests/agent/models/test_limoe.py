@@ -94,6 +94,7 @@ def test_entropy_losses_train_the_router(text_model):
     assert routers and all(g is not None and g.abs().sum() > 0 for g in routers)
 
 
+@pytest.mark.slow
 def test_contrastive_training_matches_frames_and_texts(text_model):
     model = _model(text_model)
     vocab = Vocabulary(text_model.vocab_size)
