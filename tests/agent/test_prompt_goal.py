@@ -34,7 +34,10 @@ def test_actions_follow_the_prompts_goal(tmp_path, text_model):
     L = tok.spec.tokens_per_timestep
     args = TrainArgs(tasks="reacher-goal", out=tmp_path / "run", window=10 * L, batch_size=16, steps=200,
                      warmup=20, lr=2e-3, val_fraction=0.0, val_every=0, log_every=50, precision="fp32",
-                     prompt_prob=1.0, prompt_mode="end", recipe="gato-2022")  # past actions as inputs, as Gato
+                     prompt_prob=1.0, prompt_mode="end", recipe="gato-2022")
+    # gato-2022: the prompt's actions enter as inputs, as in Gato. The default recipe masks every action
+    # input, so only the prompt's (noise) observations would reach the model; it passed too (once),
+    # presumably by recalling the training episode those observations come from: not what this test is about.
     train(args, text_model, {"reacher-goal": cache}, progress=False)
     obs = {"state": np.random.default_rng(1).normal(size=(3, 6)).astype(np.float32)}
     ckpt = tmp_path / "run" / "checkpoint"

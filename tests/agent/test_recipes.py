@@ -15,7 +15,7 @@ from gatosuite.agent.models.gato.configuration_gato import GatoConfig
 from gatosuite.agent.policy import GatoPolicy
 from gatosuite.agent.recipes import GATO_2022, GATOSUITE_2026
 from gatosuite.agent.train import TrainArgs, train
-from gatosuite.cli import Train
+from gatosuite.cli import Train, main
 from gatosuite.datasets.collect import collect
 from gatosuite.envs import make_task_env
 from gatosuite.errors import GatosuiteError
@@ -60,6 +60,12 @@ def test_a_family_without_the_recipes_fields_takes_the_rest_of_it():
         TrainArgs(recipe="nope")
     with pytest.raises(GatosuiteError, match="--segment-steps must be >= 0"):
         TrainArgs(segment_steps=-1)
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_an_unknown_recipe_is_one_error_line(command, tmp_path):
+    with pytest.raises(SystemExit, match="^error: unknown recipe 'nope'; known: gatosuite-2026, gato-2022$"):
+        main([command, "--recipe", "nope", "--root", str(tmp_path)])
 
 
 def test_the_command_line_parses_recipes_and_explains_them(capsys):
