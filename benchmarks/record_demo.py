@@ -45,6 +45,7 @@ def summary(run: Path, label: str, command: str) -> dict[str, Any]:
     return {
         "label": label, "run": run.name, "date": info["created"][:10], "machine": machine(),
         "precision": info["runtime"]["precision"], "command": command, "episodes": info["episodes_per_task"],
+        "seeds": [info["seeds"][0], info["seeds"][-1]],
         "tasks": {t: {"normalized": v["normalized"], "normalized_ci": v["normalized_ci"]}
                   for t, v in info["tasks"].items() if t in demo["mix"]},
         "aggregate": {k: agg[k] for k in ("n_tasks", "mean", "mean_ci", "median", "iqm", "iqm_ci", "frac_ge_50")},

@@ -71,7 +71,8 @@ def demo_table() -> str:
     rows.append(["training steps", f"{run['train_steps']:,}"])
     rows.append(["minutes, whole demo", f"{run['minutes']:.1f}"])
     caption = (f"_Run `{run['label']}` on {run['date']}: {run['machine']}, precision {run['precision']}; "
-               f"{run['episodes']} evaluation episodes per task (seeds 1000 onward); expert-normalized score "
+               f"{run['episodes']} evaluation episodes per task (seeds {run['seeds'][0]}–{run['seeds'][1]}); "
+               f"expert-normalized score "
                f"[95% bootstrap CI]. {run['aggregate_over']} Command: `{run['command']}`._")
     return caption + "\n\n" + _md(["task", "normalized score"], rows)
 
@@ -197,6 +198,22 @@ def recipes_table() -> str:
     return _md(["`--recipe`", "what it is", "what it sets"], rows)
 
 
+def recipe_comparison_table() -> str:
+    """`gatosuite train` with each recipe on one task over training seeds (benchmarks/results/recipes.json)."""
+    d = _load("recipes.json")["ip-300"]
+    st = d["settings"]
+    rows = [[f"`{name}`", ", ".join(f"{r['mean']:.3f}" for r in runs.values()),
+             f"{sum(r['mean'] for r in runs.values()) / len(runs):.3f}", str(len(runs))]
+            for name, runs in d["runs"].items()]
+    caption = (f"_{st['date']}, {st['task']} alone: {st['episodes']} episodes (noise {st['noise']}, perturbed "
+               f"starts), {st['steps']} steps of {st['window']}-token windows, warmup {st['warmup']}, "
+               f"{st['threads']} thread, {st['cpu_capability']} CPU; mean normalized score on evaluation seeds "
+               f"{st['eval_seeds'][0]}–{st['eval_seeds'][-1]} per training seed. Command: `python "
+               f"benchmarks/bench_recipes.py --steps {st['steps']} --seeds 0,1,2 --label ip-300`, then `--seeds 3,4,5 "
+               f"--recipes gatosuite-2026`._")
+    return caption + "\n\n" + _md(["recipe", "per training seed", "mean", "training seeds"], rows)
+
+
 def cli_commands_table() -> str:
     """The `gatosuite` subcommands and the first line of each one's docstring (cli.py)."""
     from gatosuite.cli import COMMANDS
@@ -210,7 +227,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "reference-scores": reference_scores_table, "model-families": model_families_table,
     "training-speed": training_speed_table, "tokenizer-speed": tokenizer_speed_table,
     "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
-    "recipes": recipes_table,
+    "recipes": recipes_table, "recipe-comparison": recipe_comparison_table,
 }
 
 
