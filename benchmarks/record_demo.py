@@ -22,15 +22,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> str:
-    """'AMD EPYC ... (2 cores, AVX512)': the CPU's model name, its core count and torch's capability."""
+    """'AMD EPYC, CPU family 26 (2 cores, AVX512)': the CPU's model name and family, its core count and
+    torch's CPU capability."""
     import os
 
     import torch
 
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        name = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        name = fields["Model name"].strip()
+        if "CPU family" in fields:
+            name += f", CPU family {fields['CPU family'].strip()}"
+    except (OSError, subprocess.CalledProcessError, KeyError):
         name = platform.processor() or platform.machine()
     return f"{name} ({os.cpu_count()} cores, {torch.backends.cpu.get_cpu_capability()})"
 

@@ -3,24 +3,15 @@
 import numpy as np
 import pytest
 import torch
-from gymnasium import spaces
 from safetensors.torch import load_file
 
 from gatosuite.agent.checkpoint import RENAMED_TRAIN_ARGS, CheckpointMismatchError, train_args_of
 from gatosuite.agent.train import TrainArgs, lr_at, train
-from gatosuite.datasets.cache import write_cache
-from gatosuite.tokenization import Tokenizer, Vocabulary
 
 
 @pytest.fixture
-def caches(tmp_path, text_model):
-    tok = Tokenizer.from_spaces(spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2),
-                                vocab=Vocabulary(text_model.vocab_size))
-    rng = np.random.default_rng(0)
-    seqs = [tok.encode_episode(rng.normal(size=(30, 4)).astype(np.float32), rng.integers(0, 2, 30))
-            for _ in range(6)]
-    return {"cartpole": write_cache(tmp_path / "c", seqs, {"task": "cartpole",
-                                                            "tokens_per_timestep": tok.spec.tokens_per_timestep})}
+def caches(tmp_path, make_toy_caches):
+    return make_toy_caches(tmp_path)
 
 
 def _args(tmp_path, **kw):

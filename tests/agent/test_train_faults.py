@@ -7,10 +7,8 @@ import json
 import os
 import signal
 
-import numpy as np
 import pytest
 import torch
-from gymnasium import spaces
 from safetensors.torch import load_file
 
 from gatosuite.agent import train as train_mod
@@ -19,20 +17,12 @@ from gatosuite.agent.nonfinite import NonFiniteLossError
 from gatosuite.agent.resume_check import RESUMABLE, ResumeMismatchError, differences
 from gatosuite.agent.stop_signals import TrainingStopped
 from gatosuite.agent.train import TrainArgs, train
-from gatosuite.datasets.cache import write_cache
 from gatosuite.errors import DiskFullError
-from gatosuite.tokenization import Tokenizer, Vocabulary
 
 
 @pytest.fixture(scope="module")
-def caches(tmp_path_factory, text_model):
-    tok = Tokenizer.from_spaces(spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2),
-                                vocab=Vocabulary(text_model.vocab_size))
-    rng = np.random.default_rng(0)
-    seqs = [tok.encode_episode(rng.normal(size=(30, 4)).astype(np.float32), rng.integers(0, 2, 30))
-            for _ in range(6)]
-    return {"cartpole": write_cache(tmp_path_factory.mktemp("c") / "c", seqs,
-                                    {"task": "cartpole", "tokens_per_timestep": tok.spec.tokens_per_timestep})}
+def caches(tmp_path_factory, make_toy_caches):
+    return make_toy_caches(tmp_path_factory.mktemp("c"))
 
 
 def _args(out, **kw):
