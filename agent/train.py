@@ -299,7 +299,7 @@ def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[np.n
     return tasks, batch, loss, info, data_s
 
 
-def _accumulate(acc: dict[str, list[float]], token_tasks: np.ndarray, batch: TokenBatch, loss: torch.Tensor,
+def _accumulate(acc: dict[str, list[float]], tasks: np.ndarray, batch: TokenBatch, loss: torch.Tensor,
                 info: dict[str, Any]) -> None:
     """Loss, every scalar the model reports in `info`, and the loss per domain (for a family that reports
     per-target losses; a contrastive one has none)."""
@@ -309,7 +309,7 @@ def _accumulate(acc: dict[str, list[float]], token_tasks: np.ndarray, batch: Tok
             acc[k].append(float(v.detach()) if isinstance(v, torch.Tensor) else float(v))
     if "token_loss" not in info:
         return
-    target_tasks = token_tasks[batch.target_mask.cpu().numpy()]  # (M,) the task of each target
+    target_tasks = tasks[batch.target_mask.cpu().numpy()]  # (M,) the task of each target
     domains = np.array([SUITE[t].domain for t in target_tasks])
     for dom in np.unique(domains):
         sel = torch.from_numpy(domains == dom).to(info["token_loss"].device)
@@ -379,10 +379,10 @@ def _loop(args: TrainArgs, run: _Run, text_model: TextModel, caches: dict[str, T
     logged = run.step
     while (run.step < min(run.total, args.stop_at or run.total) and stop.received is None
            and (deadline is None or time.perf_counter() < deadline)):
-        token_tasks, batch, loss, info, data_s = _train_step(run, args, rank, world)
+        tasks, batch, loss, info, data_s = _train_step(run, args, rank, world)
         data_time += data_s
         tokens_seen += int(batch.ids.numel()) * world
-        _accumulate(acc, token_tasks, batch, loss, info)
+        _accumulate(acc, tasks, batch, loss, info)
         step = run.step
         if fit is not None and (new_total := fit.update(step, time.perf_counter(), t_start)) is not None:
             first = not fit.refitted
