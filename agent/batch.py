@@ -48,6 +48,11 @@ class TokenBatch:
     one window, where attention is plain causal."""
     positions: torch.Tensor | None = None
     """(B, T) int64 position of each token within its segment; None: 0..T-1 in every row."""
+    task_index: torch.Tensor | None = None
+    """(B, T) int64 index of each token's task in the model's task vocabulary (`task_vocabulary`): the
+    same for every token of a segment, so for every token of an unpacked row; -1 for padding and for a
+    task outside the vocabulary (a held-out task the model never trained on). None: not recorded (a
+    family that reads it, such as UniT's task queries, refuses such a batch)."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,9 +80,11 @@ def collate(seqs: list[TokenSequence], vocab: Vocabulary, length: int | None = N
     return collate_rows([[s] for s in seqs], vocab, length)
 
 
-def collate_rows(rows: list[list[TokenSequence]], vocab: Vocabulary, length: int | None = None) -> TokenBatch:
+def collate_rows(rows: list[list[TokenSequence]], vocab: Vocabulary, length: int | None = None,
+                 tasks: list[list[int]] | None = None) -> TokenBatch:
     """Rows of independent segments packed back to back, padded to a common length, with next-token
-    targets that never cross a segment boundary. Rows of a single segment give an unpacked batch."""
+    targets that never cross a segment boundary. Rows of a single segment give an unpacked batch.
+    `tasks`: the task index of every segment (as `rows`), which fills `task_index`."""
     seqs = [TokenSequence.concatenate(r) if len(r) > 1 else r[0] for r in rows]
     packed = any(len(r) > 1 for r in rows)
     t_max = length or max(len(s) for s in seqs)
@@ -89,6 +96,7 @@ def collate_rows(rows: list[list[TokenSequence]], vocab: Vocabulary, length: int
     loss = np.zeros((b, t_max), bool)
     segment = np.full((b, t_max), -1, np.int64)
     position = np.zeros((b, t_max), np.int64)
+    task_index = np.full((b, t_max), -1, np.int64)
     patches, slots, prow, pcol = [], [], [], []
     for i, (s, parts) in enumerate(zip(seqs, rows)):
         n = len(s)
@@ -103,6 +111,8 @@ def collate_rows(rows: list[list[TokenSequence]], vocab: Vocabulary, length: int
         lengths = [len(p) for p in parts]
         segment[i, :n] = np.repeat(np.arange(len(parts)), lengths)
         position[i, :n] = np.concatenate([np.arange(m) for m in lengths])
+        if tasks is not None:
+            task_index[i, :n] = np.repeat(np.asarray(tasks[i], np.int64), lengths)
         order = s.ids[img]  # patch row of each image token, in token order
         patches.append(s.patches[order])
         prow.append(s.patch_rows[order])
@@ -121,17 +131,32 @@ def collate_rows(rows: list[list[TokenSequence]], vocab: Vocabulary, length: int
         patch_cols=torch.from_numpy(cat(pcol, (0, 2)).astype(np.float32)),
         segments=torch.from_numpy(segment) if packed else None,
         positions=torch.from_numpy(position) if packed else None,
+        task_index=torch.from_numpy(task_index) if tasks is not None else None,
     )
 
 
-def token_tasks(rows: list[list[tuple[str, TokenSequence]]], length: int) -> np.ndarray:
-    """(B, T) object array: the task of every token of (task, segment) rows packed as `collate_rows` packs
-    them ('' for padding), so that a batch's loss can be split by task or domain (training's per-domain
-    loss, `gatosuite compare`'s NLL columns)."""
-    out = np.full((len(rows), length), "", dtype=object)
-    for i, row in enumerate(rows):
-        at = 0
-        for task, seq in row:
-            out[i, at:at + len(seq)] = task
-            at += len(seq)
-    return out
+def collate_tasks(rows: list[list[tuple[str, TokenSequence]]], vocab: Vocabulary, length: int | None,
+                  task_vocab: list[str] | tuple[str, ...]) -> TokenBatch:
+    """(task, segment) rows, as the sampler draws them, collated with each token's task index in
+    `task_vocab` (-1 for a task outside it)."""
+    index = {t: i for i, t in enumerate(task_vocab)}
+    return collate_rows([[seq for _, seq in r] for r in rows], vocab, length,
+                        tasks=[[index.get(t, -1) for t, _ in r] for r in rows])
+
+
+def task_vocabulary(cfg: object, trained: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The task vocabulary `TokenBatch.task_index` refers to: the model config's own `tasks` where the
+    family keeps task-specific parameters (fixed once the model is built, so fine-tuning on a new task
+    maps it to -1 rather than onto a trained task's parameters), else the run's trained tasks in order."""
+    own = getattr(cfg, "tasks", None)
+    return tuple(own) if own else tuple(trained)
+
+
+def target_task_names(batch: TokenBatch, task_vocab: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(M,) the task of every target (in `target_mask` order; '' for a task outside the vocabulary), by
+    which the trainer and `gatosuite compare` split a batch's loss by domain."""
+    if batch.task_index is None:
+        raise ValueError("the batch records no task_index; collate it with collate_tasks")
+    names = np.array([*task_vocab, ""], dtype=object)
+    idx = batch.task_index[batch.target_mask].cpu().numpy()  # (M,)
+    return names[np.where(idx < 0, len(task_vocab), idx)]

@@ -1,8 +1,9 @@
 """make_policy: the one way evaluation, few-shot, rollouts and the CLI turn a checkpoint into a policy.
 
 The checkpoint's `architecture` names its family (agent/families.py). A decoder-only family acts through
-the batched KV-cache `GatoPolicy`; a family with its own way of acting registered a policy class, which is
-built with the same arguments; a family that cannot act is refused here, before any env is made.
+the batched KV-cache `DecoderPolicy` (agent/policy.py); a family with its own way of acting (an
+encoder-decoder: agent/policy_seq2seq.py) registered its policy class, which is built with the same
+arguments; a family that cannot act is refused here, before any env is made.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .families import get_family
 
 
 def make_policy(checkpoint: str | Path, task_id: str, **kwargs: Any) -> Any:
-    """A policy acting in `task_id` with the checkpoint's model; `kwargs` as GatoPolicy takes them (greedy,
+    """A policy acting in `task_id` with the checkpoint's model; `kwargs` as DecoderPolicy takes them (greedy,
     temperature, seed, prompt, prompt_of_seed, device, precision, obs_stats)."""
     family = get_family(read_config(Path(checkpoint)).get("architecture", "gato"))
     if not family.can_act:
@@ -25,14 +26,14 @@ def make_policy(checkpoint: str | Path, task_id: str, **kwargs: Any) -> Any:
                           "evaluate it with `gatosuite compare`'s NLL columns, or train a family that acts")
     if family.policy is not None:
         return family.policy(checkpoint, task_id, **kwargs)
-    from .policy import GatoPolicy
+    from .policy import DecoderPolicy
 
-    return GatoPolicy(checkpoint, task_id, **kwargs)
+    return DecoderPolicy(checkpoint, task_id, **kwargs)
 
 
 def policy_from_model(model: Any, text_model: Any, task_id: str, rt: Any, **kwargs: Any) -> Any:
     """A policy around a model in memory (one being trained), of any family that acts; `kwargs` as
-    GatoPolicy.from_model takes them (greedy, meta)."""
+    DecoderPolicy.from_model takes them (greedy, meta)."""
     from .families import family_of_config
 
     family = family_of_config(model.cfg)
@@ -40,6 +41,6 @@ def policy_from_model(model: Any, text_model: Any, task_id: str, rt: Any, **kwar
         raise ConfigError(f"a '{family.name}' model ({family.modules}) cannot act")
     if family.policy is not None:
         return family.policy.from_model(model, text_model, task_id, rt, **kwargs)
-    from .policy import GatoPolicy
+    from .policy import DecoderPolicy
 
-    return GatoPolicy.from_model(model, text_model, task_id, rt, **kwargs)
+    return DecoderPolicy.from_model(model, text_model, task_id, rt, **kwargs)

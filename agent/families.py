@@ -15,10 +15,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from gatosuite.errors import ConfigError, UnknownNameError
+
+from .contract import BatchAdapter, Objective, next_token_batch
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,42 @@ class ModelFamily:
     """The paper, as 'Authors Year, Title'."""
     unseen: str
     """How it handles an unseen task (prompting, fine-tuning, ...), for the comparison table."""
+    title: str = ""
+    """Its name in tables ('Gato-MoE'); the registry name when empty."""
     policy: Any | None = None
     """Its own policy class: built as `(checkpoint, task_id, **kw)`, or around a model in memory with
     `.from_model(model, text_model, task_id, rt, **kw)`; None: a decoder-only family acts through the
-    batched KV-cache GatoPolicy."""
+    batched KV-cache DecoderPolicy."""
     can_act: bool = True
     """False for a family that cannot drive a policy (a contrastive encoder): it says so, not a rollout."""
+    objective: Objective = Objective.NEXT_TOKEN
+    """What it is trained on (agent/contract.py): the trainer's and compare's per-domain and per-modality
+    NLL splits are on for NEXT_TOKEN only."""
+    adapter: BatchAdapter = next_token_batch
+    """(batch, cfg) -> what its forward consumes; the identity for a decoder-only family."""
+    optimizer: Callable[[Any, Any], Any] | None = None
+    """(model, train_args) -> torch.optim.Optimizer, for a family that does not train with the shared
+    AdamW over `param_groups`; the shared loop (schedule, clipping, checkpoints, resume) stays."""
+
+    @property
+    def display(self) -> str:
+        return self.title or self.name
+
+    def adapt(self, batch: Any, cfg: Any) -> Any:
+        """The batch as this family's model consumes it."""
+        return self.adapter(batch, cfg)
+
+    def prepare(self, cfg: Any, tasks: list[str] | tuple[str, ...], text_model: Any) -> Any:
+        """The config of a new run, given the run's task vocabulary and text model: a config with a `tasks`
+        field (task-specific parameters) gets the vocabulary, and a config class with a
+        `prepared(tasks, text_model)` method fills the rest (OFA's instructions). A config whose tasks are
+        already set (a model being fine-tuned) keeps them."""
+        names = {f.name for f in dataclasses.fields(cfg)}
+        if "tasks" in names and not cfg.tasks:
+            cfg = replace(cfg, tasks=tuple(tasks))
+        if hasattr(cfg, "prepared"):
+            cfg = cfg.prepared(text_model)
+        return cfg
 
     def build(self, preset: str, vocab_size: int, **overrides: Any) -> Any:
         """The config of a named preset for a vocabulary size, with field overrides."""
@@ -60,6 +93,27 @@ class ModelFamily:
                               f"{', '.join(sorted(names))}")
         return replace(self.config(vocab_size=vocab_size, **self.presets[preset]), **overrides)
 
+
+@dataclass(frozen=True)
+class PlannedFamily:
+    """A multi-purpose model of the project's seed table that is not built yet (listed here, once)."""
+
+    title: str
+    modules: str
+    year: int
+    paper: str
+    unseen: str
+
+
+PLANNED: tuple[PlannedFamily, ...] = (
+    PlannedFamily("PathNet", "a population of paths through a modular network, evolved per task", 2017,
+                  "Fernando et al. 2017, PathNet: Evolution Channels Gradient Descent in Super Neural Networks",
+                  "evolves a new path; transfers frozen modules"),
+    PlannedFamily("muNet", "an evolving population of multitask networks that clone and mutate layers", 2022,
+                  "Gesmundo & Dean 2022, muNet: Evolving Pretrained Deep Neural Networks into Scalable "
+                  "Auto-tuning Multitask Systems", "grows new modules per task"),
+)
+"""The seed table's families that are planned (issue 24): the comparison table lists them as 'not yet'."""
 
 _FAMILIES: dict[str, ModelFamily] = {}
 

@@ -88,3 +88,31 @@ class KVCache:
                 self.k[i] = self.k[i][:, :, drop:].contiguous()
                 self.v[i] = self.v[i][:, :, drop:].contiguous()
         self.length -= drop
+
+
+class EncoderDecoderCache:
+    """What an encoder-decoder family holds while it decodes one timestep's action tokens for a batch of
+    envs: the encoder's memory of each row's context beside the decoder's self-attention KVCache.
+
+    The memory is computed once per timestep (`Seq2SeqActing.start`) and read by every decoder step's
+    cross-attention; the decoder cache grows by one token per action field. `state` holds whatever else a
+    family carries between decoder steps (the decoded tokens for a convolution over outputs, the index of
+    UniT's next query).
+    """
+
+    def __init__(self, memory: torch.Tensor, memory_mask: torch.Tensor, decoder: KVCache,
+                 task_index: torch.Tensor | None = None) -> None:
+        self.memory = memory
+        """(N, S, D) encoder outputs."""
+        self.memory_mask = memory_mask
+        """(N, S) bool: true where a memory slot is real (false for padding)."""
+        self.decoder = decoder
+        """The decoder's self-attention keys and values."""
+        self.task_index = task_index
+        """(N,) each row's task index (or None)."""
+        self.state: dict[str, torch.Tensor] = {}
+        """Family-specific decoder state."""
+
+    @property
+    def batch(self) -> int:
+        return int(self.memory.shape[0])

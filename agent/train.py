@@ -39,8 +39,9 @@ from gatosuite.errors import ConfigError, DataNotFoundError, RunExistsError
 from gatosuite.locks import exclusive
 from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
-from .batch import TokenBatch, collate_rows, token_tasks
+from .batch import TokenBatch, collate_tasks, target_task_names, task_vocabulary
 from .checkpoint import load_model, load_trainer_state, save_checkpoint
+from .contract import Objective
 from .families import ModelFamily, get_family
 from .nonfinite import is_finite, non_finite_error
 from .resume_check import check_resume
@@ -191,7 +192,11 @@ class _Run:
     """What one training run holds while it runs."""
 
     model: torch.nn.Module
-    fwd: Callable[[TokenBatch], Any]
+    fwd: Callable[[Any], Any]
+    """The model's forward (compiled, or wrapped in DDP), fed what the family's batch adapter returns."""
+    family: ModelFamily
+    task_vocab: tuple[str, ...]
+    """What TokenBatch.task_index refers to (agent/batch.py:task_vocabulary); recorded in the checkpoint."""
     opt: torch.optim.Optimizer
     sampler: MixedSampler
     val: MixedSampler | None
@@ -217,6 +222,7 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     family: ModelFamily = get_family(type(cfg).architecture if cfg is not None else args.model)
     cfg = cfg or family.build(args.preset, vocab.size, context=args.window,
                               **parse_overrides(args.overrides, family.config))
+    cfg = family.prepare(cfg, list(caches), text_model)  # task-specific parameters get the run's tasks
     if args.window > cfg.context:
         raise ConfigError(f"--window {args.window} exceeds the model's context of {cfg.context}")
     if cfg.vocab_size != vocab.size:
@@ -248,8 +254,11 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
             raise RunExistsError(f"'{args.out}' already holds a run; pass --resume to continue it, or another --out")
         model = base if base is not None else family.model(cfg)
     model.to(rt.device)
-    opt = torch.optim.AdamW(model.param_groups(args.weight_decay), lr=args.lr, betas=(0.9, 0.95),
-                            fused=rt.device.type == "cuda")
+    if family.optimizer is not None:  # a family that trains otherwise than by the shared AdamW
+        opt = family.optimizer(model, args)
+    else:
+        opt = torch.optim.AdamW(model.param_groups(args.weight_decay), lr=args.lr, betas=(0.9, 0.95),
+                                fused=rt.device.type == "cuda")
     step, total = 0, args.steps
     if args.resume:
         state = load_trainer_state(ckpt)
@@ -270,46 +279,47 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
         # that step, so DDP must look for unused parameters.
         fwd = torch.nn.parallel.DistributedDataParallel(
             fwd, device_ids=[rt.device.index] if rt.device.type == "cuda" else None, find_unused_parameters=True)
-    return _Run(model, fwd, opt, sampler, val, vocab, rt, step, total, val_goals)
+    return _Run(model, fwd, family, task_vocabulary(model.cfg, sampler.tasks), opt, sampler, val, vocab, rt, step,
+                total, val_goals)
 
 
-def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[np.ndarray, TokenBatch, torch.Tensor,
+def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[TokenBatch, torch.Tensor,
                                                                              dict[str, Any], float]:
-    """One optimizer step on this rank's share of the global batch; returns the task of every token, the
-    batch, loss, info and the seconds spent drawing and collating the batch."""
+    """One optimizer step on this rank's share of the global batch; returns the batch, loss, info and the
+    seconds spent drawing, collating and adapting the batch."""
     t0 = time.perf_counter()
     rows = run.sampler.sample_rows(args.batch_size)[rank::world]  # this rank's share of the global batch
-    batch = collate_rows([[seq for _, seq in r] for r in rows], run.vocab, args.window).to(run.rt.device)
-    tasks = token_tasks(rows, args.window)  # (B, T)
+    batch = collate_tasks(rows, run.vocab, args.window, run.task_vocab).to(run.rt.device)
+    inputs = run.family.adapt(batch, run.model.cfg)  # what the family's forward consumes
     data_s = time.perf_counter() - t0
     for g in run.opt.param_groups:
         g["lr"] = lr_at(run.step, args, run.total)
     with run.rt.autocast():
-        _, loss, info = run.fwd(batch)
+        _, loss, info = run.fwd(inputs)
     run.opt.zero_grad(set_to_none=True)
     # a family's auxiliary loss (routing balance) is optimised with the task loss and logged apart
     total = loss + info["aux_loss"] if "aux_loss" in info else loss
     total.backward()
     norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), args.grad_clip)
     if not is_finite(total, norm):  # before the step: NaN weights never reach a checkpoint (agent/nonfinite.py)
-        raise non_finite_error(run.step + 1, total, norm, tasks, lr_at(run.step, args, run.total),
-                               args.out / "checkpoint")
+        raise non_finite_error(run.step + 1, total, norm, np.array([t for r in rows for t, _ in r], dtype=object),
+                               lr_at(run.step, args, run.total), args.out / "checkpoint")
     run.opt.step()
     run.step += 1
-    return tasks, batch, loss, info, data_s
+    return batch, loss, info, data_s
 
 
-def _accumulate(acc: dict[str, list[float]], tasks: np.ndarray, batch: TokenBatch, loss: torch.Tensor,
+def _accumulate(acc: dict[str, list[float]], run: _Run, batch: TokenBatch, loss: torch.Tensor,
                 info: dict[str, Any]) -> None:
-    """Loss, every scalar the model reports in `info`, and the loss per domain (for a family that reports
-    per-target losses; a contrastive one has none)."""
+    """Loss, every scalar the model reports in `info`, and, for a family trained on next-token NLL
+    (its declared objective), the loss per domain."""
     acc["loss"].append(loss.item())
     for k, v in info.items():
         if isinstance(v, (int, float)) and k != "n_targets" or isinstance(v, torch.Tensor) and v.ndim == 0:
             acc[k].append(float(v.detach()) if isinstance(v, torch.Tensor) else float(v))
-    if "token_loss" not in info:
+    if run.family.objective is not Objective.NEXT_TOKEN:
         return
-    target_tasks = tasks[batch.target_mask.cpu().numpy()]  # (M,) the task of each target
+    target_tasks = target_task_names(batch, run.task_vocab)  # (M,) the task of each target
     domains = np.array([SUITE[t].domain for t in target_tasks])
     for dom in np.unique(domains):
         sel = torch.from_numpy(domains == dom).to(info["token_loss"].device)
@@ -379,10 +389,10 @@ def _loop(args: TrainArgs, run: _Run, text_model: TextModel, caches: dict[str, T
     logged = run.step
     while (run.step < min(run.total, args.stop_at or run.total) and stop.received is None
            and (deadline is None or time.perf_counter() < deadline)):
-        tasks, batch, loss, info, data_s = _train_step(run, args, rank, world)
+        batch, loss, info, data_s = _train_step(run, args, rank, world)
         data_time += data_s
         tokens_seen += int(batch.ids.numel()) * world
-        _accumulate(acc, tasks, batch, loss, info)
+        _accumulate(acc, run, batch, loss, info)
         step = run.step
         if fit is not None and (new_total := fit.update(step, time.perf_counter(), t_start)) is not None:
             first = not fit.refitted
@@ -417,22 +427,23 @@ def _log_row(log: RunLog, run: _Run, args: TrainArgs, acc: dict[str, list[float]
                data_fraction=data_time / elapsed, schedule_steps=run.total)
     acc.clear()
     if validating:
-        row["val_loss"] = validate(run.model, run.val, run.vocab, args, run.rt)
+        row["val_loss"] = validate(run, run.val, args)
         for suffix, sampler in run.val_goals.items():
-            row[f"val_loss{suffix}"] = validate(run.model, sampler, run.vocab, args, run.rt)
+            row[f"val_loss{suffix}"] = validate(run, sampler, args)
     log.write(row)
     return row
 
 
 @torch.no_grad()
-def validate(model: torch.nn.Module, val: MixedSampler, vocab: Vocabulary, args: TrainArgs, rt: Runtime) -> float:
+def validate(run: _Run, val: MixedSampler, args: TrainArgs) -> float:
     """Masked NLL on validation episodes (the last 10% of each task's episodes, never trained on)."""
+    model = run.model
     model.eval()
     losses = []
     for _ in range(args.val_batches):
-        rows = val.sample_rows(args.batch_size)
-        with rt.autocast():
-            _, loss, _ = model(collate_rows([[seq for _, seq in r] for r in rows], vocab, args.window).to(rt.device))
+        batch = collate_tasks(val.sample_rows(args.batch_size), run.vocab, args.window, run.task_vocab)
+        with run.rt.autocast():
+            _, loss, _ = model(run.family.adapt(batch.to(run.rt.device), model.cfg))
         if loss is not None:
             losses.append(loss.item())
     model.train()

@@ -21,7 +21,7 @@ def main() -> None:
     from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
     from gatosuite.agent.checkpoint import read_config
-    from gatosuite.agent.policy import GatoPolicy
+    from gatosuite.agent.policy import DecoderPolicy
     from gatosuite.envs import SUITE, make_task_env
     from gatosuite.envs.hidden import GOAL_FAMILIES, parameter
     from gatosuite.evaluation.fewshot_goal import GoalDemos
@@ -48,7 +48,7 @@ def main() -> None:
     seeds = list(range(1000, 1000 + a.seeds))
     goals = np.array([parameter(task.goal_family, fam.variant(s, True)) for s in seeds])
     for label, prompts in (("zero-shot", None), ("prompt k=1", of_seed)):
-        policy = GatoPolicy(a.checkpoint, a.task, obs_stats=demos.stats, prompt_of_seed=prompts)
+        policy = DecoderPolicy(a.checkpoint, a.task, obs_stats=demos.stats, prompt_of_seed=prompts)
         finals, closest, success = [], [], []
         for seed, goal in zip(seeds, goals):
             env = SyncVectorEnv([lambda: make_task_env(a.task)], autoreset_mode=AutoresetMode.DISABLED)

@@ -44,13 +44,6 @@ from gatosuite.errors import ConfigError
 from .compare_args import DEFAULT_TASKS, CompareArgs  # noqa: F401  (re-exported)
 
 
-def flops_per_token(model: torch.nn.Module, window: int) -> float:
-    """Training FLOPs per token, nanoGPT's estimate: 6 N (N active non-embedding parameters: forward and
-    backward matmuls) plus 12 L D T for attention over a window of T."""
-    cfg = model.cfg
-    return 6.0 * model.active_parameters() + 12.0 * cfg.n_layer * cfg.n_embd * window
-
-
 def _cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -60,8 +53,9 @@ def _cpu_seconds() -> float:
 def validation_nll(checkpoint: Path, caches: dict[str, Any], a: CompareArgs, text) -> dict[str, dict[str, float]]:
     """Mean NLL of held-out episodes' targets by modality (text, discrete/continuous action) and by domain,
     over `val_batches` batches drawn with a fixed seed: the same windows for every family."""
-    from gatosuite.agent.batch import collate_rows, token_tasks
+    from gatosuite.agent.batch import collate_tasks, target_task_names, task_vocabulary
     from gatosuite.agent.checkpoint import load_model
+    from gatosuite.agent.families import family_of_config
     from gatosuite.agent.runtime import resolve
     from gatosuite.datasets.sampler import MixedSampler
     from gatosuite.envs import SUITE
@@ -70,21 +64,22 @@ def validation_nll(checkpoint: Path, caches: dict[str, Any], a: CompareArgs, tex
     rt = resolve(a.device, a.precision)
     model, meta = load_model(checkpoint, device=rt.device)
     model.eval()
+    family = family_of_config(model.cfg)
+    task_vocab = task_vocabulary(model.cfg, meta.get("tasks", []))
     vocab = Vocabulary(text.vocab_size)
     sampler = MixedSampler(caches, window=a.window, seed=12345, split="val", prompt_prob=0.0,
                            segment_steps=meta.get("segment_steps"))
     sums: dict[str, dict[str, list[float]]] = {"modality": {}, "domain": {}}
     for _ in range(a.val_batches):
-        rows = sampler.sample_rows(a.batch_size)
-        batch = collate_rows([[seq for _, seq in r] for r in rows], vocab, a.window).to(rt.device)
+        batch = collate_tasks(sampler.sample_rows(a.batch_size), vocab, a.window, task_vocab).to(rt.device)
         with rt.autocast():
-            _, loss, info = model(batch)
+            _, loss, info = model(family.adapt(batch, model.cfg))
         if loss is None:
             continue
         per = info["token_loss"].float().cpu().numpy()
         kinds = info["target_kinds"].cpu().numpy()
-        owner = token_tasks(rows, a.window)  # (B, T) the task of every token, as the trainer splits it
-        domains = np.array([SUITE[t].domain for t in owner[batch.target_mask.cpu().numpy()]])
+        owner = target_task_names(batch, task_vocab)  # (M,) the task of every target, as the trainer splits it
+        domains = np.array([SUITE[t].domain if t else "unknown" for t in owner])
         for k in np.unique(kinds):
             sums["modality"].setdefault(TokenKind(int(k)).name.lower(), []).extend(per[kinds == k].tolist())
         for d in np.unique(domains):
@@ -129,10 +124,10 @@ def compare_one(name: str, a: CompareArgs, text, caches: dict[str, Any]) -> dict
     ckpt = family_dir / "train" / "checkpoint"
     model, _ = load_model(ckpt)
     row: dict[str, Any] = {
-        "model": name, "modules": family.modules, "year": family.year, "paper": family.paper,
+        "model": name, "title": family.display, "modules": family.modules, "year": family.year, "paper": family.paper,
         "unseen": family.unseen, "parameters": model.num_parameters(non_embedding=False),
         "parameters_non_embedding": model.num_parameters(), "active_parameters": model.active_parameters(),
-        "flops_per_token": flops_per_token(model, a.window), "train": {
+        "flops_per_token": model.flops_per_token(a.window), "train": {
             k: v for k, v in summary.items() if isinstance(v, (int, float, bool))}}
     row["tokens_seen"] = int(summary["step"]) * a.batch_size * a.window  # window slots trained on, padding included
     row["energy_wh_estimate"] = summary["cpu_seconds"] * a.watts_per_core / 3600.0

@@ -11,31 +11,20 @@ from typing import Any
 from .aggregate_text import describe_aggregate
 from .report import Heading, Image, Para, Table, render_html, render_markdown
 
-ZOO = [  # the project's seed table: what each multi-purpose model is, measured here or not yet
-    ("Gato", "gato", "decoder-only transformer over every modality's tokens", 2022, "prompting; fine-tuning"),
-    ("MoE", "moe", "sparsely-gated mixture of experts (noisy top-k)", 2017, "fine-tuning"),
-    ("MultiModel", None, "modality nets, shared encoder-decoder with attention, convolution and MoE", 2017,
-     "fine-tuning"),
-    ("PathNet", None, "a population of paths through a modular network, evolved per task", 2017,
-     "evolves a new path; transfers frozen modules"),
-    ("UniT", None, "per-modality encoders, shared decoder with task queries", 2021, "fine-tuning"),
-    ("OFA", None, "one encoder-decoder, every task as sequence to sequence with instructions", 2022,
-     "zero-shot with instructions; fine-tuning"),
-    ("LIMoE", "limoe", "one modality-agnostic encoder with MoE FFNs, contrastive image-text", 2022,
-     "none as a policy (an encoder); zero-shot image classification by text prompts"),
-    ("muNet", None, "an evolving population of multitask networks that clone and mutate layers", 2022,
-     "grows new modules per task"),
-]
 
+def zoo_rows(rows: dict[str, Any]) -> tuple[tuple[str, str, str, str, str], ...]:
+    """The seed table: every registered family (agent/families.py, the one source of what each is), then
+    the planned ones (families.PLANNED), with whether this comparison measured it."""
+    from gatosuite.agent.families import PLANNED, family_names, get_family
 
-def _status(family: str | None, rows: dict[str, Any]) -> str:
-    if family in rows:
-        return "yes"
-    if family is None:
-        return "not yet"
-    from gatosuite.agent.families import get_family
-
-    return "no" if get_family(family).can_act else "measured apart: it cannot act (benchmarks/bench_limoe.py)"
+    out = []
+    for name in family_names():
+        f = get_family(name)
+        status = ("yes" if name in rows else "no" if f.can_act
+                  else "measured apart: it cannot act (benchmarks/bench_limoe.py)")
+        out.append((f.display, f.modules, str(f.year), f.unseen, status))
+    out += [(p.title, p.modules, str(p.year), p.unseen, "not yet") for p in PLANNED]
+    return tuple(out)
 
 
 def _ci(v: dict[str, Any] | None, mean_key: str = "mean", ci_key: str = "mean_ci") -> str:
@@ -96,7 +85,7 @@ def write_compare_report(store: dict[str, Any], out: Path) -> dict[str, Path]:
                                f"{budget}; evaluated on the same seeds.",)),
                          Heading(2, "The zoo"),
                          Table(("Model", "Modules", "Year", "Unseen tasks", "In this comparison"),
-                               tuple((m, mod, str(y), u, _status(fam, rows)) for m, fam, mod, y, u in ZOO))]
+                               zoo_rows(rows))]
     if rows:
         domains = sorted({d for r in rows.values() for d in (r.get("score") or {}).get("per_domain", {})})
         kinds = sorted({k for r in rows.values() for k in r["val_nll"]["modality"]})

@@ -1,9 +1,10 @@
 """Rolling a policy out for N seeded episodes of a task in a vector env, with an optional video.
 
-Any policy with `reset(num_envs)`, `reset_envs(mask)` and `act(obs) -> actions` (batched) works:
-`GatoPolicy`, or `ExpertPolicy`, which plays the task's expert and is how the evaluation path is
-checked end to end (an expert must score about 1.0 normalized). Episode i is reset with `seeds[i]`,
-whatever slot plays it; results come back in seed order, with return, length and success.
+Any policy with `reset(num_envs)`, `reset_envs(mask)` and `act(obs) -> actions` (batched) works: a
+policy from `make_policy` (agent/contract.py:Policy), or `ExpertPolicy`, which plays the task's expert
+and is how the evaluation path is checked end to end (an expert must score about 1.0 normalized).
+Episode i is reset with `seeds[i]`, whatever slot plays it; results come back in seed order, with
+return, length and success.
 
 The envs run in this process (`SyncVectorEnv`, autoreset disabled): the model is the expensive part,
 and one batched forward pass per token serves every env. Only env 0 renders, and only during the first
@@ -34,7 +35,9 @@ MAX_VIDEO_FRAMES = 150
 """Longer episodes are sampled every k-th step so a video stays short to render and to watch."""
 
 
-class Policy(Protocol):
+class RolloutPolicy(Protocol):
+    """What a rollout drives: a model's policy (agent/contract.py:Policy) or the expert's."""
+
     def reset(self, num_envs: int = 1) -> None: ...
 
     def reset_envs(self, mask: np.ndarray) -> None: ...
@@ -103,7 +106,7 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> Path:
     return path
 
 
-def rollout(policy: Policy, task_id: str, seeds: list[int], num_envs: int = 4, video: Path | None = None,
+def rollout(policy: RolloutPolicy, task_id: str, seeds: list[int], num_envs: int = 4, video: Path | None = None,
             progress: bool = True) -> list[EpisodeResult]:
     """Play one episode per seed; returns results in seed order. `video`: MP4 of the first episode."""
     task = SUITE[task_id]

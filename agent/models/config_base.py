@@ -25,9 +25,14 @@ class ConfigBase:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields {unknown}")
-        return cls(**{**{k: v for k, v in cls.legacy.items() if k in names}, **d})
+        return cls(**{**{k: v for k, v in cls.legacy.items() if k in names}, **{k: _tuples(v) for k, v in d.items()}})
 
     def diff(self, other: Any) -> dict[str, tuple[Any, Any]]:
         """Fields that differ, as {name: (self, other)}."""
         a, b = asdict(self), asdict(other)  # type: ignore[call-overload]
         return {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k)}
+
+
+def _tuples(v: Any) -> Any:
+    """JSON's lists back to the tuples a frozen config holds (a task vocabulary, instruction ids)."""
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v

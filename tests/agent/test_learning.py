@@ -10,7 +10,7 @@ its episodes end when the cart leaves the track (README, "Learning CartPole").
 import numpy as np
 import pytest
 
-from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.policy import DecoderPolicy
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.collect import collect
 from gatosuite.evaluation.rollout import rollout
@@ -24,7 +24,7 @@ def test_nano_learns_cartpole_in_400_steps(tmp_path, text_model):
                      batch_size=16, steps=400, val_every=0, log_every=50, recipe="gato-2022")  # as measured
     summary = train(args, text_model, progress=False)
     assert summary["step"] == 400
-    policy = GatoPolicy(tmp_path / "run" / "checkpoint", "cartpole")
+    policy = DecoderPolicy(tmp_path / "run" / "checkpoint", "cartpole")
     results = rollout(policy, "cartpole", seeds=list(range(100, 110)), num_envs=10, progress=False)
     norm = normalize_task("cartpole", [r.ret for r in results])
     assert norm.mean() >= 0.9, (np.round(norm, 2).tolist(), summary)

@@ -11,7 +11,7 @@ expert labels, the value inputs or the decoding shows here as a pole that falls.
 import numpy as np
 import pytest
 
-from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.policy import DecoderPolicy
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.collect import collect
 from gatosuite.demo import NOISE, TRAINING
@@ -28,7 +28,7 @@ def test_nano_balances_dmc_cartpole_in_200_steps(tmp_path, text_model):
                      steps=200, warmup=20, val_fraction=0.0, val_every=0, log_every=50, **TRAINING)
     summary = train(args, text_model, progress=False)
     assert summary["step"] == 200
-    policy = GatoPolicy(tmp_path / "run" / "checkpoint", TASK)
+    policy = DecoderPolicy(tmp_path / "run" / "checkpoint", TASK)
     results = rollout(policy, TASK, seeds=list(range(1000, 1010)), num_envs=10, progress=False)
     norm = normalize_task(TASK, [r.ret for r in results])
     assert norm.mean() >= 0.9, (np.round(norm, 2).tolist(), summary)

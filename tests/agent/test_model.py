@@ -169,17 +169,20 @@ def test_hl_gauss_targets_are_a_gaussian_over_neighbouring_bins(tok):
     target bin costs more than the one-hot NLL because the target spreads over its neighbours."""
     import math
 
+    from gatosuite.agent.token_io import hl_gauss_nll
+
     model = _model(tok, action_targets="hl-gauss", target_sigma=1.0)
     V = tok.vocab.size
     bins = torch.tensor([500])
-    uniform = model._hl_gauss_nll(torch.log_softmax(torch.zeros(1, V), -1), bins).item()
+    uniform = hl_gauss_nll(torch.log_softmax(torch.zeros(1, V), -1), bins, model.cont_lo, model.cfg.target_sigma).item()
     assert uniform == pytest.approx(math.log(V), rel=1e-5)
     sharp = torch.full((1, V), -30.0)
     sharp[0, model.cont_lo + 500] = 30.0
     phi = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
     mass_centre = phi(0.5) - phi(-0.5)  # share of the target on bin 500 itself (sigma = 1 bin)
     expected = -(mass_centre * 0.0 + (1 - mass_centre) * -60.0)  # log p = 0 on bin 500, -60 elsewhere
-    assert model._hl_gauss_nll(torch.log_softmax(sharp, -1), bins).item() == pytest.approx(expected, rel=1e-3)
+    sharp_nll = hl_gauss_nll(torch.log_softmax(sharp, -1), bins, model.cont_lo, model.cfg.target_sigma).item()
+    assert sharp_nll == pytest.approx(expected, rel=1e-3)
 
 
 def test_hl_gauss_applies_only_to_continuous_action_targets(tok):
@@ -248,15 +251,21 @@ def test_packed_segments_are_independent(tok):
     assert int(packed.target_mask.sum()) == n
 
 
-def test_token_tasks_follow_the_packed_layout(tok):
+def test_task_index_follows_the_packed_layout(tok):
     """The task of every token, laid out as collate_rows packs the segments: the per-task loss split
-    (training's per-domain loss, compare's NLL columns) reads it position by position."""
-    from gatosuite.agent.batch import token_tasks
+    (training's per-domain loss, compare's NLL columns) and task-reading families (UniT's queries,
+    MultiModel's task token) read it position by position."""
+    from gatosuite.agent.batch import collate_tasks, target_task_names
 
     a, b, c = _episode(tok, 2, 0), _episode(tok, 1, 1), _episode(tok, 1, 2)
     length = len(a) + len(b) + 3
-    owner = token_tasks([[("cartpole", a), ("acrobot", b)], [("mw-reach", c)]], length)  # (2, T)
+    vocab = ("acrobot", "cartpole")  # mw-reach is outside it
+    batch = collate_tasks([[("cartpole", a), ("acrobot", b)], [("mw-reach", c)]], tok.vocab, length, vocab)
+    owner = batch.task_index.numpy()  # (2, T)
     assert owner.shape == (2, length)
-    assert set(owner[0, :len(a)]) == {"cartpole"} and set(owner[0, len(a):len(a) + len(b)]) == {"acrobot"}
-    assert set(owner[0, len(a) + len(b):]) == {""}  # padding belongs to no task
-    assert set(owner[1, :len(c)]) == {"mw-reach"} and set(owner[1, len(c):]) == {""}
+    assert set(owner[0, :len(a)]) == {1} and set(owner[0, len(a):len(a) + len(b)]) == {0}
+    assert set(owner[0, len(a) + len(b):]) == {-1}  # padding belongs to no task
+    assert set(owner[1, :len(c)]) == {-1} and set(owner[1, len(c):]) == {-1}  # an unknown task is -1
+    names = target_task_names(batch, vocab)
+    assert len(names) == int(batch.target_mask.sum())
+    assert set(names) == {"cartpole", "acrobot", ""}

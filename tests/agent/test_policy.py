@@ -1,4 +1,4 @@
-"""GatoPolicy: KV-cached, window-sliding decoding gives the same actions as recomputing the whole
+"""DecoderPolicy: KV-cached, window-sliding decoding gives the same actions as recomputing the whole
 window every step; actions stay in the action space."""
 
 import numpy as np
@@ -9,7 +9,7 @@ from gatosuite.agent.batch import collate
 from gatosuite.agent.checkpoint import CheckpointMismatchError, save_checkpoint
 from gatosuite.agent.models.gato.configuration_gato import GatoConfig
 from gatosuite.agent.models.gato.modeling_gato import GatoModel
-from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.policy import DecoderPolicy
 from gatosuite.envs import make_task_env
 from gatosuite.tokenization import TokenSequence, Vocabulary
 
@@ -70,7 +70,7 @@ def _batched(obs_list):
 @pytest.mark.parametrize("task_id", ["pendulum", "cartpole"])
 def test_cached_policy_matches_full_recompute_across_slides(checkpoint, task_id):
     env = make_task_env(task_id)
-    policy = GatoPolicy(checkpoint, task_id)
+    policy = DecoderPolicy(checkpoint, task_id)
     policy.reset(num_envs=1)
     obs, _ = env.reset(seed=0)
     observations, actions = [], []
@@ -87,11 +87,11 @@ def test_cached_policy_matches_full_recompute_across_slides(checkpoint, task_id)
 
 def test_act_requires_reset(checkpoint):
     with pytest.raises(RuntimeError, match="reset"):
-        GatoPolicy(checkpoint, "cartpole").act({"state": np.zeros((1, 4), np.float32)})
+        DecoderPolicy(checkpoint, "cartpole").act({"state": np.zeros((1, 4), np.float32)})
 
 
 def test_prompt_is_pinned_through_slides(checkpoint):
-    policy = GatoPolicy(checkpoint, "cartpole")
+    policy = DecoderPolicy(checkpoint, "cartpole")
     demo_obs = _observations("cartpole", 3, seed=5)
     prompt = [policy.tok.encode_episode(_batched(demo_obs), np.array([0, 1, 1]))]
     policy.reset(num_envs=1, prompt=prompt)
@@ -105,7 +105,7 @@ def test_batched_envs_act_as_if_each_ran_alone(checkpoint):
     slide at different times), choose exactly what each would alone."""
     streams = [_observations("cartpole", 24, seed=s) for s in range(3)]
     resets = {1: 7, 2: 13}  # env 1 starts a new episode at step 7, env 2 at step 13
-    batched = GatoPolicy(checkpoint, "cartpole")
+    batched = DecoderPolicy(checkpoint, "cartpole")
     batched.reset(num_envs=3)
     got = []
     for t in range(24):
@@ -115,7 +115,7 @@ def test_batched_envs_act_as_if_each_ran_alone(checkpoint):
         got.append(batched.act(_batched([streams[k][t] for k in range(3)])))
     got = np.array(got)  # (T, 3)
     for k in range(3):
-        alone = GatoPolicy(checkpoint, "cartpole")
+        alone = DecoderPolicy(checkpoint, "cartpole")
         alone.reset(num_envs=1)
         want = []
         for t in range(24):
@@ -126,7 +126,7 @@ def test_batched_envs_act_as_if_each_ran_alone(checkpoint):
 
 
 def test_prompt_that_fills_the_context_is_refused(checkpoint):
-    policy = GatoPolicy(checkpoint, "cartpole")
+    policy = DecoderPolicy(checkpoint, "cartpole")
     obs = _observations("cartpole", 10)
     with pytest.raises(ValueError, match="leaves no room"):
         policy.reset(prompt=[policy.tok.encode_episode(_batched(obs), np.zeros(10, np.int64))])
@@ -137,14 +137,14 @@ def test_task_needing_modalities_the_checkpoint_never_trained_on_is_refused(tmp_
                      context=240, max_local_positions=64, patch_channels=8)
     ckpt = save_checkpoint(tmp_path / "c", GatoModel(cfg), text_model,
                            {"tasks": ["cartpole"], "modalities": ["action_discrete", "continuous"]})
-    GatoPolicy(ckpt, "cartpole")  # the modalities it was trained on: fine
+    DecoderPolicy(ckpt, "cartpole")  # the modalities it was trained on: fine
     with pytest.raises(CheckpointMismatchError, match=r"needs .*image.*never saw in training.*cartpole"):
-        GatoPolicy(ckpt, "babyai-gotoredball")
+        DecoderPolicy(ckpt, "babyai-gotoredball")
 
 
 def test_mean_decoding_picks_the_bin_nearest_the_expectation(checkpoint):
     """'mean' decoding of a continuous field lands between two equal modes, where argmax picks one."""
-    policy = GatoPolicy(checkpoint, "pendulum", precision="fp32")
+    policy = DecoderPolicy(checkpoint, "pendulum", precision="fp32")
     logits = torch.full((2, 1024), -50.0)
     logits[:, 100] = logits[:, 300] = 10.0
     logits[1, 300] = 10.5  # a slightly taller mode at 300: the mean moves towards it
@@ -161,7 +161,7 @@ def test_mode_mean_decoding_stays_on_one_mode_and_is_smooth_near_it(checkpoint):
     taller one, where 'mean' gives the middle, a do-nothing action; one broad mode gives its mean."""
     from gatosuite.agent.policy import MODE_WINDOW
 
-    policy = GatoPolicy(checkpoint, "pendulum", precision="fp32")
+    policy = DecoderPolicy(checkpoint, "pendulum", precision="fp32")
     logits = torch.full((2, 1024), -50.0)
     logits[0, 10] = logits[0, 11] = 10.0
     logits[0, 1000] = 9.9  # a second mode, slightly lower, far away

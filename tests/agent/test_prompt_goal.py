@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.policy import DecoderPolicy
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.datasets.cache import write_cache
 from gatosuite.tokenization import Tokenizer, Vocabulary
@@ -43,12 +43,12 @@ def test_actions_follow_the_prompts_goal(tmp_path, text_model):
     ckpt = tmp_path / "run" / "checkpoint"
     for goal, demo in ((0, 0), (1, 1)):  # episodes 0 and 1 have goals 0 and 1
         prompt = [cache.episode(demo + 2 * m).slice(8 * L, 12 * L) for m in range(1)]
-        policy = GatoPolicy(ckpt, "reacher-goal", prompt=prompt)
+        policy = DecoderPolicy(ckpt, "reacher-goal", prompt=prompt)
         policy.reset(3)
         act = policy.act(obs)
         assert np.all(np.sign(act) == np.sign(GOAL_ACTIONS[goal])), (goal, act)
     # per-episode prompts: envs 0 and 2 play goal 1, env 1 goal 0, in one batch
-    policy = GatoPolicy(ckpt, "reacher-goal",
+    policy = DecoderPolicy(ckpt, "reacher-goal",
                         prompt_of_seed=lambda seed: [cache.episode(seed % 2).slice(8 * L, 12 * L)])
     policy.set_episode_seeds([1, 0, 3])
     policy.reset(3)

@@ -12,7 +12,7 @@ import tyro
 from gatosuite.agent import recipes
 from gatosuite.agent.checkpoint import config_of, read_config
 from gatosuite.agent.models.gato.configuration_gato import GatoConfig
-from gatosuite.agent.policy import GatoPolicy
+from gatosuite.agent.policy import DecoderPolicy
 from gatosuite.agent.recipes import GATO_2022, GATOSUITE_2026
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.cli import Train, main
@@ -107,8 +107,8 @@ def two_checkpoints(tmp_path_factory, text_model):
     return out
 
 
-def _act(ckpt) -> GatoPolicy:
-    policy = GatoPolicy(ckpt, TASK, precision="fp32")
+def _act(ckpt) -> DecoderPolicy:
+    policy = DecoderPolicy(ckpt, TASK, precision="fp32")
     env = make_task_env(TASK)
     obs, _ = env.reset(seed=0)
     policy.reset(1)

@@ -106,7 +106,7 @@ def test_task_weights_are_parsed_against_the_mix(tmp_path, caches, text_model):
 
 def test_train_any_family_logs_its_aux_loss_and_acts_through_make_policy(tmp_path, caches, text_model):
     from gatosuite.agent.factory import make_policy
-    from gatosuite.agent.policy import GatoPolicy
+    from gatosuite.agent.policy import DecoderPolicy
     from gatosuite.envs import make_task_env
 
     summary = train(_args(tmp_path, model="gato-moe", val_every=0), text_model, caches, progress=False)
@@ -116,7 +116,7 @@ def test_train_any_family_logs_its_aux_loss_and_acts_through_make_policy(tmp_pat
     with pytest.raises(CheckpointMismatchError, match="model: run 'gato-moe' vs requested 'gato'"):
         train(_args(tmp_path, model="gato", resume=True), text_model, caches, progress=False)
     policy = make_policy(tmp_path / "run" / "checkpoint", "cartpole")
-    assert isinstance(policy, GatoPolicy) and type(policy.model).__name__ == "MoETransformer"
+    assert isinstance(policy, DecoderPolicy) and type(policy.model).__name__ == "MoETransformer"
     env = make_task_env("cartpole")
     obs, _ = env.reset(seed=0)
     policy.reset(1)

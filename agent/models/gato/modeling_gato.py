@@ -18,12 +18,17 @@ from torch import nn
 
 from gatosuite.agent.attention import SelfAttention
 from gatosuite.agent.batch import TokenBatch
-from gatosuite.agent.embeddings import PatchEmbedding, position_bins
+from gatosuite.agent.contract import transformer_flops_per_token
+from gatosuite.agent.embeddings import PatchEmbedding
 from gatosuite.agent.kv_cache import KVCache
-from gatosuite.tokenization import TokenKind
-from gatosuite.tokenization.continuous import MU as MU_LAW_MU
-from gatosuite.tokenization.continuous import M as MU_LAW_M
-from gatosuite.tokenization.vocab import N_CONTINUOUS_BINS, N_DISCRETE, N_SPECIAL
+from gatosuite.agent.token_io import (
+    continuous_values,
+    embed_tokens,
+    first_continuous_id,
+    init_value_rows,
+    nll_info,
+    target_nll,
+)
 
 from .configuration_gato import GatoConfig
 
@@ -42,19 +47,6 @@ class Block(nn.Module):
                 mask: torch.Tensor | None = None) -> torch.Tensor:  # (B, T, D)
         x = x + self.drop(self.attn(self.ln1(x), cache, layer, mask))  # (B, T, D)
         return x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))  # (B, T, D)
-
-
-def sinusoidal_values(n: int, d: int, std: float = 0.02) -> torch.Tensor:
-    """(n, d) embeddings of the ordered values 0..n-1: sines and cosines at d/2 geometric frequencies,
-    from one period over 1024 values up to one over 4, scaled to `std`. Neighbouring values start close
-    and distant ones apart, so what the model learns for a bin it has seen carries over to its
-    neighbours. With independent N(0, 0.02) rows, each of the 1024 bins must be learned from its own
-    examples."""
-    j = torch.arange(n, dtype=torch.float32)[:, None]  # (n, 1)
-    freqs = torch.exp(torch.linspace(math.log(1 / 512), math.log(1 / 2), d // 2)) * math.pi  # (d/2,)
-    emb = torch.cat([torch.sin(j * freqs), torch.cos(j * freqs)], dim=1)  # (n, d) entries of variance 1/2
-    emb = torch.nn.functional.pad(emb, (0, d - emb.shape[1]))  # odd d: one zero column
-    return emb * std * math.sqrt(2)
 
 
 EMBEDDINGS = ("tok", "pos", "local", "row", "col", "value")
@@ -77,8 +69,7 @@ class GatoModel(nn.Module):
         self.row = nn.Embedding(cfg.position_bins, d)
         self.col = nn.Embedding(cfg.position_bins, d)
         self.pos = nn.Embedding(cfg.context, d)
-        text = cfg.vocab_size - N_DISCRETE - N_CONTINUOUS_BINS - N_SPECIAL
-        self.cont_lo = text + N_DISCRETE  # first continuous-bin id
+        self.cont_lo = first_continuous_id(cfg.vocab_size)  # first continuous-bin id
         if cfg.value_input == "token+value":
             self.value = nn.Embedding(cfg.max_local_positions + 1, d)  # per local position: value -> direction
         self.drop = nn.Dropout(cfg.dropout)
@@ -89,9 +80,7 @@ class GatoModel(nn.Module):
             if name.endswith(("attn.proj.weight", "out.weight")):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
         if cfg.value_init == "sinusoidal":
-            with torch.no_grad():
-                self.tok.weight[text:text + N_DISCRETE] = sinusoidal_values(N_DISCRETE, d)
-                self.tok.weight[self.cont_lo:self.cont_lo + N_CONTINUOUS_BINS] = sinusoidal_values(N_CONTINUOUS_BINS, d)
+            init_value_rows(self.tok, cfg.vocab_size, d)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -114,6 +103,10 @@ class GatoModel(nn.Module):
         experts a token is routed to)."""
         return self.num_parameters(non_embedding)
 
+    def flops_per_token(self, window: int) -> float:
+        """Training FLOPs per token over a window of `window` tokens (agent/contract.py's estimate)."""
+        return transformer_flops_per_token(self.active_parameters(), self.cfg.n_layer, self.cfg.n_embd, window)
+
     def param_groups(self, weight_decay: float) -> list[dict[str, Any]]:
         """AdamW groups: weight decay where `_decays` says, none elsewhere."""
         decay = [p for n, p in self.named_parameters() if self._decays(n, p)]
@@ -125,55 +118,13 @@ class GatoModel(nn.Module):
         return p.ndim >= 2 and name.split(".")[0] not in EMBEDDINGS
 
     def continuous_values(self, ids: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
-        """What a continuous token's value feeds into the model, 0 for other tokens; same shape as ids.
-
-        An action token's value is its bin centre in [-1, 1], linear in the action. An observation token's
-        bin centre is mu-law companded; its raw value is recovered (inverse mu-law) and passed through
-        symlog, sign(x) log(1 + |x|) (DreamerV3's input transform): linear near zero, where most physical
-        states lie and where controllers such as LQR are linear in them, and logarithmic beyond, so no
-        task's scale can swamp the embedding."""
-        b = ids - self.cont_lo
-        centre = (b.float() + 0.5) * (2.0 / N_CONTINUOUS_BINS) - 1.0  # (B, T) in [-1, 1]
-        if self.cfg.value_transform == "mu-law":
-            obs_value = centre
-        else:
-            raw = torch.sign(centre) * torch.expm1(centre.abs() * math.log1p(MU_LAW_M * MU_LAW_MU)) / MU_LAW_MU
-            obs_value = torch.sign(raw) * torch.log1p(raw.abs())
-        zero = torch.zeros((), device=ids.device)
-        return torch.where(kinds == TokenKind.CONTINUOUS, obs_value,
-                           torch.where(kinds == TokenKind.ACTION_CONTINUOUS, centre, zero))
+        """What a continuous token's value feeds into the model (agent/token_io.py:continuous_values)."""
+        return continuous_values(ids, kinds, self.cont_lo, self.cfg.value_transform)
 
     def embed(self, batch: TokenBatch, start: int | torch.Tensor = 0) -> torch.Tensor:
         """(B, T, D) input embeddings of a batch whose first token sits at window position `start`
-        (an int, or a (B,) tensor of per-row positions)."""
-        b, t = batch.shape
-        end = int(start.max()) + t if isinstance(start, torch.Tensor) else start + t
-        if end > self.cfg.context:
-            raise ValueError(f"batch has {end} tokens per window; the model's context is {self.cfg.context}")
-        local = batch.local_pos.clamp(max=self.cfg.max_local_positions - 1)
-        local = torch.where(local < 0, torch.full_like(local, self.cfg.max_local_positions), local)  # (B, T)
-        if batch.positions is not None:  # packed segments: positions restart in each
-            pos = self.pos(batch.positions)  # (B, T, D)
-        elif isinstance(start, torch.Tensor):
-            pos = self.pos(start.to(batch.ids.device)[:, None] + torch.arange(t, device=batch.ids.device))  # (B, T, D)
-        else:
-            pos = self.pos.weight[start:start + t]  # (T, D)
-        ids, kinds = batch.ids, batch.kinds
-        if self.cfg.action_inputs == "masked":  # every action enters as the same (learned) PAD embedding
-            is_action = (kinds == TokenKind.ACTION_CONTINUOUS) | (kinds == TokenKind.ACTION_DISCRETE)
-            ids = torch.where(is_action, torch.full_like(ids, self.cfg.vocab_size - 1), ids)
-            kinds = torch.where(is_action, torch.full_like(kinds, TokenKind.PAD), kinds)
-        x = self.tok(ids) + self.local(local) + pos  # (B, T, D)
-        if self.cfg.value_input == "token+value":
-            x = x + self.continuous_values(ids, kinds)[..., None] * self.value(local)  # (B, T, D)
-        if batch.patches.shape[0]:
-            img = self.patch(batch.patches.to(x.dtype))  # (N, D)
-            img = img + self.row(position_bins(batch.patch_rows, self.cfg.position_bins, self.training))
-            img = img + self.col(position_bins(batch.patch_cols, self.cfg.position_bins, self.training))
-            flat = x.view(b * t, -1).clone()  # (B*T, D)
-            flat[batch.patch_slot] = flat[batch.patch_slot] - self.tok.weight[0] + img  # pixels, not id 0
-            x = flat.view(b, t, -1)
-        return self.drop(x)
+        (an int, or a (B,) tensor of per-row positions); agent/token_io.py:embed_tokens."""
+        return embed_tokens(self, batch, start)
 
     def hidden(self, batch: TokenBatch, cache: KVCache | None = None) -> torch.Tensor:
         """(B, T, D) final hidden states. With a cache, `batch` holds only new tokens, which continue
@@ -212,30 +163,5 @@ class GatoModel(nn.Module):
             return logits, None, {"n_targets": 0}
         targets = batch.targets[mask]  # (M,)
         next_kinds = torch.cat([batch.kinds[:, 1:], batch.kinds[:, :1]], dim=1)[mask]  # (M,)
-        if self.cfg.action_targets == "hl-gauss":
-            logp = torch.log_softmax(logits.float(), dim=-1)  # (M, V)
-            per_token = -logp.gather(1, targets[:, None])[:, 0]  # (M,)
-            cont = next_kinds == TokenKind.ACTION_CONTINUOUS  # (M,)
-            if cont.any():
-                smooth = self._hl_gauss_nll(logp[cont], targets[cont] - self.cont_lo)  # (M_c,)
-                per_token = per_token.masked_scatter(cont, smooth)
-        else:
-            per_token = F.cross_entropy(logits.float(), targets, reduction="none")  # (M,)
-        info = {"n_targets": int(mask.sum()), "token_loss": per_token.detach(), "target_kinds": next_kinds}
-        for name, kinds in (("text", (TokenKind.TEXT,)),
-                            ("action", (TokenKind.ACTION_DISCRETE, TokenKind.ACTION_CONTINUOUS))):
-            sel = torch.isin(next_kinds, torch.tensor(kinds, dtype=next_kinds.dtype, device=next_kinds.device))
-            if sel.any():
-                info[f"loss_{name}"] = float(per_token.detach()[sel].mean())
-        return logits, per_token.mean(), info
-
-    def _hl_gauss_nll(self, logp: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of (M, V) log-probabilities against a Gaussian of std `target_sigma` bins around
-        each target bin in [0, 1024), integrated over the 1024 continuous bins (HL-Gauss); (M,)."""
-        logp = logp[:, self.cont_lo:self.cont_lo + N_CONTINUOUS_BINS]  # (M, K)
-        edges = torch.arange(N_CONTINUOUS_BINS + 1, device=logp.device, dtype=torch.float32)  # (K+1,)
-        z = (edges[None, :] - (bins.float()[:, None] + 0.5)) / (self.cfg.target_sigma * math.sqrt(2))  # (M, K+1)
-        cdf = 0.5 * (1 + torch.erf(z))
-        w = cdf[:, 1:] - cdf[:, :-1]  # (M, K) mass of each bin
-        w = w / w.sum(dim=1, keepdim=True)  # the tails beyond the range go to the bins inside
-        return -(w * logp).sum(dim=1)
+        per_token = target_nll(logits, targets, next_kinds, self.cfg, self.cont_lo)  # (M,)
+        return logits, per_token.mean(), nll_info(per_token, next_kinds)

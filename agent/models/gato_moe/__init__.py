@@ -12,7 +12,7 @@ from .configuration_gato_moe import GatoMoEConfig
 FAMILY = register_family(ModelFamily(
     name="gato-moe", config=GatoMoEConfig, model=MoETransformer, presets=MOE_PRESETS,
     modules="Gato with every other FFN a noisy top-k MoE", year=2022,
-    paper="Reed et al. 2022 (Gato) with Shazeer et al. 2017 (MoE)",
+    paper="Reed et al. 2022 (Gato) with Shazeer et al. 2017 (MoE)", title="Gato-MoE",
     unseen="prompting with demonstrations; fine-tuning"))
 
 __all__ = ["FAMILY", "GatoMoEConfig"]

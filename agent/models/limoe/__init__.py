@@ -2,10 +2,11 @@
 trained contrastively on (frame, caption) and (frame, mission) pairs found in the suite's TokenBatch.
 Encoder-only: it cannot act as a policy (evaluation/contrastive.py measures it instead)."""
 
+from gatosuite.agent.contract import Objective
 from gatosuite.agent.families import ModelFamily, register_family
 
 from .configuration_limoe import LIMOE_PRESETS, LIMoEConfig
-from .modeling_limoe import LIMoE
+from .modeling_limoe import LIMoE, pairs_adapter
 from .pairs import Pairs, extract_pairs
 
 FAMILY = register_family(ModelFamily(
@@ -13,6 +14,6 @@ FAMILY = register_family(ModelFamily(
     modules="one encoder for images and text; top-1 MoE FFN every other block; contrastive", year=2022,
     paper="Mustafa et al. 2022, Multimodal Contrastive Learning with LIMoE: the Language-Image Mixture of Experts",
     unseen="no: an encoder, not a policy (zero-shot image classification by text prompts instead)",
-    can_act=False))
+    title="LIMoE", can_act=False, objective=Objective.CONTRASTIVE, adapter=pairs_adapter))
 
 __all__ = ["FAMILY", "LIMOE_PRESETS", "LIMoE", "LIMoEConfig", "Pairs", "extract_pairs"]

@@ -27,11 +27,17 @@ from torch import nn
 
 from gatosuite.agent.attention import SelfAttention
 from gatosuite.agent.batch import TokenBatch
+from gatosuite.agent.contract import transformer_flops_per_token
 from gatosuite.agent.embeddings import PatchEmbedding, position_bins
 from gatosuite.agent.models.moe.layer import MoELayer
 
 from .configuration_limoe import LIMoEConfig
 from .pairs import Pairs, extract_pairs
+
+
+def pairs_adapter(batch: TokenBatch, cfg: LIMoEConfig) -> Pairs:
+    """LIMoE's batch adapter (agent/contract.py): the (image, text) pairs of a TokenBatch."""
+    return extract_pairs(batch, cfg.max_tokens)
 
 MODALITIES = ("image", "text")
 EMBEDDINGS = ("tok.", "pos.", "row.", "col.", "modality.")
@@ -117,8 +123,13 @@ class LIMoE(nn.Module):
         return [{"params": [p for n, p in named if decays(n, p)], "weight_decay": weight_decay},
                 {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0}]
 
-    def forward(self, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:
-        pairs = extract_pairs(batch, self.cfg.max_tokens)
+    def flops_per_token(self, window: int) -> float:
+        """Training FLOPs per token (agent/contract.py's estimate) over pairs of at most max_tokens tokens."""
+        return transformer_flops_per_token(self.active_parameters(), self.cfg.n_layer, self.cfg.n_embd,
+                                           min(window, self.cfg.max_tokens))
+
+    def forward(self, pairs: Pairs) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:
+        """`pairs`: the (image, text) pairs the family's batch adapter (`pairs_adapter`) found in a batch."""
         if len(pairs) < 2:  # nothing to contrast: a loss of zero that still reaches the graph
             zero = self.logit_scale * 0.0
             return zero.new_zeros(len(pairs), len(pairs)), zero, {"n_pairs": len(pairs), "aux_loss": zero}

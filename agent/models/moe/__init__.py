@@ -16,7 +16,7 @@ FAMILY = register_family(ModelFamily(
     name="moe", config=MoETransformerConfig, model=MoETransformer, presets=MOE_PRESETS,
     modules="decoder-only transformer; noisy top-k MoE FFN in every block", year=2017,
     paper="Shazeer et al. 2017, Outrageously Large Neural Networks: The Sparsely-Gated Mixture-of-Experts Layer",
-    unseen="prompting with demonstrations; fine-tuning"))
+    unseen="prompting with demonstrations; fine-tuning", title="MoE"))
 
 __all__ = ["FAMILY", "GATES", "MOE_PRESETS", "MoEBlock", "MoEConfig", "MoELayer", "MoETransformer",
            "MoETransformerConfig", "Routing", "cv_squared"]

@@ -88,7 +88,7 @@ def test_entropy_losses_train_the_router(text_model):
     vocab = Vocabulary(text_model.vocab_size)
     samples = encode_samples(text_model, _frames(["red", "blue", "green"]), [["a red ball"], ["a blue key"],
                                                                              ["a green box"]])
-    _, _, info = model(collate_rows([samples], vocab))
+    _, _, info = model(extract_pairs(collate_rows([samples], vocab), model.cfg.max_tokens))
     info["aux_loss"].backward()  # the entropy losses alone (the Switch loss is off)
     routers = [blk.moe.w_gate.grad for blk in model.blocks if blk.moe is not None]
     assert routers and all(g is not None and g.abs().sum() > 0 for g in routers)
@@ -104,14 +104,14 @@ def test_contrastive_training_matches_frames_and_texts(text_model):
     opt = torch.optim.AdamW(model.param_groups(0.0), lr=3e-4)
     first = None
     for _ in range(60):
-        logits, loss, info = model(batch)
+        logits, loss, info = model(extract_pairs(batch, model.cfg.max_tokens))
         first = first if first is not None else float(loss.detach())
         opt.zero_grad()
         (loss + info["aux_loss"]).backward()
         opt.step()
     model.eval()
     with torch.no_grad():
-        logits, loss, info = model(batch)
+        logits, loss, info = model(extract_pairs(batch, model.cfg.max_tokens))
     assert first == pytest.approx(math.log(4), abs=0.2)  # chance at the start: 4 pairs
     assert float(loss) < 0.2 and info["i2t_top1"] == 1.0 and info["t2i_top1"] == 1.0
     assert logits.argmax(1).tolist() == [0, 1, 2, 3]
