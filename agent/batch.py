@@ -12,6 +12,7 @@ attends only within its segment, and no target crosses a segment boundary.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,6 +62,12 @@ class TokenBatch:
     def to(self, device: torch.device | str) -> TokenBatch:
         return TokenBatch(**{f.name: None if getattr(self, f.name) is None else
                              getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+
+    def target_task_index(self) -> torch.Tensor:
+        """(M,) task index of each target, in target_mask order (the order of a next-token family's logits)."""
+        if self.task_index is None:
+            raise ValueError("the batch records no task_index; collate it with collate_tasks")
+        return self.task_index[self.target_mask]
 
     def attention_mask(self) -> torch.Tensor | None:
         """(B, 1, T, T) bool: causal within each segment; None for unpacked rows (plain causal)."""
@@ -152,11 +159,10 @@ def task_vocabulary(cfg: object, trained: list[str] | tuple[str, ...]) -> tuple[
     return tuple(own) if own else tuple(trained)
 
 
-def target_task_names(batch: TokenBatch, task_vocab: tuple[str, ...] | list[str]) -> np.ndarray:
-    """(M,) the task of every target (in `target_mask` order; '' for a task outside the vocabulary), by
-    which the trainer and `gatosuite compare` split a batch's loss by domain."""
-    if batch.task_index is None:
-        raise ValueError("the batch records no task_index; collate it with collate_tasks")
+def target_task_names(inputs: Any, task_vocab: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(M,) the task of every target of a next-token family's inputs (a TokenBatch, or what its adapter made
+    of one: both offer `target_task_index()`, in the order of the family's logits; '' for a task outside
+    the vocabulary), by which the trainer and `gatosuite compare` split a batch's loss by domain."""
     names = np.array([*task_vocab, ""], dtype=object)
-    idx = batch.task_index[batch.target_mask].cpu().numpy()  # (M,)
+    idx = inputs.target_task_index().cpu().numpy()  # (M,)
     return names[np.where(idx < 0, len(task_vocab), idx)]

@@ -5,9 +5,10 @@ adapter turns it into what such a model consumes, so no family splits its inputs
 
 - a row's tokens fall into **chunks**: a run of context tokens (observations, separator, a mission's
   text) followed by the run of target tokens they condition (a timestep's actions; a caption; a text
-  continuation). A token is a decoder token when it is an action, or a text token trained as a target;
-  every other real token is an encoder token. A new chunk opens at each context token that follows a
-  decoder token of the same segment, so a timestep is a chunk;
+  continuation). A token is a decoder token when it is an action, or a text token trained as a target
+  that is not part of an observation (a caption, a document); every other real token, an observation's
+  text included, is an encoder token. A new chunk opens at each context token that follows a decoder
+  token of the same segment, so a timestep is a chunk;
 - the **encoder stream** holds the context tokens, in order, as a TokenBatch of their own (pixels
   included). Attention in it is block-causal: a token sees the encoder tokens of its own segment in its
   own and earlier chunks. That is what makes training and acting agree: at step t a policy's context holds
@@ -18,6 +19,11 @@ adapter turns it into what such a model consumes, so no family splits its inputs
   or, at k = 0, the family's start token (`dec_first`), and is trained on the label of token k (the
   expert's action where it differs). A decoder token sees the earlier decoder tokens of its own chunk and,
   through cross-attention, the encoder tokens of its segment in its own and earlier chunks.
+
+Observation text (a BabyAI mission) is a loss target of the decoder-only families, which predict every
+text token; here it is the encoder's context, which the decoder reads, so it is not also predicted: the
+decoder stream's targets are the TokenBatch's targets less the observation text (`target_task_index`
+gives the task of each one, in the order of a family's logits).
 
 Past actions are not encoder inputs: under the default recipe (masked action inputs) they carry nothing,
 and leaving them out keeps the encoder's view of a window the same in training and acting.
@@ -99,6 +105,10 @@ class Seq2SeqBatch:
         allowed[:, :, 0] |= ~self.dec_real  # padding queries: one harmless key
         return allowed[:, None]
 
+    def target_task_index(self) -> torch.Tensor:
+        """(M,) task index of each decoder target, in the order of the family's logits."""
+        return self.dec_task()[self.dec.target_mask]
+
     def dec_task(self) -> torch.Tensor:
         """(B, U) int64 task index of each decoder position (-1 for padding or an unknown task)."""
         return self.dec.task_index if self.dec.task_index is not None else torch.full_like(self.dec.ids, -1)
@@ -121,6 +131,23 @@ def _select(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     return order, valid, counts
 
 
+def _observation_text(kinds: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: text tokens that belong to an observation, those whose segment's next separator comes
+    before its next action (a caption or a document has no separator after it)."""
+    b, t = kinds.shape
+    idx = torch.arange(t, device=kinds.device).expand(b, t)
+    never = torch.full_like(idx, t)
+
+    def next_at(flag: torch.Tensor) -> torch.Tensor:  # (B, T) index of the first flagged token at or after t
+        at = torch.where(flag, idx, never)
+        return torch.flip(torch.cummin(torch.flip(at, [1]), dim=1).values, [1])
+
+    sep = next_at(kinds == TokenKind.SEPARATOR)
+    act = next_at((kinds == ACTION_KINDS[0]) | (kinds == ACTION_KINDS[1]))
+    same = seg.gather(1, sep.clamp(max=t - 1)) == seg  # the separator is in the token's own segment
+    return (kinds == TokenKind.TEXT) & (sep < act) & (sep < t) & same
+
+
 def split_streams(batch: TokenBatch) -> Seq2SeqBatch:
     """The encoder and decoder streams of a TokenBatch (see the module docstring)."""
     b, t = batch.shape
@@ -133,7 +160,7 @@ def split_streams(batch: TokenBatch) -> Seq2SeqBatch:
     predicted = torch.zeros_like(batch.target_mask)  # token t is some target (predicted from t-1)
     predicted[:, 1:] = batch.target_mask[:, :-1]
     is_action = (kinds == ACTION_KINDS[0]) | (kinds == ACTION_KINDS[1])
-    is_dec = real & (is_action | predicted)  # (B, T)
+    is_dec = real & (is_action | (predicted & ~_observation_text(kinds, seg)))  # (B, T)
     prev_dec = torch.zeros_like(is_dec)
     prev_dec[:, 1:] = is_dec[:, :-1]
     same_prev = torch.zeros_like(is_dec)

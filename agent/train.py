@@ -283,10 +283,10 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
                 total, val_goals)
 
 
-def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[TokenBatch, torch.Tensor,
-                                                                             dict[str, Any], float]:
-    """One optimizer step on this rank's share of the global batch; returns the batch, loss, info and the
-    seconds spent drawing, collating and adapting the batch."""
+def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[Any, torch.Tensor, dict[str, Any],
+                                                                             float]:
+    """One optimizer step on this rank's share of the global batch; returns the model's inputs (the adapted
+    batch), loss, info and the seconds spent drawing, collating and adapting the batch."""
     t0 = time.perf_counter()
     rows = run.sampler.sample_rows(args.batch_size)[rank::world]  # this rank's share of the global batch
     batch = collate_tasks(rows, run.vocab, args.window, run.task_vocab).to(run.rt.device)
@@ -306,10 +306,10 @@ def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[Toke
                                lr_at(run.step, args, run.total), args.out / "checkpoint")
     run.opt.step()
     run.step += 1
-    return batch, loss, info, data_s
+    return inputs, loss, info, data_s
 
 
-def _accumulate(acc: dict[str, list[float]], run: _Run, batch: TokenBatch, loss: torch.Tensor,
+def _accumulate(acc: dict[str, list[float]], run: _Run, inputs: Any, loss: torch.Tensor,
                 info: dict[str, Any]) -> None:
     """Loss, every scalar the model reports in `info`, and, for a family trained on next-token NLL
     (its declared objective), the loss per domain."""
@@ -319,7 +319,7 @@ def _accumulate(acc: dict[str, list[float]], run: _Run, batch: TokenBatch, loss:
             acc[k].append(float(v.detach()) if isinstance(v, torch.Tensor) else float(v))
     if run.family.objective is not Objective.NEXT_TOKEN:
         return
-    target_tasks = target_task_names(batch, run.task_vocab)  # (M,) the task of each target
+    target_tasks = target_task_names(inputs, run.task_vocab)  # (M,) the task of each target
     domains = np.array([SUITE[t].domain for t in target_tasks])
     for dom in np.unique(domains):
         sel = torch.from_numpy(domains == dom).to(info["token_loss"].device)
@@ -389,10 +389,10 @@ def _loop(args: TrainArgs, run: _Run, text_model: TextModel, caches: dict[str, T
     logged = run.step
     while (run.step < min(run.total, args.stop_at or run.total) and stop.received is None
            and (deadline is None or time.perf_counter() < deadline)):
-        batch, loss, info, data_s = _train_step(run, args, rank, world)
+        inputs, loss, info, data_s = _train_step(run, args, rank, world)
         data_time += data_s
-        tokens_seen += int(batch.ids.numel()) * world
-        _accumulate(acc, run, batch, loss, info)
+        tokens_seen += args.batch_size * args.window  # the global batch's window slots, padding included
+        _accumulate(acc, run, inputs, loss, info)
         step = run.step
         if fit is not None and (new_total := fit.update(step, time.perf_counter(), t_start)) is not None:
             first = not fit.refitted

@@ -72,13 +72,14 @@ def validation_nll(checkpoint: Path, caches: dict[str, Any], a: CompareArgs, tex
     sums: dict[str, dict[str, list[float]]] = {"modality": {}, "domain": {}}
     for _ in range(a.val_batches):
         batch = collate_tasks(sampler.sample_rows(a.batch_size), vocab, a.window, task_vocab).to(rt.device)
+        inputs = family.adapt(batch, model.cfg)
         with rt.autocast():
-            _, loss, info = model(family.adapt(batch, model.cfg))
+            _, loss, info = model(inputs)
         if loss is None:
             continue
         per = info["token_loss"].float().cpu().numpy()
         kinds = info["target_kinds"].cpu().numpy()
-        owner = target_task_names(batch, task_vocab)  # (M,) the task of every target, as the trainer splits it
+        owner = target_task_names(inputs, task_vocab)  # (M,) the task of every target, as the trainer splits it
         domains = np.array([SUITE[t].domain if t else "unknown" for t in owner])
         for k in np.unique(kinds):
             sums["modality"].setdefault(TokenKind(int(k)).name.lower(), []).extend(per[kinds == k].tolist())
