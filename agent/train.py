@@ -39,7 +39,7 @@ from gatosuite.errors import ConfigError, DataNotFoundError, RunExistsError
 from gatosuite.locks import exclusive
 from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
-from .batch import TokenBatch, collate_tasks, target_task_names, task_vocabulary
+from .batch import collate_tasks, target_task_names, task_vocabulary
 from .checkpoint import load_model, load_trainer_state, save_checkpoint
 from .contract import Objective
 from .families import ModelFamily, get_family
