@@ -68,12 +68,12 @@ def training_tokens_per_s(precision: str) -> tuple[float, str]:
     import torch
     from bench_train import make_batch, tokens_per_s
 
-    from gatosuite.agent.models.gato.configuration_gato import preset
-    from gatosuite.agent.models.gato.modeling_gato import GatoModel
+    from gatosuite.agent.families import get_family
     from gatosuite.agent.runtime import resolve
 
     rt = resolve("cpu", precision)
-    model = GatoModel(preset("nano", 4096 + 2048 + 4, context=240))
+    gato = get_family("gato")
+    model = gato.model(gato.build("nano", 4096 + 2048 + 4, context=240))
     batch = make_batch(torch.Generator().manual_seed(0), 16, 240)
     return tokens_per_s(lambda: model(batch)[1], model.parameters(), rt, tokens=16 * 240), rt.precision
 

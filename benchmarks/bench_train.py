@@ -31,9 +31,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from gatosuite.agent.batch import TokenBatch
-from gatosuite.agent.models.gato.configuration_gato import preset
-from gatosuite.agent.models.gato.modeling_gato import GatoModel
+from gatosuite.agent.families import get_family
 from gatosuite.agent.runtime import Runtime, resolve
+
+GATO = get_family("gato")
 
 VOCAB = 4096 + 2048 + 4
 B, T, TARGET_FRACTION = 8, 512, 0.25
@@ -68,7 +69,7 @@ class NanoGPT(nn.Module):
         return F.cross_entropy(logits.float().view(-1, VOCAB), targets.view(-1), ignore_index=-1)
 
 
-def full_logits_loss(model: GatoModel, batch: TokenBatch) -> torch.Tensor:
+def full_logits_loss(model: torch.nn.Module, batch: TokenBatch) -> torch.Tensor:
     """Our model with the head at every position (the ablation of 'logits only at targets')."""
     h = model.hidden(batch)  # (B, T, D)
     logits = h @ model.tok.weight.T  # (B, T, V)
@@ -122,14 +123,14 @@ def peak_matmul_flops(dtype: torch.dtype, device: torch.device, n: int = 2048, r
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
-def flops_per_token(model: GatoModel, t: int, target_fraction: float) -> float:
+def flops_per_token(model: torch.nn.Module, t: int, target_fraction: float) -> float:
     """Training FLOPs per token: 6 N for the non-embedding weights, attention scores and values (causal,
     so half of 12 L d T), and the tied head where it is computed."""
     cfg = model.cfg
     return 6 * model.num_parameters() + 6 * cfg.n_layer * cfg.n_embd * t + 6 * cfg.n_embd * VOCAB * target_fraction
 
 
-def kv_speedup(model: GatoModel, gen: torch.Generator, rt: Runtime, ctx: int = 1024, reps: int = 5) -> dict:
+def kv_speedup(model: torch.nn.Module, gen: torch.Generator, rt: Runtime, ctx: int = 1024, reps: int = 5) -> dict:
     """One action's latency: recompute a full `ctx`-token window vs feed one token through the cache."""
     model.eval()
     full = make_batch(gen, 1, ctx).to(rt.device)
@@ -164,9 +165,9 @@ def main() -> None:
     fp32 = Runtime(rt.device, "fp32", "the fp32 side of the precision gain")
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    cfg = preset("tiny", VOCAB, context=1024)
+    cfg = GATO.build("tiny", VOCAB, context=1024)
     data = make_batch(gen).to(rt.device)
-    ours = GatoModel(cfg).to(rt.device)
+    ours = GATO.model(cfg).to(rt.device)
     ref = NanoGPT(cfg.n_embd, cfg.n_layer, cfg.n_head, cfg.ffn, cfg.context).to(rt.device)
     ref_targets = torch.where(data.target_mask, data.targets, torch.full_like(data.targets, -1))
     run = {
@@ -224,7 +225,7 @@ def presets(data: TokenBatch, rt: Runtime) -> dict:
     out = {}
     print(f"  presets, training at batch {B}x{T}, {rt.precision}:")
     for name, n in (("nano", 5), ("tiny", 5), ("small", 3), ("gato-79m", 2)):
-        model = GatoModel(preset(name, VOCAB, context=1024)).to(rt.device)
+        model = GATO.model(GATO.build(name, VOCAB, context=1024)).to(rt.device)
         tps = tokens_per_s(lambda m=model: m(data)[1], model.parameters(), rt, n=n, warmup=1)
         out[name] = {"non_embedding_params": model.num_parameters(), "tokens_per_s": tps}
         print(f"    {name:<9} {model.num_parameters() / 1e6:>6.2f}M non-embedding  {tps:>10,.0f} tokens/s")

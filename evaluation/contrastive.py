@@ -23,8 +23,7 @@ import torch
 from minigrid.core.constants import COLOR_NAMES, IDX_TO_COLOR, IDX_TO_OBJECT
 
 from gatosuite.agent.checkpoint import load_model
-from gatosuite.agent.models.limoe import Pairs
-from gatosuite.agent.models.limoe.modeling_limoe import MODALITIES, USED_SHARE
+from gatosuite.agent.pairs import Pairs
 from gatosuite.datasets.captions import generate_views
 from gatosuite.errors import ConfigError
 from gatosuite.tokenization import TextModel, Vocabulary
@@ -72,14 +71,14 @@ def _embed(model: Any, frames: np.ndarray, texts: list[str], text_model: TextMod
            ) -> tuple[torch.Tensor, torch.Tensor, dict[str, np.ndarray]]:
     """Image and text embeddings of aligned frames and texts, encoded together batch by batch as in training,
     and the routing load per modality: {modality: (layers, E) share of its tokens per expert}."""
-    imgs, txts, counts = [], [], {m: None for m in MODALITIES}
+    imgs, txts, counts = [], [], {m: None for m in model.MODALITIES}
     for lo in range(0, len(frames), batch):
         pairs = image_pairs(frames[lo:lo + batch])
         pairs.text, pairs.text_mask = text_ids(text_model, texts[lo:lo + batch], model.cfg.max_tokens)
         img, txt, routing = model.encode(pairs)
         imgs.append(img)
         txts.append(txt)
-        for m, name in enumerate(MODALITIES):
+        for m, name in enumerate(model.MODALITIES):
             per_layer = np.stack([np.bincount(aux["router_probs"][mod == m].argmax(-1).numpy(),
                                               minlength=model.cfg.n_experts) for aux, mod in routing])  # (layers, E)
             counts[name] = per_layer if counts[name] is None else counts[name] + per_layer
@@ -103,7 +102,7 @@ def evaluate_contrastive(checkpoint: str | Path, n_views: int = 600, n_class_vie
     img, txt, load = _embed(model, frames, captions, text_model, batch)
     out: dict[str, Any] = {"views": n_views, "seed": seed, "routing": {}}
     for name, share in load.items():
-        used = (share >= USED_SHARE).sum(1)  # (layers,)
+        used = (share >= model.USED_SHARE).sum(1)  # (layers,)
         out["routing"][name] = {"load": share.round(4).tolist(), "experts_used": used.tolist(),
                                 "experts_used_mean": float(used.mean())}
     out["retrieval"] = _retrieval(img, txt, captions)

@@ -133,3 +133,43 @@ def test_a_checkpoints_renamed_train_args_read_under_their_current_names():
     assert train_args_of({}) == {}
     current = set(TrainArgs.__dataclass_fields__)
     assert set(RENAMED_TRAIN_ARGS.values()) <= current and not set(RENAMED_TRAIN_ARGS) & current
+
+
+def test_a_family_brings_its_adapter_task_vocabulary_and_optimizer(tmp_path, caches, text_model, monkeypatch):
+    """The trainer goes through the family for what it may change: its batch adapter feeds the model,
+    a config with a `tasks` field gets the run's task vocabulary (kept in the checkpoint), the batch's
+    task_index refers to it, and an `optimizer` hook replaces the shared AdamW."""
+    from dataclasses import dataclass, replace
+    from typing import ClassVar
+
+    from gatosuite.agent import families
+    from gatosuite.agent.checkpoint import load_model, load_trainer_state
+    from gatosuite.agent.models.gato import FAMILY as GATO
+    from gatosuite.agent.models.gato.configuration_gato import GatoConfig
+    from gatosuite.agent.models.gato.modeling_gato import GatoModel
+
+    @dataclass(frozen=True)
+    class TaskedConfig(GatoConfig):
+        architecture: ClassVar[str] = "test-tasked"
+        tasks: tuple[str, ...] = ()
+
+    seen = []
+
+    def adapter(batch, cfg):
+        seen.append((batch.task_index.clone(), cfg.tasks))
+        return batch
+
+    family = replace(GATO, name="test-tasked", config=TaskedConfig, adapter=adapter,
+                     optimizer=lambda model, args: torch.optim.SGD(model.parameters(), lr=args.lr))
+    monkeypatch.setitem(families._FAMILIES, "test-tasked", family)
+    two = {**caches, "acrobot": caches["cartpole"]}  # the toy episodes under a second task's name
+    train(_args(tmp_path, model="test-tasked", tasks="cartpole,acrobot", steps=3, val_every=0), text_model, two,
+          progress=False)
+    model, meta = load_model(tmp_path / "run" / "checkpoint")
+    assert isinstance(model, GatoModel) and model.cfg.tasks == tuple(meta["tasks"])
+    assert set(model.cfg.tasks) == {"cartpole", "acrobot"}
+    assert len(seen) == 3 and all(tasks == model.cfg.tasks for _, tasks in seen)
+    index = torch.cat([ti.flatten() for ti, _ in seen])
+    assert set(index.tolist()) <= {-1, 0, 1} and {0, 1} <= set(index.tolist())  # both tasks drawn, -1 for padding
+    state = load_trainer_state(tmp_path / "run" / "checkpoint")
+    assert "betas" not in state["optimizer"]["param_groups"][0]  # SGD's state, not AdamW's

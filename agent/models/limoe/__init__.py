@@ -4,10 +4,10 @@ Encoder-only: it cannot act as a policy (evaluation/contrastive.py measures it i
 
 from gatosuite.agent.contract import Objective
 from gatosuite.agent.families import ModelFamily, register_family
+from gatosuite.agent.pairs import Pairs, extract_pairs
 
 from .configuration_limoe import LIMOE_PRESETS, LIMoEConfig
 from .modeling_limoe import LIMoE, pairs_adapter
-from .pairs import Pairs, extract_pairs
 
 FAMILY = register_family(ModelFamily(
     name="limoe", config=LIMoEConfig, model=LIMoE, presets=LIMOE_PRESETS,

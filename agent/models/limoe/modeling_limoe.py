@@ -30,9 +30,9 @@ from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.contract import transformer_flops_per_token
 from gatosuite.agent.embeddings import PatchEmbedding, position_bins
 from gatosuite.agent.models.moe.layer import MoELayer
+from gatosuite.agent.pairs import Pairs, extract_pairs
 
 from .configuration_limoe import LIMoEConfig
-from .pairs import Pairs, extract_pairs
 
 
 def pairs_adapter(batch: TokenBatch, cfg: LIMoEConfig) -> Pairs:
@@ -74,6 +74,10 @@ class LIMoE(nn.Module):
     pairs, the contrastive loss, and info with aux_loss (balance + entropy losses) and routing per modality."""
 
     can_act = False
+    MODALITIES = MODALITIES
+    """The token modalities it routes, in the order of its routing statistics."""
+    USED_SHARE = USED_SHARE
+    """The share of a modality's tokens at which an expert counts as used by it (evaluation/contrastive.py)."""
 
     def __init__(self, cfg: LIMoEConfig) -> None:
         super().__init__()

@@ -1,4 +1,5 @@
-"""(image, text) pairs inside a TokenBatch, the input LIMoE trains on.
+"""(image, text) pairs inside a TokenBatch: the input a contrastive family (LIMoE) trains on, found by its
+batch adapter.
 
 LIMoE reads the same TokenBatch as every other family and finds its pairs there: an observation (the
 tokens of one timestep before its separator, local_pos >= 0) or a caption sample (a frame's patches then
