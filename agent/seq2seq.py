@@ -119,7 +119,7 @@ def _gather(x: torch.Tensor, order: torch.Tensor, valid: torch.Tensor, fill: int
     return torch.where(valid, x.gather(1, order), torch.full_like(order, fill, dtype=x.dtype))
 
 
-def _select(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def select_positions(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Positions of the true entries of each row of `mask` (B, T), in order, padded: order (B, N),
     valid (B, N) and counts (B,)."""
     counts = mask.sum(1)  # (B,)
@@ -148,6 +148,9 @@ def _observation_text(kinds: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
     return (kinds == TokenKind.TEXT) & (sep < act) & (sep < t) & same
 
 
+_select = select_positions  # TODO(lead): drop once agent/models/ofa imports the public name
+
+
 def split_streams(batch: TokenBatch) -> Seq2SeqBatch:
     """The encoder and decoder streams of a TokenBatch (see the module docstring)."""
     b, t = batch.shape
@@ -168,7 +171,7 @@ def split_streams(batch: TokenBatch) -> Seq2SeqBatch:
     opens = real & ~is_dec & prev_dec & same_prev  # a context token after a target opens a chunk
     chunk = torch.cumsum(opens.long(), dim=1)  # (B, T) comparable within a segment
 
-    e_order, e_valid, _ = _select(real & ~is_dec)  # (B, S)
+    e_order, e_valid, _ = select_positions(real & ~is_dec)  # (B, S)
     s = e_order.shape[1]
     new_slot = torch.full((b, t), -1, dtype=torch.long, device=dev)
     rows = torch.arange(b, device=dev)[:, None].expand_as(e_order)
@@ -184,7 +187,7 @@ def split_streams(batch: TokenBatch) -> Seq2SeqBatch:
         patch_cols=batch.patch_cols, segments=_gather(seg, e_order, e_valid, -1),
         positions=_gather(pos, e_order, e_valid, 0), task_index=_gather(task, e_order, e_valid, -1))
 
-    d_order, d_valid, _ = _select(is_dec)  # (B, U)
+    d_order, d_valid, _ = select_positions(is_dec)  # (B, U)
     prev = (d_order - 1).clamp(min=0)
     continues = _gather(prev_dec & same_prev, d_order, d_valid, 0).bool()
     first = d_valid & ~continues  # (B, U) the chunk's first target

@@ -137,13 +137,15 @@ def reference_scores_table() -> str:
 
 
 def model_families_table() -> str:
-    """The built model families, from their registry (agent/families.py)."""
-    from gatosuite.agent.families import family_names, get_family
+    """The model families, from their registry (agent/families.py): the built ones, then the planned ones
+    (families.PLANNED)."""
+    from gatosuite.agent.families import PLANNED, family_names, get_family
 
     rows = []
     for name in family_names():
         f = get_family(name)
         rows.append([f"`{name}`", f.paper, f.modules, "yes" if f.can_act else "no"])
+    rows += [[f"{p.title} (planned)", p.paper, p.modules, "—"] for p in PLANNED]
     return _md(["`--model`", "paper", "what it is", "acts in envs"], rows)
 
 
