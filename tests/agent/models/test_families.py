@@ -145,7 +145,7 @@ def test_a_family_acts_within_the_action_space_or_is_refused(name, text_model, t
 
     vocab_size = task_tokenizer("cartpole", text_model).vocab.size
     model = _model(name, vocab_size, text_model).eval()
-    save_checkpoint(tmp_path / "ck", model, text_model, {"tasks": list(TASKS)})
+    save_checkpoint(tmp_path / "ck", model, text_model, {"tasks": list(TASKS), "segment_steps": 4})
     if not get_family(name).can_act:
         with pytest.raises(ConfigError, match="cannot act"):
             make_policy(tmp_path / "ck", "cartpole")
@@ -156,6 +156,7 @@ def test_a_family_acts_within_the_action_space_or_is_refused(name, text_model, t
                                     autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
     obs, _ = envs.reset(seed=0)
     policy.reset(3)
+    assert policy.capacity == 4  # a segment of 4 timesteps
     for _ in range(policy.capacity + 2):  # past one window slide
         action = policy.act(obs)
         assert all(envs.single_action_space.contains(a) for a in action)
