@@ -148,9 +148,6 @@ def _observation_text(kinds: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
     return (kinds == TokenKind.TEXT) & (sep < act) & (sep < t) & same
 
 
-_select = select_positions  # TODO(lead): drop once agent/models/ofa imports the public name
-
-
 def split_streams(batch: TokenBatch) -> Seq2SeqBatch:
     """The encoder and decoder streams of a TokenBatch (see the module docstring)."""
     b, t = batch.shape

@@ -20,7 +20,7 @@ class CompareArgs:
     """Train and evaluate several model families on the same data, seeds and budget."""
 
     models: list[str] = field(default_factory=lambda: ["gato", "gato-moe"])
-    """Model families to compare (agent/families.py)."""
+    """Model families to compare (agent/families.py), space- or comma-separated."""
     tasks: str = DEFAULT_TASKS
     """The training mix (collected under --root; the demo's mix by default, see `gatosuite demo`)."""
     root: Path = Path("data/demo")
@@ -58,6 +58,7 @@ class CompareArgs:
     """auto, fp32 or bf16."""
 
     def __post_init__(self) -> None:
+        self.models = [m for item in self.models for m in item.split(",") if m]  # `a b` and `a,b` alike
         if not self.models:
             raise ConfigError("--models needs at least one model family")
         get_recipe(self.recipe)

@@ -34,19 +34,27 @@ def test_two_families_on_the_same_budget_and_a_resumed_comparison(tmp_path, monk
     calls = []
     real = compare_mod._train
     monkeypatch.setattr(compare_mod, "_train", lambda name, *a: calls.append(name) or real(name, *a))
-    compare(_args(tmp_path, ["gato", "gato-moe"]))  # resumes: gato is finished, only gato-moe trains
-    assert calls == ["gato-moe"]
+    compare(_args(tmp_path, ["gato,gato-moe", "unit"]))  # resumes: gato is finished, only the others train
+    assert calls == ["gato-moe", "unit"]
     store = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert store["models"]["gato"] == gato
     moe = store["models"]["gato-moe"]
     assert moe["active_parameters"] < moe["parameters_non_embedding"] and moe["train"]["aux_loss"] > 0
+    unit = store["models"]["unit"]  # an encoder-decoder family: every column, through its adapter and policy
+    assert unit["title"] == "UniT" and unit["flops_per_token"] > 0 and unit["train"]["step"] == 2
+    assert set(unit["val_nll"]["modality"]) == {"action_discrete"} and "classic" in unit["val_nll"]["domain"]
+    assert len(unit["tasks"]["cartpole"]["normalized_ci"]) == 2
     text = report.read_text()
-    assert "| Gato |" in text and "| MultiModel |" in text and "not yet" in text
+    assert "| UniT |" in text and "| Gato |" in text and "| MultiModel |" in text and "not yet" in text
     assert "measured apart: it cannot act" in text  # LIMoE's row
     assert "gato-moe" in (tmp_path / "cmp" / "compare.md").read_text()
     assert (tmp_path / "cmp" / "figures" / "expert_load.png").is_file()
     with pytest.raises(ValueError, match="holds a comparison with other settings"):
         compare(_args(tmp_path, ["gato"], seed=1))
+
+
+def test_models_may_be_given_with_commas(tmp_path):
+    assert _args(tmp_path, ["gato,gato-moe", "moe"]).models == ["gato", "gato-moe", "moe"]
 
 
 def test_a_family_that_cannot_act_is_refused_with_the_way_it_is_measured(tmp_path):
