@@ -72,7 +72,7 @@ class ModelFamily:
     def prepare(self, cfg: Any, tasks: list[str] | tuple[str, ...], text_model: Any) -> Any:
         """The config of a new run, given the run's task vocabulary and text model: a config with a `tasks`
         field (task-specific parameters) gets the vocabulary, and a config class with a
-        `prepared(tasks, text_model)` method fills the rest (OFA's instructions). A config whose tasks are
+        `prepared(text_model)` method fills the rest (OFA's instructions). A config whose tasks are
         already set (a model being fine-tuned) keeps them."""
         names = {f.name for f in dataclasses.fields(cfg)}
         if "tasks" in names and not cfg.tasks:

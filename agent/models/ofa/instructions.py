@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from gatosuite.agent.batch import TokenBatch
-from gatosuite.agent.seq2seq import Seq2SeqBatch, _select, split_streams
+from gatosuite.agent.seq2seq import Seq2SeqBatch, select_positions, split_streams
 from gatosuite.tokenization import TokenKind
 
 from .configuration_ofa import OFAConfig
@@ -94,7 +94,7 @@ def instruct(s: Seq2SeqBatch, cfg: OFAConfig) -> InstructedBatch:
     width = table.shape[1]
     k = torch.arange(width, device=dev)  # (I,)
     real = (k[None, None, :] < lengths[row][..., None]) & (tasks >= -1)[..., None]  # (B, G, I)
-    order, valid, _ = _select(real.view(b, g * width))  # (B, P) instruction tokens, in segment order
+    order, valid, _ = select_positions(real.view(b, g * width))  # (B, P) instruction tokens, in segment order
     p = int(valid.sum(1).max()) if valid.numel() else 0
     order, valid = order[:, :p], valid[:, :p]
 
