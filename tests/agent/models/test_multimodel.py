@@ -45,11 +45,13 @@ def _logits(model, batch):
         return model(split_streams(batch))[0]
 
 
-def test_acting_decodes_what_training_predicts(tok):
+@pytest.mark.parametrize("recipe", [{}, dict(value_input="token+value", action_inputs="masked",
+                                              action_targets="hl-gauss")], ids=["gato-2022", "gatosuite-2026"])
+def test_acting_decodes_what_training_predicts(tok, recipe):
     """start + next_token_logits over a batch of envs with windows of different lengths (encoder padding)
     and tasks (one unknown) give the forward pass's logits at each row's last timestep's two actions,
-    with the MoE capacity left on: evaluation and acting serve every token."""
-    model = _model(tok.vocab.size).eval()
+    with the MoE capacity left on: evaluation and acting serve every token. Under both recipes' inputs."""
+    model = _model(tok.vocab.size, **recipe).eval()
     assert model.cfg.capacity_factor
     seqs, tasks = [_episode(tok, 5, 0), _episode(tok, 3, 1)], [0, -1]
     full = collate_rows([[s] for s in seqs], tok.vocab, tasks=[[t] for t in tasks])
