@@ -71,6 +71,18 @@ def parse_task_weights(items: list[str], tasks: list[str]) -> dict[str, float]:
     return weights
 
 
+def _bool(value: str) -> bool:
+    """'true'/'false' (any case, or 1/0) -> bool; anything else is not a bool."""
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise ValueError(value)
+
+
+_bool.__name__ = "bool (true or false)"
+
+
 def parse_overrides(items: list[str], config: type | None = None) -> dict[str, Any]:
     """['name=value', ...] -> {name: value} typed like the field of the family's config class (Gato's by
     default); unknown names are an error."""
@@ -85,7 +97,7 @@ def parse_overrides(items: list[str], config: type | None = None) -> dict[str, A
         if not sep or name not in types:
             raise ConfigError(f"bad model override '{item}'; use name=value with a name among "
                               f"{', '.join(sorted(types))}")
-        kind = {"int": int, "float": float, "float | None": float}.get(str(types[name]), str)
+        kind = {"int": int, "float": float, "float | None": float, "bool": _bool}.get(str(types[name]), str)
         try:
             out[name] = kind(value)
         except ValueError:

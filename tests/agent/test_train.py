@@ -173,3 +173,15 @@ def test_a_family_brings_its_adapter_task_vocabulary_and_optimizer(tmp_path, cac
     assert set(index.tolist()) <= {-1, 0, 1} and {0, 1} <= set(index.tolist())  # both tasks drawn, -1 for padding
     state = load_trainer_state(tmp_path / "run" / "checkpoint")
     assert "betas" not in state["optimizer"]["param_groups"][0]  # SGD's state, not AdamW's
+
+
+def test_a_bool_override_is_parsed_as_a_bool():
+    from gatosuite.agent.families import get_family
+    from gatosuite.agent.train import parse_overrides
+    from gatosuite.errors import ConfigError
+
+    config = get_family("unit").config
+    assert parse_overrides(["shared_decoder=False"], config) == {"shared_decoder": False}
+    assert parse_overrides(["shared_decoder=true"], config) == {"shared_decoder": True}
+    with pytest.raises(ConfigError, match="'maybe' is not a valid bool"):
+        parse_overrides(["shared_decoder=maybe"], config)
