@@ -40,6 +40,7 @@ def test_train_logs_and_checkpoints(tmp_path, caches, text_model):
         train(_args(tmp_path), text_model, caches, progress=False)
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path, caches, text_model):
     straight = train(_args(tmp_path / "a"), text_model, caches, progress=False)
     train(_args(tmp_path / "b", stop_at=4), text_model, caches, progress=False)  # a run killed at step 4
@@ -67,6 +68,7 @@ def test_resume_with_another_config_lists_the_fields(tmp_path, caches, text_mode
         train(_args(tmp_path, resume=True, preset="tiny"), text_model, caches, progress=False)
 
 
+@pytest.mark.slow
 def test_init_from_starts_at_the_checkpoint_and_records_modalities(tmp_path, caches, text_model):
     import json
 
@@ -82,6 +84,7 @@ def test_init_from_starts_at_the_checkpoint_and_records_modalities(tmp_path, cac
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)  # the shape came from a, not tiny
 
 
+@pytest.mark.slow
 def test_validation_runs_on_its_own_schedule(tmp_path, caches, text_model):
     train(_args(tmp_path, log_every=3, val_every=4), text_model, caches, progress=False)
     rows = (tmp_path / "run" / "train.csv").read_text().splitlines()

@@ -64,6 +64,7 @@ def test_a_family_that_cannot_act_is_refused_with_the_way_it_is_measured(tmp_pat
         _args(tmp_path, ["gato", "limoe"])
 
 
+@pytest.mark.slow
 def test_a_comparison_killed_while_training_resumes_that_training(tmp_path):
     """A rerun finds the family's checkpoint and resumes it with the arguments it was started with, which
     `train --resume`'s check of the run-defining arguments accepts."""

@@ -137,7 +137,12 @@ def test_flops_per_token_are_positive_and_grow_with_depth(name, tok, text_model)
     assert shallow.flops_per_token(64) <= shallow.flops_per_token(128)
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+UNIT_TIER_ACTING = ("gato", "ofa", "limoe")
+"""Families whose acting test the unit tier runs: one of each policy, and one refused; `make test` runs all."""
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in UNIT_TIER_ACTING else pytest.mark.slow)
+                                  for n in FAMILIES])
 def test_a_family_acts_within_the_action_space_or_is_refused(name, text_model, tmp_path):
     """Through make_policy, in a Gymnasium vector env of a real task: every action is in the space."""
     from gatosuite.agent.factory import make_policy

@@ -169,6 +169,7 @@ def _train_router(gate: str, balance: bool, seed: int = 2, steps: int = 200) -> 
     return (load / load.sum()).tolist()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gate", ["noisy-top-k", "switch"])
 def test_balance_losses_prevent_collapse(gate):
     # Seeds 0-9 of both gates pass these checks: balanced, the smallest share was 0.139 (uniform is 0.25);

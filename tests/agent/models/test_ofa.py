@@ -204,6 +204,7 @@ def trained(tmp_path_factory, make_toy_caches, text_model):
     return tmp / "run"
 
 
+@pytest.mark.slow
 def test_the_trainer_lowers_the_loss_and_records_the_instructions(trained, text_model):
     with open(trained / "train.csv") as f:
         losses = [float(r["value"]) for r in csv.DictReader(f) if r["key"] == "loss"]
@@ -214,6 +215,7 @@ def test_the_trainer_lowers_the_loss_and_records_the_instructions(trained, text_
     assert len(decoded) > 20 and instruction_text("cartpole").startswith(decoded)
 
 
+@pytest.mark.slow
 def test_make_policy_acts_in_cartpole(trained):
     from gatosuite.agent.factory import make_policy
     from gatosuite.envs import make_task_env

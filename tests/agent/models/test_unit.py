@@ -238,6 +238,7 @@ def test_checkpoint_round_trip_gives_the_same_logits(tok, tmp_path, text_model, 
     torch.testing.assert_close(_logits(loaded.eval(), batch), _logits(model, batch), rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_trains_through_the_shared_trainer_then_acts(tmp_path, make_toy_caches, text_model):
     from gatosuite.agent.factory import make_policy
     from gatosuite.agent.train import TrainArgs, train
