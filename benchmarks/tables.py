@@ -77,9 +77,9 @@ def demo_table() -> str:
     return caption + "\n\n" + _md(["task", "normalized score"], rows)
 
 
-def zoo_table() -> str:
-    """`gatosuite compare` of the model families (benchmarks/results/compare-nano.json)."""
-    data = _load("compare-nano.json")
+def zoo_table(name: str = "compare-nano.json") -> str:
+    """`gatosuite compare` of the model families (benchmarks/results/compare-nano.json, or `name`)."""
+    data = _load(name)
     models = data["models"]
 
     def row(name: str, fn: Callable[[dict[str, Any]], str]) -> list[str]:
@@ -106,9 +106,26 @@ def zoo_table() -> str:
             row("IQM over tasks", lambda m: f"{m['score']['overall']['iqm']:.2f}"),
             row(f"few-shot {data['settings']['fewshot']} k=1: zero-shot / fine-tune / scratch", fewshot)]
     rec = data.get("recorded", {})
-    caption = (f"_{rec['date']}: {rec['machine']}. {data['settings']['minutes']:g} minutes of training per "
-               f"family on the demo's data, one training run each. Command: `{rec['command']}`._")
+    st = data["settings"]
+    budget = (f"{st['tokens']:,} training tokens" if st.get("tokens") else f"{st['minutes']:g} minutes of training")
+    caption = (f"_{rec['date']}: {rec['machine']}. {budget} per family on the demo's data, one training run "
+               f"each. Command: `{rec['command']}`._")
     return caption + "\n\n" + _md([""] + [m["model"] for m in models.values()], rows)
+
+
+def zoo_part2_table() -> str:
+    """`gatosuite compare` of six families at equal tokens (benchmarks/results/compare-zoo2.json)."""
+    return zoo_table("compare-zoo2.json")
+
+
+def act_latency_table() -> str:
+    """Per-step action latency at 8 envs, as a ratio to Gato's (benchmarks/results/act_latency.json)."""
+    d = _load("act_latency.json")["default"]
+    tasks = list(d["tasks"])
+    families = list(d["tasks"][tasks[0]])
+    rows = [[f"`{n}`"] + [f"{d['tasks'][t][n]['ms_per_step']:.1f} ms ({d['tasks'][t][n]['ratio_to_gato']:.2f}×)"
+                          for t in tasks] for n in families]
+    return _md(["family"] + [f"{t}: ms per step (ratio to gato)" for t in tasks], rows)
 
 
 def goal_claims_table() -> str:
@@ -229,7 +246,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "reference-scores": reference_scores_table, "model-families": model_families_table,
     "training-speed": training_speed_table, "tokenizer-speed": tokenizer_speed_table,
     "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
-    "recipes": recipes_table, "recipe-comparison": recipe_comparison_table,
+    "recipes": recipes_table, "recipe-comparison": recipe_comparison_table, "act-latency": act_latency_table,
+    "zoo-part2": zoo_part2_table,
 }
 
 
