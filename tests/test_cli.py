@@ -36,6 +36,7 @@ def test_text_model_command(tmp_path, capsys):
     assert "pieces; asked for 400, the corpus supports no more" in out
 
 
+@pytest.mark.slow
 def test_walkthrough(capsys):
     main(["walkthrough"])
     out = capsys.readouterr().out

@@ -8,6 +8,7 @@ from gatosuite.envs import SUITE, make_task_env
 from gatosuite.envs.hidden import GOAL_FAMILIES, VARIANT, parameter
 
 
+@pytest.mark.slow
 def test_every_goal_family_has_four_tasks_and_disjoint_goals():
     for name, fam in GOAL_FAMILIES.items():
         ids = {t.id for t in SUITE.select("hidden-param") if t.goal_family == name}

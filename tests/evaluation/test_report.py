@@ -255,6 +255,7 @@ def test_training_log_rejects_a_foreign_csv(tmp_path: Path):
         figures.read_train_log(bad)
 
 
+@pytest.mark.slow
 def test_a_goal_familys_side_by_side_video_is_linked_and_its_frames_shown(info: dict[str, Any], out_dir: Path,
                                                                      train_csv: Path):
     import imageio.v2 as imageio

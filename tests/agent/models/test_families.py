@@ -239,6 +239,7 @@ def test_incremental_decoding_matches_the_full_pass(tok):
     torch.testing.assert_close(rest, full[12:], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_acting_imports_no_dataset_or_collection_code(tok, tmp_path, text_model):
     """A policy needs a task's spaces (envs/) and tokenizer (tokenization/), never datasets/ or collection."""
     import subprocess
