@@ -26,62 +26,17 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from gatosuite.agent.attention import CrossAttention, SelfAttention
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.kv_cache import EncoderDecoderCache, KVCache
 from gatosuite.agent.seq2seq import Seq2SeqBatch, acting_query, split_streams
 from gatosuite.agent.token_io import TokenInput, nll_info, target_nll
+from gatosuite.agent.transformer_blocks import DecoderBlock, EncoderBlock
 from gatosuite.tokenization import TokenKind
 
 from .configuration_ofa import OFAConfig
 from .instructions import InstructedBatch, instruct
-
-
-class FFN(nn.Module):
-    def __init__(self, cfg: OFAConfig) -> None:
-        super().__init__()
-        self.fc = nn.Linear(cfg.n_embd, cfg.ffn)
-        self.out = nn.Linear(cfg.ffn, cfg.n_embd)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(F.gelu(self.fc(x)))  # (B, T, D)
-
-
-class EncoderBlock(nn.Module):
-    """Pre-norm: self-attention under a mask, then the FFN."""
-
-    def __init__(self, cfg: OFAConfig) -> None:
-        super().__init__()
-        self.ln1, self.attn = nn.LayerNorm(cfg.n_embd), SelfAttention(cfg)
-        self.ln2, self.ffn = nn.LayerNorm(cfg.n_embd), FFN(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.ln1(x), mask=mask))  # (B, S, D)
-        return x + self.drop(self.ffn(self.ln2(x)))  # (B, S, D)
-
-
-class DecoderBlock(nn.Module):
-    """Pre-norm: causal self-attention (under a mask in training, through a KVCache when acting),
-    cross-attention over the encoder's memory, then the FFN."""
-
-    def __init__(self, cfg: OFAConfig) -> None:
-        super().__init__()
-        self.ln1, self.attn = nn.LayerNorm(cfg.n_embd), SelfAttention(cfg)
-        self.ln2, self.cross = nn.LayerNorm(cfg.n_embd), CrossAttention(cfg)
-        self.ln3, self.ffn = nn.LayerNorm(cfg.n_embd), FFN(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(self, x: torch.Tensor, memory: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
-                cross_mask: torch.Tensor, self_mask: torch.Tensor | None = None, cache: KVCache | None = None,
-                layer: int = 0) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.ln1(x), cache, layer, self_mask))  # (B, U, D)
-        x = x + self.drop(self.cross(self.ln2(x), memory, cross_mask))  # (B, U, D)
-        return x + self.drop(self.ffn(self.ln3(x)))  # (B, U, D)
-
 
 EMBEDDINGS = tuple(f"inp.{t}" for t in TokenInput.TABLES) + ("inst_pos",)
 """Parameter-name prefixes of embedding tables (no weight decay; not counted as non-embedding)."""

@@ -12,12 +12,11 @@ back to their stream slots: the concatenation in stream order.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from gatosuite.agent.attention import CrossAttention, SelfAttention
 from gatosuite.agent.kv_cache import KVCache
 from gatosuite.agent.seq2seq import Seq2SeqBatch, select_positions
+from gatosuite.agent.transformer_blocks import DecoderBlock, EncoderBlock
 from gatosuite.tokenization import TokenKind
 
 from .configuration_unit import MODALITIES, UniTConfig
@@ -28,31 +27,6 @@ def modality_of(kinds: torch.Tensor) -> torch.Tensor:
     (continuous, discrete, separator; padding too, which no real token reads)."""
     values = torch.full_like(kinds, 2, dtype=torch.long)
     return torch.where(kinds == TokenKind.IMAGE, 0, torch.where(kinds == TokenKind.TEXT, 1, values))
-
-
-class FFN(nn.Module):
-    def __init__(self, cfg: UniTConfig) -> None:
-        super().__init__()
-        self.fc = nn.Linear(cfg.n_embd, cfg.ffn)
-        self.out = nn.Linear(cfg.ffn, cfg.n_embd)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(F.gelu(self.fc(x)))  # (B, T, D)
-
-
-class EncoderBlock(nn.Module):
-    """Pre-norm self-attention under a mask, then an FFN (pre-norm trains stably at this small scale
-    without DETR's warm-up)."""
-
-    def __init__(self, cfg: UniTConfig) -> None:
-        super().__init__()
-        self.ln1, self.attn = nn.LayerNorm(cfg.n_embd), SelfAttention(cfg)
-        self.ln2, self.ffn = nn.LayerNorm(cfg.n_embd), FFN(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.ln1(x), mask=mask))  # (B, S, D)
-        return x + self.drop(self.ffn(self.ln2(x)))  # (B, S, D)
 
 
 class ModalityEncoder(nn.Module):
@@ -98,25 +72,6 @@ class ModalityEncoders(nn.Module):
             rows = torch.arange(b, device=x.device)[:, None].expand(b, n)
             out = out.index_put((rows[valid], order[valid]), hm[valid].to(out.dtype))  # back to stream order
         return out, mod
-
-
-class DecoderBlock(nn.Module):
-    """Pre-norm: self-attention among a chunk's queries (causal, under a mask in training or through a
-    KVCache when acting), cross-attention over the memory, then an FFN."""
-
-    def __init__(self, cfg: UniTConfig) -> None:
-        super().__init__()
-        self.ln1, self.attn = nn.LayerNorm(cfg.n_embd), SelfAttention(cfg)
-        self.ln2, self.cross = nn.LayerNorm(cfg.n_embd), CrossAttention(cfg)
-        self.ln3, self.ffn = nn.LayerNorm(cfg.n_embd), FFN(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
-
-    def forward(self, x: torch.Tensor, memory: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
-                cross_mask: torch.Tensor, self_mask: torch.Tensor | None = None, cache: KVCache | None = None,
-                layer: int = 0) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.ln1(x), cache, layer, self_mask))  # (B, U, D)
-        x = x + self.drop(self.cross(self.ln2(x), memory, cross_mask))  # (B, U, D)
-        return x + self.drop(self.ffn(self.ln3(x)))  # (B, U, D)
 
 
 class Decoder(nn.Module):
