@@ -223,3 +223,19 @@ def acting_cross_mask(context: Seq2SeqBatch) -> torch.Tensor:
     row's last segment (a policy's context is one segment, so all of its real tokens)."""
     chunk, segment, _ = acting_query(context)
     return context.enc_real & (context.enc_segment == segment[:, None]) & (context.enc_chunk <= chunk[:, None])
+
+
+def start_position(context: TokenBatch, token_id: int = 0) -> TokenBatch:
+    """(N, 1) the decoder's first input when acting: a placeholder (`token_id`, PAD kind) at every row of
+    `context`, where a family puts its start token (a task token, a query, BOS), as `dec_first` marks it in
+    training."""
+    n, dev = context.shape[0], context.ids.device
+    return TokenBatch(
+        ids=torch.full((n, 1), token_id, dtype=torch.long, device=dev),
+        kinds=torch.full((n, 1), TokenKind.PAD, dtype=torch.uint8, device=dev),
+        local_pos=torch.full((n, 1), -1, dtype=torch.long, device=dev),
+        targets=torch.zeros((n, 1), dtype=torch.long, device=dev),
+        target_mask=torch.zeros((n, 1), dtype=torch.bool, device=dev),
+        patches=context.patches[:0], patch_slot=context.patch_slot[:0], patch_rows=context.patch_rows[:0],
+        patch_cols=context.patch_cols[:0])
+

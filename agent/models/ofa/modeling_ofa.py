@@ -30,10 +30,9 @@ from torch import nn
 
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.kv_cache import EncoderDecoderCache, KVCache
-from gatosuite.agent.seq2seq import Seq2SeqBatch, acting_query, split_streams
+from gatosuite.agent.seq2seq import Seq2SeqBatch, acting_query, split_streams, start_position
 from gatosuite.agent.token_io import TokenInput, nll_info, target_nll
 from gatosuite.agent.transformer_blocks import DecoderBlock, EncoderBlock
-from gatosuite.tokenization import TokenKind
 
 from .configuration_ofa import OFAConfig
 from .instructions import InstructedBatch, instruct
@@ -149,14 +148,7 @@ class OFAModel(nn.Module):
         for i, blk in enumerate(self.dec_blocks):  # the memory's keys and values, once per step
             cache.state[f"k{i}"], cache.state[f"v{i}"] = blk.cross.memory_kv(memory)
         dev = memory.device
-        first = TokenBatch(
-            ids=torch.full((n, 1), self.bos, dtype=torch.long, device=dev),
-            kinds=torch.full((n, 1), TokenKind.PAD, dtype=torch.uint8, device=dev),
-            local_pos=torch.full((n, 1), -1, dtype=torch.long, device=dev),
-            targets=torch.zeros((n, 1), dtype=torch.long, device=dev),
-            target_mask=torch.zeros((n, 1), dtype=torch.bool, device=dev),
-            patches=context.patches[:0], patch_slot=context.patch_slot[:0], patch_rows=context.patch_rows[:0],
-            patch_cols=context.patch_cols[:0])
+        first = start_position(context, self.bos)
         return self._step(first, torch.ones((n, 1), dtype=torch.bool, device=dev), cache), cache
 
     def next_token_logits(self, batch: TokenBatch, cache: EncoderDecoderCache) -> torch.Tensor:

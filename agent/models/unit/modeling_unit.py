@@ -37,9 +37,15 @@ from torch import nn
 
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.kv_cache import EncoderDecoderCache, KVCache
-from gatosuite.agent.seq2seq import Seq2SeqBatch, acting_cross_mask, acting_query, select_positions, split_streams
+from gatosuite.agent.seq2seq import (
+    Seq2SeqBatch,
+    acting_cross_mask,
+    acting_query,
+    select_positions,
+    split_streams,
+    start_position,
+)
 from gatosuite.agent.token_io import TokenInput, nll_info, target_nll
-from gatosuite.tokenization import TokenKind
 
 from .configuration_unit import MODALITIES, UniTConfig
 from .encoders import Decoder, ModalityEncoders, TaskHeads
@@ -171,14 +177,7 @@ class UniTModel(nn.Module):
         for r in self.decoders_for(rows):  # the memory's keys and values, once per step
             for i, (k, v) in enumerate(self.decoders[r].memory_kv(memory)):
                 cache.state[f"k{r}_{i}"], cache.state[f"v{r}_{i}"] = k, v
-        first = TokenBatch(
-            ids=torch.zeros((n, 1), dtype=torch.long, device=dev),
-            kinds=torch.full((n, 1), TokenKind.PAD, dtype=torch.uint8, device=dev),
-            local_pos=torch.full((n, 1), -1, dtype=torch.long, device=dev),
-            targets=torch.zeros((n, 1), dtype=torch.long, device=dev),
-            target_mask=torch.zeros((n, 1), dtype=torch.bool, device=dev),
-            patches=context.patches[:0], patch_slot=context.patch_slot[:0], patch_rows=context.patch_rows[:0],
-            patch_cols=context.patch_cols[:0])
+        first = start_position(context)
         return self._step(first, torch.ones((n, 1), dtype=torch.bool, device=dev), cache), cache
 
     def next_token_logits(self, batch: TokenBatch, cache: EncoderDecoderCache) -> torch.Tensor:
