@@ -116,6 +116,23 @@ def embed_tokens(m: Any, batch: TokenBatch, start: int | torch.Tensor = 0) -> to
     return m.drop(x)
 
 
+def add_input_tables(m: nn.Module, cfg: Any) -> None:
+    """Give `m` the input tables `embed_tokens` reads (`tok`, `patch`, `local`, `row`, `col`, `pos`, `value`
+    with 'token+value', `drop`) and `cont_lo`, created in this order: GatoModel and TokenInput both call it,
+    so their parameter names and initial draws stay what their checkpoints hold."""
+    d = cfg.n_embd
+    m.tok = nn.Embedding(cfg.vocab_size, d)
+    m.patch = PatchEmbedding(cfg.patch_channels, d)
+    m.local = nn.Embedding(cfg.max_local_positions + 1, d)  # last row: separator and actions
+    m.row = nn.Embedding(cfg.position_bins, d)
+    m.col = nn.Embedding(cfg.position_bins, d)
+    m.pos = nn.Embedding(cfg.context, d)
+    m.cont_lo = first_continuous_id(cfg.vocab_size)  # first continuous-bin id
+    if cfg.value_input == "token+value":
+        m.value = nn.Embedding(cfg.max_local_positions + 1, d)  # per local position: value -> direction
+    m.drop = nn.Dropout(cfg.dropout)
+
+
 class TokenInput(nn.Module):
     """Gato's input tables as one module: `forward(batch, start=0) -> (B, T, D)` (see embed_tokens).
     Initialised as GatoModel initialises its own: N(0, 0.02), sinusoidal value rows per the config."""
@@ -127,16 +144,7 @@ class TokenInput(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.n_embd
-        self.tok = nn.Embedding(cfg.vocab_size, d)
-        self.patch = PatchEmbedding(cfg.patch_channels, d)
-        self.local = nn.Embedding(cfg.max_local_positions + 1, d)  # last row: separator and actions
-        self.row = nn.Embedding(cfg.position_bins, d)
-        self.col = nn.Embedding(cfg.position_bins, d)
-        self.pos = nn.Embedding(cfg.context, d)
-        if cfg.value_input == "token+value":
-            self.value = nn.Embedding(cfg.max_local_positions + 1, d)  # per local position: value -> direction
-        self.drop = nn.Dropout(cfg.dropout)
-        self.cont_lo = first_continuous_id(cfg.vocab_size)
+        add_input_tables(self, cfg)
         for mod in self.modules():
             if isinstance(mod, (nn.Linear, nn.Embedding)):
                 nn.init.normal_(mod.weight, mean=0.0, std=0.02)

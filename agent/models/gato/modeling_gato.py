@@ -19,12 +19,11 @@ from torch import nn
 from gatosuite.agent.attention import SelfAttention
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.contract import transformer_flops_per_token
-from gatosuite.agent.embeddings import PatchEmbedding
 from gatosuite.agent.kv_cache import KVCache
 from gatosuite.agent.token_io import (
+    add_input_tables,
     continuous_values,
     embed_tokens,
-    first_continuous_id,
     init_value_rows,
     nll_info,
     target_nll,
@@ -63,16 +62,7 @@ class GatoModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.n_embd
-        self.tok = nn.Embedding(cfg.vocab_size, d)
-        self.patch = PatchEmbedding(cfg.patch_channels, d)
-        self.local = nn.Embedding(cfg.max_local_positions + 1, d)  # last row: separator and actions
-        self.row = nn.Embedding(cfg.position_bins, d)
-        self.col = nn.Embedding(cfg.position_bins, d)
-        self.pos = nn.Embedding(cfg.context, d)
-        self.cont_lo = first_continuous_id(cfg.vocab_size)  # first continuous-bin id
-        if cfg.value_input == "token+value":
-            self.value = nn.Embedding(cfg.max_local_positions + 1, d)  # per local position: value -> direction
-        self.drop = nn.Dropout(cfg.dropout)
+        add_input_tables(self, cfg)  # agent/token_io.py: the same tables, names and order as TokenInput's
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(d)
         self.apply(self._init)
