@@ -321,6 +321,10 @@ def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[Any,
     return inputs, loss, info, data_s
 
 
+OUTSIDE_VOCABULARY = "outside-vocabulary"
+"""The domain under which the per-domain loss counts targets of tasks outside the run's task vocabulary."""
+
+
 def _accumulate(acc: dict[str, list[float]], run: _Run, inputs: Any, loss: torch.Tensor,
                 info: dict[str, Any]) -> None:
     """Loss, every scalar the model reports in `info`, and, for a family trained on next-token NLL
@@ -332,7 +336,9 @@ def _accumulate(acc: dict[str, list[float]], run: _Run, inputs: Any, loss: torch
     if run.family.objective is not Objective.NEXT_TOKEN:
         return
     target_tasks = target_task_names(inputs, run.task_vocab)  # (M,) the task of each target
-    domains = np.array([SUITE[t].domain for t in target_tasks])
+    # a task outside the run's vocabulary (fine-tuning a family whose config fixed its tasks, on a new one) has
+    # no name to look up; its targets are counted apart
+    domains = np.array([SUITE[t].domain if t else OUTSIDE_VOCABULARY for t in target_tasks])
     for dom in np.unique(domains):
         sel = torch.from_numpy(domains == dom).to(info["token_loss"].device)
         acc[f"loss_domain/{dom}"].append(float(info["token_loss"][sel].mean()))

@@ -201,3 +201,23 @@ def test_trains_through_the_shared_trainer_then_acts(tmp_path, make_toy_caches, 
         assert all(envs.single_action_space.contains(a) for a in action)
         obs, *_ = envs.step(action)
     envs.close()
+
+
+@pytest.mark.slow
+def test_fine_tuning_on_a_task_outside_its_vocabulary_trains(tmp_path, make_toy_caches, text_model):
+    """The few-shot fine-tune of a family whose config fixes its task vocabulary, on a held-out task: the
+    per-domain loss counts that task's targets apart instead of failing to look up an unnamed task (a
+    comparison stopped there once)."""
+    from gatosuite.agent.train import OUTSIDE_VOCABULARY, TrainArgs, train
+
+    caches = make_toy_caches(tmp_path)
+    base = dict(model="multimodel", preset="nano", window=60, batch_size=4, warmup=1, log_every=1, val_every=0,
+                ckpt_every=100, precision="fp32")
+    train(TrainArgs(out=tmp_path / "run", steps=2, **base), text_model, caches, progress=False)
+    new = {"dmc-cartpole-swingup": caches["cartpole"]}  # a held-out task the first run never saw
+    summary = train(TrainArgs(out=tmp_path / "tuned", steps=2, tasks="dmc-cartpole-swingup", val_fraction=0.0,
+                              allow_heldout=["dmc-cartpole-swingup"], init_from=tmp_path / "run" / "checkpoint",
+                              **base), text_model, new, progress=False)
+    assert summary["step"] == 2
+    keys = {r.split(",")[1] for r in (tmp_path / "tuned" / "train.csv").read_text().splitlines()[1:]}
+    assert f"loss_domain/{OUTSIDE_VOCABULARY}" in keys, keys
