@@ -32,9 +32,11 @@ egl:
 demo: install
 	$(VENV)/bin/gatosuite demo
 
-# Everything, as CI runs it (.ci/run).
+# Everything, as CI runs it (.ci/run): one pytest-xdist worker per core (`--dist loadgroup` keeps a module's
+# shared Ray on one worker); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # The unit tier: every test not marked slow (no end-to-end training or collection runs), for quick feedback.
 test-fast: install

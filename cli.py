@@ -13,6 +13,7 @@ from pathlib import Path
 import tyro
 
 from gatosuite.agent.defaults import default_device, default_precision
+from gatosuite.cli_suite import Collect, Datasets, ReferenceScores, Tasks, TrainExpert
 from gatosuite.errors import INTERRUPTED_STATUS, RESUME_FIX, GatosuiteError, is_no_space
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco or dm_control
@@ -223,161 +224,6 @@ class Evaluate:
         print(f"report: {paths['markdown']}\n        {paths['html']}")
 
 
-@dataclass
-class Tasks:
-    """List the task suite: ids, domains, tags, modalities and reference scores."""
-
-    json: bool = False
-    """Print a JSON list of objects instead of a table."""
-    tag: str = "all"
-    """Only tasks with this tag ('train', 'heldout', a domain) or these comma-separated ids."""
-
-    def run(self) -> None:
-        import json as _json
-
-        from gatosuite.envs import SUITE
-
-        rows = [{"id": t.id, "domain": t.domain, "tags": sorted(t.tags), "modalities": list(t.modalities),
-                 "random_score": t.random_score, "expert_score": t.expert_score, "metric": t.metric,
-                 "bar": t.bar, "bar_met": t.reference().get("bar_met"), "episode_length": t.episode_length,
-                 "expert": t.expert, "gym_id": t.gymnasium_id if t.is_env else None}
-                for t in SUITE.select(self.tag)]
-        if self.json:
-            print(_json.dumps(rows, indent=2))
-            return
-        fmt = "{:<30} {:<11} {:<8} {:<26} {:>10} {:>10} {:>8}  {}"
-        print(fmt.format("id", "domain", "split", "modalities", "random", "expert", "bar", "bar met"))
-        for r in rows:
-            num = lambda v: "-" if v is None else f"{v:.3g}"  # noqa: E731
-            met = {None: "-", True: "yes", False: "NO"}[r["bar_met"]]
-            split = "heldout" if "heldout" in r["tags"] else "train"
-            print(fmt.format(r["id"], r["domain"], split, ",".join(r["modalities"]), num(r["random_score"]),
-                             num(r["expert_score"]), num(r["bar"]), met))
-
-
-@dataclass
-class Collect:
-    """Collect expert episodes of a task (or 'all', or a tag) into Minari datasets under --root."""
-
-    task: str
-    """Task id, comma-separated ids, 'all', or a tag such as 'train' or 'babyai'."""
-    episodes: int = 50
-    """Episodes per task."""
-    workers: int = 1
-    """Parallel env processes (AsyncVectorEnv, forkserver); 1 runs in-process."""
-    root: Path = Path("data")
-    """Where datasets (root/minari), staging chunks and token caches live."""
-    resume: bool = False
-    """Finish an interrupted collection from its staged chunks."""
-    overwrite: bool = False
-    """Replace an existing dataset with a fresh collection."""
-    seed: int = 0
-    """Episode i is reset with seed + i."""
-    chunk_episodes: int = 10
-    """Episodes per staged chunk file: at most this many are lost to a kill."""
-    text_vocab: int = 4096
-    """SentencePiece vocabulary for the text-lm and babyai-captions data."""
-    noise: float = 0.0
-    """Probability of playing a random action instead of the expert's at each step (DART-style noise
-    injection); the dataset records the actions played and labels every state with the expert's action."""
-    perturb_start: bool = False
-    """Start episodes from perturbed states, for the selected tasks that define them (inverted-pendulum:
-    the cart anywhere in 80% of its rail, moving; dmc-point_mass-easy: the mass moving), so the
-    demonstrations show the expert recovering from there. Evaluation never perturbs."""
-
-    def _build_text_data(self, task_id: str) -> None:
-        from gatosuite.datasets.captions import build_caption_cache
-        from gatosuite.datasets.text_data import build_text_cache
-        from gatosuite.tokenization import default_text_model
-
-        text = default_text_model(self.text_vocab)
-        build = build_text_cache if task_id == "text-lm" else build_caption_cache
-        cache = build(self.root, text)
-        print(f"{task_id}: {len(cache)} samples, {cache.total_tokens:,} tokens in {cache.dir}")
-
-    def run(self) -> None:
-        from gatosuite.datasets.collect import collect
-        from gatosuite.envs import SUITE
-
-        try:
-            tasks = SUITE.select(self.task)
-        except KeyError as e:
-            raise SystemExit(f"error: {e.args[0]}") from None
-        if self.perturb_start:
-            from gatosuite.envs.perturb import check_perturbable
-
-            if not any(t.start_spread for t in tasks):  # tasks without them are collected plainly
-                check_perturbable(tasks)
-        for t in tasks:
-            if t.domain in ("text", "caption"):
-                self._build_text_data(t.id)
-                continue
-            r = collect(t.id, self.episodes, self.root, self.workers, self.resume, self.seed,
-                        chunk_episodes=self.chunk_episodes, overwrite=self.overwrite, noise=self.noise,
-                        perturb_start=self.perturb_start and bool(t.start_spread))
-            succ = "" if r.success_rate is None else f", success {r.success_rate:.0%}"
-            print(f"{t.id}: {r.episodes} episodes (mean return {r.mean_return:.1f}{succ}) in {r.path}"
-                  + (f"; {r.collected_now} collected now at {r.steps_per_s:,.0f} steps/s" if r.collected_now else
-                     "; already collected"))
-
-
-@dataclass
-class TrainExpert:
-    """Train a locomotion expert with Stable-Baselines3 SAC and export its actor to envs/weights."""
-
-    task: str
-    """Task id with a learned expert (hopper, halfcheetah)."""
-    steps: int = 400_000
-    """Maximum environment steps."""
-    minutes: float = 75.0
-    """Wall-clock budget; the best evaluated actor so far is kept."""
-    seed: int = 0
-    """Training seed."""
-    eval_every: int = 20_000
-    """Evaluate (5 episodes) and keep the best actor every this many steps."""
-    out: Path | None = None
-    """Folder for the exported actor; default envs/weights, where the expert registry loads from."""
-
-    def run(self) -> None:
-        from gatosuite.envs import SUITE, make_raw_env
-        from gatosuite.envs.experts.learned import WEIGHTS_DIR
-        from gatosuite.envs.experts.train import train_sac
-
-        task = SUITE[self.task]
-        train_sac(lambda: make_raw_env(task), task.expert, self.steps, self.minutes, self.seed,
-                  eval_every=self.eval_every, out_dir=self.out or WEIGHTS_DIR)
-
-
-@dataclass
-class ReferenceScores:
-    """Measure expert and random-policy scores over the same seeds into envs/reference_scores.json."""
-
-    task: str = "all"
-    """Task id(s), 'all', or a tag."""
-    episodes: int = 50
-    """Episodes per policy (seeds 0..episodes-1)."""
-    out: Path | None = None
-    """JSON file to merge results into; default envs/reference_scores.json, which the registry reads."""
-    table: bool = False
-    """Measure nothing; print the scores already in the file as a Markdown table (as in README)."""
-
-    def run(self) -> None:
-        from gatosuite.envs import SUITE
-        from gatosuite.envs.reference import markdown_table, measure, update_reference_file
-        from gatosuite.envs.registry import REFERENCE_SCORES
-
-        if self.table:
-            print(markdown_table(SUITE.select(self.task), self.out or REFERENCE_SCORES))
-            return
-        for t in SUITE.select(self.task):
-            if not t.is_env or t.expert is None:
-                continue
-            row = measure(t, self.episodes)
-            update_reference_file({t.id: row}, self.out or REFERENCE_SCORES)
-            print(f"{t.id}: expert {row['expert']:.3f}  random {row['random']:.3f}  bar {t.bar}  "
-                  f"met {row['bar_met']}", flush=True)
-
-
 from gatosuite.agent.train_args import TrainArgs  # noqa: E402
 
 
@@ -414,8 +260,9 @@ class Compare(CompareArgs):
         print(f"report: {compare(self)}")
 
 
-COMMANDS = {"demo": Demo, "tasks": Tasks, "collect": Collect, "train": Train, "rollout": Rollout, "evaluate": Evaluate,
-            "train-expert": TrainExpert, "reference-scores": ReferenceScores, "tokenize": Tokenize,
+COMMANDS = {"demo": Demo, "tasks": Tasks, "collect": Collect, "datasets": Datasets, "train": Train,
+            "rollout": Rollout, "evaluate": Evaluate, "train-expert": TrainExpert,
+            "reference-scores": ReferenceScores, "tokenize": Tokenize,
             "text-model": TextModelCmd, "walkthrough": Walkthrough, "compare": Compare}
 
 

@@ -200,11 +200,22 @@ def tokenizer_speed_table() -> str:
 def collection_speed_table() -> str:
     """benchmarks/bench_collect.py (benchmarks/results/collect.json), in steps/s."""
     d = _load("collect.json")
-    rows = [[r["task"], f"{r['raw_random']:,.0f}", f"{r['raw_expert']:,.0f}", f"{r['collect_1']:,.0f}",
-             f"{r['collect_2']:,.0f}", f"{r['overhead_1_worker']:.0%}"] for r in d["rows"]]
-    caption = f"_{d['episodes']} seeded episodes per task; command `python benchmarks/bench_collect.py`._"
-    return caption + "\n\n" + _md(["task", "raw env, random", "raw env + expert", "collect, 1 worker",
-                                   "collect, 2 workers", "overhead vs raw + expert"], rows)
+    if "workers" not in d:  # measured before collection ran on Ray: 1 worker against a 2-env vector env
+        rows = [[r["task"], f"{r['raw_random']:,.0f}", f"{r['raw_expert']:,.0f}", f"{r['collect_1']:,.0f}",
+                 f"{r['collect_2']:,.0f}", f"{r['overhead_1_worker']:.0%}"] for r in d["rows"]]
+        caption = f"_{d['episodes']} seeded episodes per task; command `python benchmarks/bench_collect.py`._"
+        return caption + "\n\n" + _md(["task", "raw env, random", "raw env + expert", "collect, 1 worker",
+                                       "collect, 2 workers", "overhead vs raw + expert"], rows)
+    k = d["workers"]
+    rows = [[r["task"], f"{r['episodes']:,}", f"{r['raw_random']:,.0f}", f"{r['raw_expert']:,.0f}",
+             f"{r['collect_1']:,.0f}", f"{r[f'vector_{k}']:,.0f}", f"{r[f'ray_{k}']:,.0f}",
+             f"{r[f'ray_{k}_over_1']:.2f}x", f"{r[f'ray_{k}_over_1_with_start']:.2f}x", f"{r['overhead_1_worker']:.0%}"]
+            for r in d["rows"]]
+    caption = (f"_{d['date']}, {d['cpus']} CPUs; seeded episodes per task as listed; Ray's start-up took "
+               f"{d['ray_start_s']:.1f} s. Command `python benchmarks/bench_collect.py`._")
+    return caption + "\n\n" + _md(["task", "episodes", "raw env, random", "raw env + expert", "collect, 1 worker",
+                                   f"{k} envs in one vector env", f"Ray, {k} actors", f"Ray {k} / 1",
+                                   f"Ray {k} / 1, start-up included", "overhead vs raw + expert"], rows)
 
 
 def recipes_table() -> str:

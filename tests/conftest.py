@@ -19,6 +19,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # it, where TF32 convolutions and other kernels change numerics that tests compare to 1e-4. The GPU
     # path is exercised by benchmarks/bench_gpu.py. Set before anything initializes CUDA.
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    # Under pytest-xdist (make test), the workers share the cores: each gets its share of threads, set before
+    # torch is imported (it reads OMP_NUM_THREADS once) and inherited by the subprocesses tests start.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     # The default precision stays `auto` (measured per machine), so both paths run across machines;
     # GATOSUITE_PRECISION, when set, is honoured.
 

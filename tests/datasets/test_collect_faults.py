@@ -11,9 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from gatosuite.datasets import collect as collect_mod
-from gatosuite.datasets import minari_store, staging
-from gatosuite.datasets.collect import WorkerDiedError, collect, lock_file, staging_dir
+from gatosuite.datasets import collect_vector, minari_store, staging
+from gatosuite.datasets.collect import collect, lock_file, staging_dir
+from gatosuite.datasets.collect_vector import WorkerDiedError
 from gatosuite.errors import DiskFullError
 from gatosuite.locks import BusyError
 
@@ -124,7 +124,7 @@ def test_a_second_collector_refuses_while_the_first_runs(tmp_path):
 
 def _kill_a_worker_at(monkeypatch, at):
     """Make the first vector env SIGKILL its worker 0 before its `at`-th step."""
-    real, killed = collect_mod.make_vector_env, []
+    real, killed = collect_vector.make_vector_env, []
 
     def make(*a, **kw):
         envs = real(*a, **kw)
@@ -144,7 +144,7 @@ def _kill_a_worker_at(monkeypatch, at):
         envs.step = step
         return envs
 
-    monkeypatch.setattr(collect_mod, "make_vector_env", make)
+    monkeypatch.setattr(collect_vector, "make_vector_env", make)
     return killed
 
 
@@ -160,7 +160,7 @@ def test_a_killed_worker_is_restarted_and_its_episode_replayed(tmp_path, monkeyp
 
 @pytest.mark.slow
 def test_a_worker_that_keeps_dying_is_an_error_naming_the_seeds(tmp_path, monkeypatch, reference):
-    monkeypatch.setattr(collect_mod, "MAX_RESTARTS", 0)
+    monkeypatch.setattr(collect_vector, "MAX_RESTARTS", 0)
     _kill_a_worker_at(monkeypatch, 700)
     with pytest.raises(WorkerDiedError, match=r"a worker process collecting 'cartpole' died \(worker pid \d+ died; 1 "
                                               r"deaths in this run\) with the episodes of seeds 2, 3 in flight; .*"
