@@ -15,6 +15,10 @@ from typing import Any, Literal
 from gatosuite.errors import UnknownTaskError
 
 REFERENCE_SCORES = Path(__file__).resolve().parent / "reference_scores.json"
+SPLITS = frozenset({"train", "heldout", "below-bar"})
+"""Every task has exactly one: 'train' (the default training set), 'heldout' (kept out of training for
+few-shot tests) or 'below-bar' (its expert misses the quality bar, measured: kept out of the default training
+set so that no recipe learns from a failing expert by accident; collect or train on it by naming it)."""
 
 Domain = Literal["classic", "mujoco", "dmc", "dmc-pixels", "metaworld", "babyai", "text", "caption"]
 ObsMode = Literal["state", "pixels", "babyai", "none"]
@@ -29,7 +33,7 @@ class TaskSpec:
     domain: Domain
     """Simulator family."""
     tags: frozenset[str]
-    """'train' or 'heldout', plus the domain and any others."""
+    """Exactly one split ('train', 'heldout' or 'below-bar': see SPLITS), plus the domain and any others."""
     modalities: tuple[str, ...]
     """Observation and action modalities, e.g. ('text', 'image', 'discrete')."""
     gym_id: str | None = None
@@ -66,8 +70,8 @@ class TaskSpec:
     (envs/perturb.py); () where there are none."""
 
     def __post_init__(self) -> None:
-        if ("train" in self.tags) == ("heldout" in self.tags):
-            raise ValueError(f"task '{self.id}' must be tagged exactly one of 'train' or 'heldout'")
+        if len(self.tags & SPLITS) != 1:
+            raise ValueError(f"task '{self.id}' must be tagged exactly one of {', '.join(sorted(SPLITS))}")
         if "heldout" in self.tags and not self.why_heldout:
             raise ValueError(f"held-out task '{self.id}' must say why transfer is plausible")
 
@@ -78,6 +82,11 @@ class TaskSpec:
     @property
     def is_env(self) -> bool:
         return self.gym_id is not None
+
+    @property
+    def split(self) -> str:
+        """'train', 'heldout' or 'below-bar'."""
+        return next(iter(self.tags & SPLITS))
 
     @property
     def heldout(self) -> bool:
@@ -144,6 +153,18 @@ class Suite:
             elif item:
                 out[item] = self[item]
         return list(out.values())
+
+    def sample_per_domain(self, k: int, seed: int = 0, tasks: Iterable[TaskSpec] | None = None) -> list[TaskSpec]:
+        """Up to `k` tasks of each domain (all of a domain with at most k), drawn with a fixed seed, in suite
+        order: a smoke test or a quick run over the suite's breadth without running every task."""
+        import random
+
+        pool = list(self._tasks.values() if tasks is None else tasks)
+        keep: set[str] = set()
+        for domain in dict.fromkeys(t.domain for t in pool):
+            ids = [t.id for t in pool if t.domain == domain]
+            keep.update(ids if len(ids) <= k else random.Random(f"{seed}/{domain}").sample(ids, k))
+        return [t for t in pool if t.id in keep]
 
     def training_tasks(self, explicit: Iterable[str] = ()) -> list[TaskSpec]:
         """Tasks tagged 'train', plus held-out tasks only if named in `explicit`."""

@@ -45,7 +45,7 @@ def test_registered_with_gymnasium():
 
 
 def test_task_spec_validation():
-    with pytest.raises(ValueError, match="exactly one of 'train' or 'heldout'"):
+    with pytest.raises(ValueError, match="exactly one of below-bar, heldout, train"):
         TaskSpec("x", "classic", frozenset({"classic"}), ("continuous",))
     with pytest.raises(ValueError, match="must say why"):
         TaskSpec("x", "classic", frozenset({"heldout"}), ("continuous",))
@@ -87,3 +87,36 @@ def test_episode_success_rule():
     assert not episode_success([0.0, 0.0], terminated=True, last_reward=5.0)  # its flags decide
     assert episode_success([], terminated=True, last_reward=0.9)  # BabyAI: done with reward
     assert not episode_success([], terminated=False, last_reward=0.9)  # timed out
+
+
+def test_the_meta_world_tags_are_meta_worlds_own_splits():
+    from metaworld import env_dict
+
+    def names(tag):
+        return {t.id.removeprefix("mw-") for t in SUITE.select(tag) if t.goal_family is None}
+
+    v3 = lambda names: {n.removesuffix("-v3") for n in names}  # noqa: E731
+    assert names("metaworld") == v3(env_dict.MT50_V3) and len(names("metaworld")) == 50
+    assert names("mt10") == v3(env_dict.MT10_V3)
+    assert names("ml10-train") == v3(env_dict.ML10_V3["train"]) and names("ml10-test") == v3(env_dict.ML10_V3["test"])
+    assert names("ml45-train") == v3(env_dict.ML45_V3["train"]) and names("ml45-test") == v3(env_dict.ML45_V3["test"])
+    held = {t.id.removeprefix("mw-") for t in SUITE.tagged("heldout") if t.domain == "metaworld" and not t.goal_family}
+    assert held == names("ml45-test") | (names("ml10-test") - names("mt10"))
+
+
+def test_babyai_has_every_level_class_minigrid_registers():
+    import minigrid  # noqa: F401  (registers the BabyAI levels)
+
+    classes = {str(s.entry_point).rsplit(":", 1)[1] for i, s in gym.registry.items() if i.startswith("BabyAI-")}
+    ours = {str(gym.spec(t.gym_id).entry_point).rsplit(":", 1)[1] for t in SUITE
+            if t.domain == "babyai" and t.goal_family is None}
+    assert ours == classes and len(classes) >= 40
+
+
+def test_sample_per_domain_is_seeded_and_keeps_small_domains_whole():
+    a, b = SUITE.sample_per_domain(3), SUITE.sample_per_domain(3)
+    assert [t.id for t in a] == [t.id for t in b]
+    per = {d: [t for t in a if t.domain == d] for d in {t.domain for t in SUITE}}
+    for d, picked in per.items():
+        assert len(picked) == min(3, len([t for t in SUITE if t.domain == d])), d
+    assert [t.id for t in SUITE.sample_per_domain(3, seed=1)] != [t.id for t in a]
