@@ -25,7 +25,7 @@ class Tasks:
         rows = [{"id": t.id, "domain": t.domain, "tags": sorted(t.tags), "modalities": list(t.modalities),
                  "random_score": t.random_score, "expert_score": t.expert_score, "metric": t.metric,
                  "bar": t.bar, "bar_met": t.reference().get("bar_met"), "episode_length": t.episode_length,
-                 "expert": t.expert, "gym_id": t.gymnasium_id if t.is_env else None}
+                 "expert": t.expert, "gym_id": t.gymnasium_id if t.is_env else None, "split": t.split}
                 for t in SUITE.select(self.tag)]
         if self.json:
             print(_json.dumps(rows, indent=2))
@@ -35,8 +35,7 @@ class Tasks:
         for r in rows:
             num = lambda v: "-" if v is None else f"{v:.3g}"  # noqa: E731
             met = {None: "-", True: "yes", False: "NO"}[r["bar_met"]]
-            split = next(s for s in ("train", "heldout", "below-bar") if s in r["tags"])
-            print(fmt.format(r["id"], r["domain"], split, ",".join(r["modalities"]), num(r["random_score"]),
+            print(fmt.format(r["id"], r["domain"], r["split"], ",".join(r["modalities"]), num(r["random_score"]),
                              num(r["expert_score"]), num(r["bar"]), met))
 
 
@@ -202,15 +201,15 @@ class ReferenceScores:
         from gatosuite.envs.reference import markdown_table, measure, update_reference_file
         from gatosuite.envs.registry import REFERENCE_SCORES
 
+        path = self.out or REFERENCE_SCORES
         if self.table:
-            print(markdown_table(SUITE.select(self.task), self.out or REFERENCE_SCORES))
+            print(markdown_table(SUITE.select(self.task), path))
             return
-        done = set(json.loads((self.out or REFERENCE_SCORES).read_text())) if self.missing and \
-            (self.out or REFERENCE_SCORES).is_file() else set()
+        done = set(json.loads(path.read_text())) if self.missing and path.is_file() else set()
         for t in SUITE.select(self.task):
             if not t.is_env or t.expert is None or t.id in done:
                 continue
             row = measure(t, self.episodes)
-            update_reference_file({t.id: row}, self.out or REFERENCE_SCORES)
+            update_reference_file({t.id: row}, path)
             print(f"{t.id}: expert {row['expert']:.3f}  random {row['random']:.3f}  bar {t.bar}  "
                   f"met {row['bar_met']}", flush=True)

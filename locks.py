@@ -63,6 +63,21 @@ def exclusive(lock_file: Path, what: str, fix: str) -> Iterator[None]:
         f.close()  # closing the file releases the lock
 
 
+@contextlib.contextmanager
+def waiting(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_file` for the block, waiting for another holder to let go: for writes
+    that take milliseconds (a read-merge-write of a small file), where two writers should take turns rather
+    than one refuse."""
+    lock_file = Path(lock_file)
+    if fcntl is None:
+        yield
+        return
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def _write_pid(f) -> None:
     """Record our pid for the error message of a process that finds the lock taken; best effort (a full
     disk must not stop the lock from working: the lock is the flock, not this text)."""

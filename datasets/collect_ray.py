@@ -156,13 +156,12 @@ def _run(plans: dict[str, Plan], episodes: int, workers: int, seed: int, chunk_e
     total = len(plans) * episodes
     left = {tid: len(p.todo) for tid, p in plans.items()}
     work = [(tid, job) for tid, p in plans.items() for job in jobs(p, chunk_episodes)]
-    t0, steps, done_tasks, out = time.perf_counter(), 0, already, {}
+    t0, out = time.perf_counter(), {}
     last_done = t0  # a task's seconds run from the previous task's end: jobs go out task after task
-    per_task_steps = dict.fromkeys(plans, 0)
     with tqdm(total=total, initial=sum(episodes - n for n in left.values()), desc="collect", unit="ep",
               disable=not progress) as bar:
         sinks = {tid: Sink(p.task, p.stage, chunk_episodes, bar, noisy=noise > 0) for tid, p in plans.items()}
-        bar.set_postfix(tasks=f"{done_tasks}/{n_tasks}")
+        bar.set_postfix(tasks=f"{already}/{n_tasks}")
 
         def submit(a, item):
             tid, job = item
@@ -170,19 +169,16 @@ def _run(plans: dict[str, Plan], episodes: int, workers: int, seed: int, chunk_e
 
         for (tid, _), played in zip(work, pool.map(submit, work)):  # in submission order: chunks stay ordered
             sink = sinks[tid]
-            before = sink.steps
             for r in played:
                 sink.finish(r)
             sink.flush()
-            steps += sink.steps - before
-            per_task_steps[tid] += sink.steps - before
             left[tid] -= len(played)
             if left[tid] == 0:
                 now = time.perf_counter()
-                out[tid] = finish_collection(plans[tid], now - last_done, per_task_steps[tid])
+                out[tid] = finish_collection(plans[tid], now - last_done, sink.steps)
                 last_done = now
-                done_tasks += 1
-            bar.set_postfix(tasks=f"{done_tasks}/{n_tasks}",
+            steps = sum(k.steps for k in sinks.values())
+            bar.set_postfix(tasks=f"{already + len(out)}/{n_tasks}",
                             steps_s=f"{steps / max(time.perf_counter() - t0, 1e-9):,.0f}")
     return out
 

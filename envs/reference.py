@@ -6,7 +6,6 @@ the Minari datasets carry as ref_min/ref_max, and evaluation normalizes by.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -15,6 +14,8 @@ from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from gatosuite.locks import waiting
 
 from .expert_wrapper import EXPERT_ACTION
 from .make import make_task_env
@@ -65,7 +66,7 @@ def update_reference_file(rows: dict[str, dict[str, Any]], path: Path = REFERENC
     """Merge measured rows into the JSON file (other tasks' rows are kept). Two measurements may run at once
     (one per domain, say): the read-merge-write holds a lock that the other waits for, so neither loses the
     other's rows."""
-    with _waiting_lock(path.with_name(f".{path.name}.lock")):
+    with waiting(path.with_name(f".{path.name}.lock")):
         data = json.loads(path.read_text()) if path.is_file() else {}
         data.update(rows)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -74,20 +75,6 @@ def update_reference_file(rows: dict[str, dict[str, Any]], path: Path = REFERENC
     from . import registry
 
     registry._REFS = None  # re-read on next access
-
-
-@contextlib.contextmanager
-def _waiting_lock(lock: Path):
-    """An exclusive flock held for the block, waited for (these writes take milliseconds); a no-op where
-    there is no fcntl."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    with open(lock, "a") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        yield  # closing the file releases it
 
 
 def markdown_table(tasks: list[TaskSpec], path: Path = REFERENCE_SCORES) -> str:
