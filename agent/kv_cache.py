@@ -48,6 +48,16 @@ class KVCache:
         self.valid = self.valid + t
 
     # --- per-row surgery, for vector envs ------------------------------------------------------------
+    def row(self, b: int) -> KVCache:
+        """Row `b` as a one-row cache (views of this cache's tensors, its padding trimmed)."""
+        out = KVCache(len(self.k), 1)
+        n = int(self.valid[b])
+        out.k = [None if k is None else k[b:b + 1, :, self.length - n:] for k in self.k]
+        out.v = [None if v is None else v[b:b + 1, :, self.length - n:] for v in self.v]
+        out.length = n
+        out.valid = torch.tensor([n])
+        return out
+
     def set_row(self, b: int, row: KVCache) -> None:
         """Replace row `b` with the single row of `row` (e.g. a fresh episode or a slid window)."""
         if row.batch != 1:

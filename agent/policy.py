@@ -40,12 +40,19 @@ class DecoderPolicy(EpisodePolicy):
     def _new_episodes(self, num_envs: int) -> None:
         self.cache = self.model.new_cache(num_envs)
 
-    def _rebuild(self, k: int) -> None:
-        """Re-feed env k's prompt and kept timesteps into its cache row, from position 0."""
-        row = self.model.new_cache(1)
-        if self.context(k):
-            self._feed([TokenSequence.concatenate(self.context(k))], row)
-        self.cache.set_row(k, row)
+    def _rebuild(self, ks: list[int]) -> None:
+        """Re-feed the prompt and kept timesteps of envs `ks` into their cache rows, from position 0: one
+        forward pass for every group of contexts of equal length (envs in step slide together)."""
+        contexts = {k: TokenSequence.concatenate(self.context(k)) if self.context(k) else None for k in ks}
+        groups: dict[int, list[int]] = {}
+        for k, c in contexts.items():
+            groups.setdefault(0 if c is None else len(c), []).append(k)
+        for length, group in groups.items():
+            rows = self.model.new_cache(len(group))
+            if length:
+                self._feed([contexts[k] for k in group], rows)
+            for i, k in enumerate(group):
+                self.cache.set_row(k, rows.row(i))
 
     def _decode(self, prefixes: list[TokenSequence]) -> np.ndarray:
         n = len(prefixes)

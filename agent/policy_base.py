@@ -183,12 +183,14 @@ class EpisodePolicy:
 
     def reset_envs(self, mask: np.ndarray) -> None:
         """Start new episodes in the envs where `mask` is true (e.g. after a vector env's autoreset)."""
-        for k in np.flatnonzero(mask):
+        ks = [int(k) for k in np.flatnonzero(mask)]
+        for k in ks:
             self.steps[k], self.t[k] = [], 0
-            self._rebuild(int(k))
+        self._rebuild(ks)
 
-    def _rebuild(self, k: int) -> None:
-        """Env k's context changed other than by one more timestep (a new episode, a slid window)."""
+    def _rebuild(self, ks: list[int]) -> None:
+        """The contexts of envs `ks` changed other than by one more timestep (new episodes, slid windows);
+        one call for all of them, so that a subclass can re-feed them together."""
 
     # --- acting ---------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -197,11 +199,14 @@ class EpisodePolicy:
         if not self.num_envs:
             raise RuntimeError("call reset(num_envs) before act()")
         n = self.num_envs
+        slid = []
         for k in range(n):
             if len(self._prompt(k)) + len(self.steps[k]) + 1 > self.capacity:
                 keep = (self.capacity - len(self._prompt(k))) // 2  # drop the older half of the episode's timesteps
                 self.steps[k] = self.steps[k][len(self.steps[k]) - keep:] if keep else []
-                self._rebuild(k)
+                slid.append(k)
+        if slid:  # envs in step slide together: one rebuild for all of them
+            self._rebuild(slid)
         prefixes = [self.tok.encode_prefix(index_obs(obs, k), first_timestep=self.t[k]) for k in range(n)]
         chosen = self._decode(prefixes)  # (N, fields)
         for k in range(n):

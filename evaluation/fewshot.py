@@ -49,10 +49,11 @@ def task_obs_stats(meta: dict[str, Any], task_id: str, demo_root: Path) -> ObsSt
 
 def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: list[int], s: EvalSettings,
                  steps: int = 150, progress: bool = True, oracle: Path | None = None, adapt: bool = True,
-                 video_dir: Path | None = None) -> dict[str, Any]:
-    """The `fewshot[task_id]` block of eval_info.json: every method and k on the same seeds. For a
-    goal family's held-out task (envs/hidden.py), evaluation/fewshot_goal.py runs it, with `oracle`, `adapt`
-    and `video_dir` as described there."""
+                 video_dir: Path | None = None, prompting: bool = True) -> dict[str, Any]:
+    """The `fewshot[task_id]` block of eval_info.json: every method and k on the same seeds
+    (`prompting=False` leaves prompting out, for a caller that does not report it). For a goal family's
+    held-out task (envs/hidden.py), evaluation/fewshot_goal.py runs it, with `oracle`, `adapt` and
+    `video_dir` as described there."""
     task = SUITE[task_id]
     if task.goal_family is not None and task.heldout:  # goals only a demonstration reveals
         return fewshot_goal_family(checkpoint, task_id, root, work, ks, s, steps, progress, oracle=oracle,
@@ -82,7 +83,7 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
                                           "scratch": {}}
     prompt_steps = {}
     for k in ks:
-        prompt = prompt_for(demos, k, L, context_steps(meta, cfg, L), trained_prompt_mode(meta))
+        prompt = prompt_for(demos, k, L, context_steps(meta, cfg, L), trained_prompt_mode(meta)) if prompting else None
         if prompt is not None:
             methods["prompting"][str(k)] = play(checkpoint, prompt)
             prompt_steps[str(k)] = [len(p) // L for p in prompt]

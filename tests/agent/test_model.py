@@ -163,6 +163,33 @@ def test_batched_cache_rows_of_different_lengths_match_each_row_alone(tok):
         assert cache.valid.tolist() == [5 * L, 3 * L, 3 * L] and cache.length == 5 * L
 
 
+def test_rows_rebuilt_in_one_batch_continue_as_if_rebuilt_alone(tok):
+    """A policy rebuilds the envs that slid together in one forward pass and moves each row of that
+    batch into the vector env's cache (KVCache.row, then set_row); rows 0 and 2 rebuilt so must give the
+    logits of rows rebuilt one by one, while row 1 keeps its longer context."""
+    model = _model(tok).eval()
+    L = tok.spec.tokens_per_timestep
+    seqs = [_episode(tok, 6, s) for s in range(3)]
+    with torch.no_grad():
+        def fed(rows, t0, t1):
+            return collate([seqs[k].slice(t0 * L, t1 * L) for k in rows], tok.vocab)
+
+        batched, single = model.new_cache(3), model.new_cache(3)
+        model.hidden(fed(range(3), 0, 3), batched)
+        model.hidden(fed(range(3), 0, 3), single)
+        together = model.new_cache(2)
+        model.hidden(fed([0, 2], 1, 2), together)  # rows 0 and 2 keep one timestep each
+        for i, k in enumerate([0, 2]):
+            batched.set_row(k, together.row(i))
+            alone = model.new_cache()
+            model.hidden(fed([k], 1, 2), alone)
+            single.set_row(k, alone)
+        assert batched.valid.tolist() == [L, 3 * L, L] == single.valid.tolist()
+        out = model.hidden(fed(range(3), 3, 4), batched)
+        ref = model.hidden(fed(range(3), 3, 4), single)
+        assert torch.allclose(out, ref, atol=1e-5), (out - ref).abs().max()
+
+
 def test_hl_gauss_targets_are_a_gaussian_over_neighbouring_bins(tok):
     """The smoothed target's cross-entropy, checked against a hand computation on one target: a uniform
     predicted distribution over V ids costs log(V) whatever the target, and a sharp prediction of the

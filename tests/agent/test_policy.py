@@ -101,20 +101,21 @@ def test_prompt_is_pinned_through_slides(checkpoint):
 
 
 def test_batched_envs_act_as_if_each_ran_alone(checkpoint):
-    """Three envs in one batched cache, reset at different steps (so their rows differ in length and
-    slide at different times), choose exactly what each would alone."""
-    streams = [_observations("cartpole", 24, seed=s) for s in range(3)]
+    """Four envs in one batched cache, reset at different steps (so their rows differ in length and
+    slide at different times, envs 0 and 3 together, rebuilt in one pass), choose exactly what each would
+    alone."""
+    streams = [_observations("cartpole", 24, seed=s) for s in range(4)]
     resets = {1: 7, 2: 13}  # env 1 starts a new episode at step 7, env 2 at step 13
     batched = DecoderPolicy(checkpoint, "cartpole")
-    batched.reset(num_envs=3)
+    batched.reset(num_envs=4)
     got = []
     for t in range(24):
-        mask = np.array([resets.get(k) == t for k in range(3)])
+        mask = np.array([resets.get(k) == t for k in range(4)])
         if mask.any():
             batched.reset_envs(mask)
-        got.append(batched.act(_batched([streams[k][t] for k in range(3)])))
-    got = np.array(got)  # (T, 3)
-    for k in range(3):
+        got.append(batched.act(_batched([streams[k][t] for k in range(4)])))
+    got = np.array(got)  # (T, 4)
+    for k in range(4):
         alone = DecoderPolicy(checkpoint, "cartpole")
         alone.reset(num_envs=1)
         want = []

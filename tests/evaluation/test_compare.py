@@ -3,6 +3,7 @@ written, and a killed comparison resumed without redoing a finished family."""
 
 import json
 
+import numpy as np
 import pytest
 
 from gatosuite.datasets.collect import collect
@@ -25,6 +26,8 @@ def test_two_families_on_the_same_budget_and_a_resumed_comparison(tmp_path, monk
     gato = store["models"]["gato"]
     assert gato["train"]["step"] == 2 and gato["tokens_seen"] > 0 and gato["train"]["cpu_seconds"] > 0
     assert gato["active_parameters"] == gato["parameters_non_embedding"]
+    phases = gato["phase_seconds"]  # where the time went: the parts are timed within the row's total
+    assert set(phases) == {"train", "validation", "evaluation"} and 0 < sum(phases.values()) <= gato["seconds"]
     assert set(gato["val_nll"]["modality"]) == {"action_discrete"} and "classic" in gato["val_nll"]["domain"]
     assert "classic" in gato["score"]["per_domain"] and len(gato["tasks"]["cartpole"]["normalized_ci"]) == 2
     # one seed per family: the aggregate is over (1 x tasks), its CIs over episodes
@@ -75,3 +78,22 @@ def test_a_comparison_killed_while_training_resumes_that_training(tmp_path):
     first = compare_mod._train("gato", a, text, family_dir)
     again = compare_mod._train("gato", a, text, family_dir)  # what compare() does after a kill
     assert not first["resumed"] and again["resumed"] and again["step"] == first["step"] == 2
+
+
+@pytest.mark.slow
+def test_the_fewshot_columns_train_and_play_without_prompting(tmp_path, monkeypatch):
+    """compare reports zero-shot, fine-tuned and from-scratch play on the held-out task; the prompted
+    play, which no column shows, is not run (it cost a fifth of a family's time)."""
+    import gatosuite.evaluation.fewshot as fewshot_mod
+
+    collect("inverted-pendulum", 2, tmp_path / "data", progress=False)
+    monkeypatch.setattr(fewshot_mod, "prompt_for", lambda *a, **k: pytest.fail("compare played a prompt"))
+    a = _args(tmp_path, ["gato"])
+    a.tasks, a.fewshot, a.fewshot_steps = "inverted-pendulum", "inverted-double-pendulum", 2
+    compare(a)
+    gato = json.loads((tmp_path / "cmp" / "compare.json").read_text())["models"]["gato"]
+    assert set(gato["fewshot"]) == {"task", "zero-shot", "finetune", "scratch"}
+    assert gato["fewshot"]["task"] == "inverted-double-pendulum" and "fewshot" in gato["phase_seconds"]
+    work = tmp_path / "cmp" / "gato" / "fewshot" / "inverted-double-pendulum"
+    assert (work / "finetune-k1").is_dir() and (work / "scratch-k1").is_dir()  # both adapted models trained
+    assert all(np.isfinite(gato["fewshot"][m]["normalized"]) for m in ("zero-shot", "finetune", "scratch"))
