@@ -168,6 +168,12 @@ class TrainExpert:
     """Evaluate (5 episodes) and keep the best actor every this many steps."""
     out: Path | None = None
     """Folder for the exported actor; default envs/weights, where the expert registry loads from."""
+    work: Path | None = None
+    """Folder of the training state (model, optimizers, replay buffer, generators); default runs/experts/<expert>."""
+    ckpt_every: int = 10_000
+    """Checkpoint the training state at the first episode start after every this many steps."""
+    resume: bool = False
+    """Go on exactly where a killed training of this expert stopped, with what is left of --minutes."""
 
     def run(self) -> None:
         from gatosuite.envs import SUITE, make_raw_env
@@ -176,7 +182,8 @@ class TrainExpert:
 
         task = SUITE[self.task]
         train_sac(lambda: make_raw_env(task), task.expert, self.steps, self.minutes, self.seed,
-                  eval_every=self.eval_every, out_dir=self.out or WEIGHTS_DIR)
+                  eval_every=self.eval_every, out_dir=self.out or WEIGHTS_DIR, work=self.work,
+                  resume=self.resume, ckpt_every=self.ckpt_every)
 
 
 @dataclass

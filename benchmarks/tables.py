@@ -105,6 +105,12 @@ def zoo_table(name: str = "compare-nano.json") -> str:
                 f"tasks [95% CI], {data['settings']['eval_episodes']} episodes each", score),
             row("IQM over tasks", lambda m: f"{m['score']['overall']['iqm']:.2f}"),
             row(f"few-shot {data['settings']['fewshot']} k=1: zero-shot / fine-tune / scratch", fewshot)]
+    if all("phase_seconds" in m for m in models.values()):  # comparisons since the phases were timed
+        rows.append(row("cost: training MFLOPs per token, estimated energy (Wh)", lambda m: (
+            f"{m['flops_per_token'] / 1e6:.2f}, {m['energy_wh_estimate']:.2f}")))
+        rows.append(row("wall-clock s: training / validation / evaluation / few-shot = total", lambda m: (
+            " / ".join(f"{m['phase_seconds'].get(k, 0):.0f}" for k in ("train", "validation", "evaluation", "fewshot"))
+            + f" = {m['seconds']:.0f}")))
     rec = data.get("recorded", {})
     st = data["settings"]
     budget = (f"{st['tokens']:,} training tokens" if st.get("tokens") else f"{st['minutes']:g} minutes of training")
@@ -116,6 +122,11 @@ def zoo_table(name: str = "compare-nano.json") -> str:
 def zoo_part2_table() -> str:
     """`gatosuite compare` of six families at equal tokens (benchmarks/results/compare-zoo2.json)."""
     return zoo_table("compare-zoo2.json")
+
+
+def zoo_time_table() -> str:
+    """`gatosuite compare` of six families at its default wall-clock budget (compare-zoo2-time.json)."""
+    return zoo_table("compare-zoo2-time.json")
 
 
 def act_latency_table() -> str:
@@ -258,7 +269,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "training-speed": training_speed_table, "tokenizer-speed": tokenizer_speed_table,
     "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
     "recipes": recipes_table, "recipe-comparison": recipe_comparison_table, "act-latency": act_latency_table,
-    "zoo-part2": zoo_part2_table,
+    "zoo-part2": zoo_part2_table, "zoo-time": zoo_time_table,
 }
 
 
