@@ -9,8 +9,8 @@ import gymnasium as gym
 import pytest
 from safetensors.torch import load_file
 
-from gatosuite.errors import ConfigError, CorruptFileError, DataNotFoundError, RunExistsError
 from gatosuite.envs.experts.train import train_sac
+from gatosuite.errors import ConfigError, CorruptFileError, DataNotFoundError, RunExistsError
 from gatosuite.locks import BusyError, exclusive
 
 pytestmark = pytest.mark.slow
