@@ -31,7 +31,8 @@ class CompareArgs:
     """Preset of every family (each family has a nano sized for a CPU)."""
     minutes: float = 3.0
     """Training wall-clock per family (the schedule is fitted to it); ignored with --tokens. With the other
-    defaults, six families fit in 45 minutes on a 2-core CPU: evaluation and few-shot take about as long again."""
+    defaults, the six acting families took 34 minutes on a 2-core CPU: evaluation and few-shot take about as
+    long again as training."""
     tokens: int | None = None
     """Train every family on this many tokens instead of for --minutes (equal data, not equal time)."""
     window: int = 240
