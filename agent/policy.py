@@ -43,7 +43,8 @@ class DecoderPolicy(EpisodePolicy):
     def _rebuild(self, ks: list[int]) -> None:
         """Re-feed the prompt and kept timesteps of envs `ks` into their cache rows, from position 0: one
         forward pass for every group of contexts of equal length (envs in step slide together)."""
-        contexts = {k: TokenSequence.concatenate(self.context(k)) if self.context(k) else None for k in ks}
+        contexts = {k: self.context(k) for k in ks}
+        contexts = {k: TokenSequence.concatenate(c) if c else None for k, c in contexts.items()}
         groups: dict[int, list[int]] = {}
         for k, c in contexts.items():
             groups.setdefault(0 if c is None else len(c), []).append(k)

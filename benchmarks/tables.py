@@ -109,7 +109,8 @@ def zoo_table(name: str = "compare-nano.json") -> str:
         rows.append(row("cost: training MFLOPs per token, estimated energy (Wh)", lambda m: (
             f"{m['flops_per_token'] / 1e6:.2f}, {m['energy_wh_estimate']:.2f}")))
         rows.append(row("wall-clock s: training / validation / evaluation / few-shot = total", lambda m: (
-            " / ".join(f"{m['phase_seconds'].get(k, 0):.0f}" for k in ("train", "validation", "evaluation", "fewshot"))
+            " / ".join(f"{m['phase_seconds'][k]:.0f}" if k in m["phase_seconds"] else "—"
+                       for k in ("train", "validation", "evaluation", "fewshot"))
             + f" = {m['seconds']:.0f}")))
     rec = data.get("recorded", {})
     st = data["settings"]

@@ -53,7 +53,7 @@ def fewshot_task(checkpoint: Path, task_id: str, root: Path, work: Path, ks: lis
     """The `fewshot[task_id]` block of eval_info.json: every method and k on the same seeds
     (`prompting=False` leaves prompting out, for a caller that does not report it). For a goal family's
     held-out task (envs/hidden.py), evaluation/fewshot_goal.py runs it, with `oracle`, `adapt` and
-    `video_dir` as described there."""
+    `video_dir` as described there; it prompts whenever the prompt fits (a demonstration is how it shows the goal)."""
     task = SUITE[task_id]
     if task.goal_family is not None and task.heldout:  # goals only a demonstration reveals
         return fewshot_goal_family(checkpoint, task_id, root, work, ks, s, steps, progress, oracle=oracle,

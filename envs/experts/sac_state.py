@@ -59,6 +59,11 @@ class SeededEpisodes(gym.Wrapper):
         return self.env.step(action)
 
 
+def _old(folder: Path) -> Path:
+    """Where the previous checkpoint waits while a new one is swapped in."""
+    return folder.with_name(folder.name + ".old")
+
+
 def _optimizers(model: Any) -> dict[str, torch.optim.Optimizer]:
     opts = {"actor": model.actor.optimizer, "critic": model.critic.optimizer}
     if getattr(model, "ent_coef_optimizer", None) is not None:
@@ -71,7 +76,7 @@ def save_sac_state(model: Any, episodes: SeededEpisodes, folder: Path, extra: di
     episode's first step (`episodes.steps == 0`), between SB3's rollouts."""
     if episodes.steps != 0:
         raise ValueError("a SAC checkpoint is taken only at the start of an episode")
-    tmp, old = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
+    tmp, old = folder.with_name(folder.name + ".tmp"), _old(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     tensors = {f"policy.{k}": v.detach().cpu().contiguous() for k, v in model.policy.state_dict().items()}
@@ -91,16 +96,16 @@ def save_sac_state(model: Any, episodes: SeededEpisodes, folder: Path, extra: di
     save_file(tensors, str(tmp / "weights.safetensors"))
     buf = model.replay_buffer
     n = buf.buffer_size if buf.full else buf.pos
-    np_state = np.random.get_state()
+    np_state, py_state = np.random.get_state(), random.getstate()
     np.savez(tmp / "buffer.npz", mt_keys=np_state[1], last_obs=np.asarray(model._last_obs),
              **{f: getattr(buf, f)[:n] for f in BUFFER_FIELDS})
     state = {
         "format": FORMAT, "num_timesteps": int(model.num_timesteps), "n_updates": int(model._n_updates),
         "episode_num": int(model._episode_num), "episodes_started": episodes.episodes, "base_seed": episodes.base,
         "buffer": {"pos": int(buf.pos), "full": bool(buf.full), "size": int(buf.buffer_size), "stored": int(n)},
-        "obs_shape": list(np.asarray(model._last_obs).shape), "optimizers": groups,
+        "optimizers": groups,
         "rng": {"numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-                "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+                "python": [py_state[0], list(py_state[1]), py_state[2]],
                 "action_space": model.action_space.np_random.bit_generator.state},
         "extra": extra,
     }
@@ -113,14 +118,14 @@ def save_sac_state(model: Any, episodes: SeededEpisodes, folder: Path, extra: di
 
 
 def has_sac_state(folder: Path) -> bool:
-    return folder.is_dir() or folder.with_name(folder.name + ".old").is_dir()
+    return folder.is_dir() or _old(folder).is_dir()
 
 
 def load_sac_state(model: Any, episodes: SeededEpisodes, folder: Path) -> dict[str, Any]:
     """Restore what `save_sac_state` wrote into a freshly built `model` (same env, same hyper-parameters)
     and reset its env into the saved episode; returns the caller's `extra`."""
-    if not folder.is_dir() and folder.with_name(folder.name + ".old").is_dir():
-        folder = folder.with_name(folder.name + ".old")  # killed between the two renames
+    if not folder.is_dir() and _old(folder).is_dir():
+        folder = _old(folder)  # killed between the two renames
     fix = f"delete '{folder}' to train from the start"
     try:
         state = json.loads((folder / "state.json").read_text())
@@ -133,8 +138,8 @@ def load_sac_state(model: Any, episodes: SeededEpisodes, folder: Path) -> dict[s
         raise CorruptFileError(f"the SAC checkpoint '{folder}' has format {state.get('format')}, not {FORMAT}; {fix}")
     buf = model.replay_buffer
     if state["buffer"]["size"] != buf.buffer_size or state["base_seed"] != episodes.base:
-        raise ConfigError(f"the SAC checkpoint '{folder}' was trained with another buffer size or "
-                                      f"seed; pass the same ones to resume it, or {fix}")
+        raise ConfigError(f"the SAC checkpoint '{folder}' was trained with another buffer size or seed; pass "
+                          f"the same ones to resume it, or {fix}")
     try:
         model.policy.load_state_dict({k[len("policy."):]: v for k, v in tensors.items() if k.startswith("policy.")})
     except RuntimeError as e:
@@ -162,8 +167,8 @@ def load_sac_state(model: Any, episodes: SeededEpisodes, folder: Path) -> dict[s
     episodes.episodes = state["episodes_started"] - 1
     obs = model.env.reset()  # SeededEpisodes replays the reset of the episode the run stopped at
     if not np.array_equal(obs, arrays["last_obs"]):
-        raise ConfigError(f"the env did not reset to the observation saved in '{folder}' (is it the "
-                                      f"same task and version?); {fix}")
+        raise ConfigError(f"the env did not reset to the observation saved in '{folder}' (is it the same task "
+                          f"and version?); {fix}")
     model._last_obs, model._last_episode_starts = obs, np.ones((model.env.num_envs,), dtype=bool)
     r = state["rng"]
     torch.set_rng_state(tensors["rng.torch"])
