@@ -25,7 +25,8 @@ class Tasks:
         rows = [{"id": t.id, "domain": t.domain, "tags": sorted(t.tags), "modalities": list(t.modalities),
                  "random_score": t.random_score, "expert_score": t.expert_score, "metric": t.metric,
                  "bar": t.bar, "bar_met": t.reference().get("bar_met"), "episode_length": t.episode_length,
-                 "expert": t.expert, "gym_id": t.gymnasium_id if t.is_env else None, "split": t.split}
+                 "expert": t.expert, "gym_id": t.gymnasium_id if t.is_env else None, "split": t.split,
+                 "bar_note": t.bar_note}
                 for t in SUITE.select(self.tag)]
         if self.json:
             print(_json.dumps(rows, indent=2))
@@ -34,7 +35,7 @@ class Tasks:
         print(fmt.format("id", "domain", "split", "modalities", "random", "expert", "bar", "bar met"))
         for r in rows:
             num = lambda v: "-" if v is None else f"{v:.3g}"  # noqa: E731
-            met = {None: "-", True: "yes", False: "NO"}[r["bar_met"]]
+            met = {None: "-", True: "yes", False: f"NO: {r['bar_note'] or 'not examined'}"}[r["bar_met"]]
             print(fmt.format(r["id"], r["domain"], r["split"], ",".join(r["modalities"]), num(r["random_score"]),
                              num(r["expert_score"]), num(r["bar"]), met))
 
@@ -157,7 +158,7 @@ class TrainExpert:
     """Train a locomotion expert with Stable-Baselines3 SAC and export its actor to envs/weights."""
 
     task: str
-    """Task id with a learned expert (hopper, halfcheetah)."""
+    """Task id with a learned expert (`gatosuite tasks` lists them; its SAC hyper-parameters are the task's own)."""
     steps: int = 400_000
     """Maximum environment steps."""
     minutes: float = 75.0
@@ -183,7 +184,7 @@ class TrainExpert:
         task = SUITE[self.task]
         train_sac(lambda: make_raw_env(task), task.expert, self.steps, self.minutes, self.seed,
                   eval_every=self.eval_every, out_dir=self.out or WEIGHTS_DIR, work=self.work,
-                  resume=self.resume, ckpt_every=self.ckpt_every)
+                  resume=self.resume, ckpt_every=self.ckpt_every, sac_kwargs=task.sac)
 
 
 @dataclass
@@ -200,17 +201,23 @@ class ReferenceScores:
     """Measure nothing; print the scores already in the file as a Markdown table (as in README)."""
     missing: bool = False
     """Measure only the tasks the file has no row for (a killed measurement goes on where it stopped)."""
+    rebar: bool = False
+    """Measure nothing; re-judge the stored rows against the registry's current bars (after a bar changed)."""
 
     def run(self) -> None:
         import json
 
         from gatosuite.envs import SUITE
-        from gatosuite.envs.reference import markdown_table, measure, update_reference_file
+        from gatosuite.envs.reference import markdown_table, measure, rebar, update_reference_file
         from gatosuite.envs.registry import REFERENCE_SCORES
 
         path = self.out or REFERENCE_SCORES
         if self.table:
             print(markdown_table(SUITE.select(self.task), path))
+            return
+        if self.rebar:
+            changed = rebar(SUITE.select(self.task), path)
+            print(f"re-judged against today's bars: {', '.join(changed) or 'nothing changed'}")
             return
         done = set(json.loads(path.read_text())) if self.missing and path.is_file() else set()
         for t in SUITE.select(self.task):

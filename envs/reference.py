@@ -77,6 +77,23 @@ def update_reference_file(rows: dict[str, dict[str, Any]], path: Path = REFERENC
     registry._REFS = None  # re-read on next access
 
 
+def rebar(tasks: list[TaskSpec], path: Path = REFERENCE_SCORES) -> list[str]:
+    """Judge the stored rows of `tasks` against the registry's bars as they are now (after a bar changed);
+    nothing is re-measured. Returns the ids whose bar or verdict changed."""
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    rows = {}
+    for t in tasks:
+        row = data.get(t.id)
+        if row is None:
+            continue
+        met = None if t.bar is None else bool(row["expert"] >= t.bar)
+        if row.get("bar") != t.bar or row.get("bar_met") != met:
+            rows[t.id] = {**row, "bar": t.bar, "bar_met": met}
+    if rows:
+        update_reference_file(rows, path)
+    return sorted(rows)
+
+
 def markdown_table(tasks: list[TaskSpec], path: Path = REFERENCE_SCORES) -> str:
     """The measured reference scores as a Markdown table, one row per env task, in suite order."""
     data = json.loads(path.read_text()) if path.is_file() else {}
@@ -89,7 +106,7 @@ def markdown_table(tasks: list[TaskSpec], path: Path = REFERENCE_SCORES) -> str:
         f = "{:.1f}" if row["metric"] == "return" else "{:.2f}"
         std = row.get("expert_return_std")
         expert = f.format(row["expert"]) + (f" ± {std:.1f}" if std is not None and row["metric"] == "return" else "")
-        met = {True: "yes", False: "**no**", None: "—"}[row.get("bar_met")]
+        met = {True: "yes", False: f"**no**: {t.bar_note}" if t.bar_note else "**no**", None: "—"}[row.get("bar_met")]
         bar = "—" if t.bar is None else f"{t.bar:g}"
         lines.append(f"| {t.id} | {row['metric']} | {expert} | {f.format(row['random'])} | {bar} | {met} | "
                      f"{'yes' if t.heldout else ''} |")

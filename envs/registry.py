@@ -69,6 +69,12 @@ class TaskSpec:
     joint positions (then, optionally, velocities) at reset when collecting with perturbed starts
     (envs/perturb.py); () where there are none."""
 
+    bar_note: str = ""
+    """Where the expert misses its bar: its measured score and what was tried (listed by `gatosuite tasks`)."""
+    sac: dict[str, Any] = field(default_factory=dict)
+    """For learned experts: the hyper-parameters `gatosuite train-expert` gives Stable-Baselines3's SAC beyond
+    its defaults (e.g. Swimmer's gamma 0.9999), so that every expert can be retrained from this record."""
+
     def __post_init__(self) -> None:
         if len(self.tags & SPLITS) != 1:
             raise ValueError(f"task '{self.id}' must be tagged exactly one of {', '.join(sorted(SPLITS))}")

@@ -11,6 +11,7 @@ import csv
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -49,12 +50,14 @@ def _curve_rows(path: Path, upto: int | None) -> list[list[str]]:
 def train_sac(make_env: Callable[[], gym.Env], name: str, steps: int, minutes: float, seed: int = 0,
               eval_every: int = 20_000, eval_episodes: int = 5, out_dir: Path = WEIGHTS_DIR,
               work: Path | None = None, resume: bool = False, ckpt_every: int = 10_000,
-              learning_starts: int = 10_000, buffer_size: int = 1_000_000) -> Path:
+              learning_starts: int = 10_000, buffer_size: int = 1_000_000,
+              sac_kwargs: dict[str, Any] | None = None) -> Path:
     """Train SAC for at most `steps` env steps or `minutes`, keep the best evaluated actor in `out_dir`.
 
     The whole training state is checkpointed into `work` (default runs/experts/<name>) at the first
     episode start after every `ckpt_every` steps (envs/experts/sac_state.py); `resume` goes on from it
-    exactly, with what is left of `minutes`. The last actor is exported to `work`/final.safetensors."""
+    exactly, with what is left of `minutes`. The last actor is exported to `work`/final.safetensors.
+    `sac_kwargs` are the task's own SAC hyper-parameters (TaskSpec.sac), passed to SB3's SAC as they are."""
     try:
         import torch
         from stable_baselines3 import SAC
@@ -80,8 +83,9 @@ def train_sac(make_env: Callable[[], gym.Env], name: str, steps: int, minutes: f
         if isinstance(env.observation_space, gym.spaces.Dict):  # dm_control: the same flattening as LearnedExpert
             env = gym.wrappers.FlattenObservation(env)
         episodes = SeededEpisodes(env, base=1_000_000 * (seed + 1))  # far from evaluation seeds (10_000 on)
-        model = SAC("MlpPolicy", episodes, learning_starts=min(learning_starts, steps // 2), seed=seed, verbose=0,
-                    device="cpu", buffer_size=buffer_size)
+        hyper = {"learning_starts": learning_starts, "buffer_size": buffer_size, **(sac_kwargs or {})}
+        hyper["learning_starts"] = min(hyper["learning_starts"], steps // 2)
+        model = SAC("MlpPolicy", episodes, seed=seed, verbose=0, device="cpu", **hyper)
         extra = {"best": -np.inf, "elapsed": 0.0, "checkpoint_step": None}
         if resume:
             extra = load_sac_state(model, episodes, state_dir)
