@@ -106,9 +106,6 @@ class PlannedFamily:
 
 
 PLANNED: tuple[PlannedFamily, ...] = (
-    PlannedFamily("PathNet", "a population of paths through a modular network, evolved per task", 2017,
-                  "Fernando et al. 2017, PathNet: Evolution Channels Gradient Descent in Super Neural Networks",
-                  "evolves a new path; transfers frozen modules"),
     PlannedFamily("muNet", "an evolving population of multitask networks that clone and mutate layers", 2022,
                   "Gesmundo & Dean 2022, muNet: Evolving Pretrained Deep Neural Networks into Scalable "
                   "Auto-tuning Multitask Systems", "grows new modules per task"),
