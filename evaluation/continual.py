@@ -4,7 +4,8 @@ Benchmark For Continual Reinforcement Learning", section 3).
 Tasks 0..N-1 arrive one at a time, each trained for the same budget. One run gives:
 
 * `success[i, j]`: the success rate on task j measured at the end of training on task i (an N x N matrix;
-  rows are arrivals, columns tasks; entries above the diagonal are tasks not yet seen, still measured);
+  rows are arrivals, columns tasks; entries above the diagonal, tasks yet to come, may be NaN: no metric
+  reads them);
 * `curves[i]`: task i's success at evenly spaced points during its own training (its learning curve), the
   first point after the first training interval and the last at the end of its training;
 * `reference[i]`: the same curve for the same family trained on task i alone, from scratch (the baseline b).
@@ -56,7 +57,11 @@ class ContinualRun:
         if len(self.curves) != n or len(self.reference) != n:
             raise ConfigError(f"need one learning curve and one reference curve per task ({n}), got "
                               f"{len(self.curves)} and {len(self.reference)}")
-        for name, x in (("success", s), *((f"curve {i}", c) for i, c in enumerate(self.curves)),
+        if np.isnan(s[np.tril_indices(n)]).any():
+            raise ConfigError("the success matrix must be measured on every task seen so far (on and below the "
+                              "diagonal); only tasks yet to come (above it) may be NaN")
+        seen = np.where(np.isnan(s), 0.0, s)
+        for name, x in (("success", seen), *((f"curve {i}", c) for i, c in enumerate(self.curves)),
                         *((f"reference {i}", c) for i, c in enumerate(self.reference))):
             x = np.asarray(x, dtype=np.float64)
             if x.size == 0 or not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
@@ -138,7 +143,8 @@ def summarize(runs: Sequence[ContinualRun], reps: int = 2000) -> dict[str, Any]:
     for key in ("performance", "forgetting", "forward_transfer"):
         ci = seed_ci([m[key] for m in per_run], reps=reps)
         row[key] = {"mean": ci.mean, "ci": ci.ci, "seeds": ci.seeds}
-    row["success_matrix"] = np.mean([r.success for r in runs], axis=0).tolist()
+    row["success_matrix"] = [[None if np.isnan(v) else float(v) for v in r]
+                             for r in np.mean([r.success for r in runs], axis=0)]
     row["params_added"] = np.mean([r.params_added for r in runs], axis=0).tolist() if runs[0].params_added else []
     row["per_run"] = per_run
     return row

@@ -65,3 +65,14 @@ def test_summary_over_seeds():
     assert row["params_added"] == [10, 4, 4]
     with pytest.raises(ConfigError, match="same task sequence"):
         summarize([_run(), ContinualRun(("a", "c", "b"), SUCCESS, CURVES, REFERENCE)])
+
+
+def test_tasks_yet_to_come_may_be_unmeasured_but_seen_ones_may_not():
+    upper = SUCCESS.copy()
+    upper[0, 1:] = np.nan
+    upper[1, 2] = np.nan
+    assert run_metrics(_run(success=upper))["performance"] == pytest.approx(0.6)
+    below = SUCCESS.copy()
+    below[2, 0] = np.nan
+    with pytest.raises(ConfigError, match="every task seen so far"):
+        _run(success=below)

@@ -1,0 +1,79 @@
+"""evaluation/continual_run.py: the protocol's bookkeeping. Training and env scoring are replaced by recorded
+fakes here (a real run trains and plays every stage; benchmarks and the docs measure that): what is checked
+is the order of stages, what each starts from, what is measured when, and that a killed run resumes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gatosuite.errors import ConfigError
+from gatosuite.evaluation import continual_run as cr
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    calls = {"train": [], "success": []}
+
+    def train(args, text_model, progress=True):
+        calls["train"].append((args.out.name, args.tasks, args.stop_at, args.resume,
+                               args.init_from and args.init_from.parent.name))
+        (args.out / "checkpoint").mkdir(parents=True, exist_ok=True)
+
+    def success(checkpoint, task_id, s):
+        calls["success"].append((checkpoint.parent.name, task_id))
+        return {"cartpole": 0.5, "acrobot": 0.25, "pendulum": 0.75}[task_id]
+
+    monkeypatch.setattr(cr, "train", train)
+    monkeypatch.setattr(cr, "success", success)
+    return calls
+
+
+SETTINGS = cr.ContinualSettings(tasks=("cartpole", "acrobot", "pendulum"), steps=6, points=2)
+
+
+def test_stages_train_in_order_from_the_previous_stage_and_measure_the_seen_tasks(fakes, tmp_path):
+    run = cr.run_sequence(SETTINGS, Path("data"), tmp_path, text_model=None)
+    assert fakes["train"] == [
+        ("stage0-cartpole", "cartpole", 3, False, None), ("stage0-cartpole", "cartpole", 6, True, None),
+        ("stage1-acrobot", "acrobot", 3, False, "stage0-cartpole"), ("stage1-acrobot", "acrobot", 6, True, None),
+        ("stage2-pendulum", "pendulum", 3, False, "stage1-acrobot"), ("stage2-pendulum", "pendulum", 6, True, None),
+        # references: each later task alone from scratch; the first task's is the sequence's first stage
+        ("alone-acrobot", "acrobot", 3, False, None), ("alone-acrobot", "acrobot", 6, True, None),
+        ("alone-pendulum", "pendulum", 3, False, None), ("alone-pendulum", "pendulum", 6, True, None)]
+    expected = np.array([[0.5, np.nan, np.nan], [0.5, 0.25, np.nan], [0.5, 0.25, 0.75]])
+    np.testing.assert_array_equal(run.success, expected)  # tasks yet to come are not played
+    assert [len(c) for c in run.curves] == [2, 2, 2] and np.array_equal(run.reference[0], run.curves[0])
+    assert ("stage0-cartpole", "acrobot") not in fakes["success"]
+
+
+def test_a_killed_run_resumes_after_its_last_finished_stage(fakes, tmp_path, monkeypatch):
+    real_train = cr.train
+
+    def dies_in_stage2(args, text_model, progress=True):
+        if args.out.name.startswith("stage2"):
+            raise KeyboardInterrupt
+        real_train(args, text_model, progress)
+
+    monkeypatch.setattr(cr, "train", dies_in_stage2)
+    with pytest.raises(KeyboardInterrupt):
+        cr.run_sequence(SETTINGS, Path("data"), tmp_path, text_model=None)
+    monkeypatch.setattr(cr, "train", real_train)
+    before = len(fakes["train"])
+    with pytest.raises(ConfigError, match="--resume"):
+        cr.run_sequence(SETTINGS, Path("data"), tmp_path, text_model=None)
+    run = cr.run_sequence(SETTINGS, Path("data"), tmp_path, text_model=None, resume=True)
+    redone = [c[0] for c in fakes["train"][before:]]
+    assert redone[:2] == ["stage2-pendulum"] * 2 and "stage0-cartpole" not in redone
+    assert fakes["train"][before][4] == "stage1-acrobot"  # stage 2 still starts from stage 1's weights
+    assert run.success.shape == (3, 3)
+    other = cr.ContinualSettings(tasks=SETTINGS.tasks, steps=8, points=2)
+    with pytest.raises(ConfigError, match="settings differ"):
+        cr.run_sequence(other, Path("data"), tmp_path, text_model=None, resume=True)
+
+
+def test_bad_sequences_are_refused():
+    with pytest.raises(ConfigError, match="distinct"):
+        cr.ContinualSettings(tasks=("cartpole", "cartpole"))
+    with pytest.raises(ConfigError, match="not an environment"):
+        cr.ContinualSettings(tasks=("cartpole", "text-lm"))
