@@ -74,6 +74,7 @@ def train_sac(make_env: Callable[[], gym.Env], name: str, steps: int, minutes: f
         if resume and not has_sac_state(state_dir):
             raise DataNotFoundError(f"nothing to resume: '{state_dir}' holds no checkpoint; train without --resume")
         torch.set_num_threads(1)
+        out_dir = Path(out_dir).resolve()  # LearnedExpert reads a relative path inside envs/weights
         out_dir.mkdir(parents=True, exist_ok=True)
         out = out_dir / f"{name}.safetensors"
         tmp = out_dir / f".{name}.candidate.safetensors"

@@ -4,6 +4,7 @@ a checkpoint that is unreadable, from another run, or already there is one clear
 
 import csv
 import json
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -62,3 +63,12 @@ def test_checkpoint_faults_are_one_clear_error(tmp_path):
     (tmp_path / "a" / "work" / "sac-state" / "buffer.npz").write_bytes(b"truncated")
     with pytest.raises(CorruptFileError, match="delete"):
         _train(tmp_path, "a", 120, resume=True)
+
+
+def test_a_relative_out_folder_is_the_callers_not_one_inside_envs_weights(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    train_sac(_pendulum, "pendulum", 80, minutes=60, seed=3, eval_every=40, eval_episodes=1,
+              out_dir=Path("out"), work=tmp_path / "work", ckpt_every=100, learning_starts=30, buffer_size=1000)
+    assert (tmp_path / "out" / "pendulum.safetensors").is_file()
+    with (tmp_path / "out" / "pendulum.train.csv").open() as f:
+        assert [int(row[0]) for row in csv.reader(f)] == [40, 80]  # both evaluations found the candidate

@@ -25,11 +25,16 @@ def test_learned_expert_plays_like_its_reference(task_id):
     task = SUITE[task_id]
     ref = task.reference()
     assert ref, f"{task_id} has no measured reference scores"
+    gap = ref["expert"] - ref["random"]
+    # A steady expert (spread under a quarter of its gain over random) is judged on two seeded episodes, at
+    # least halfway from random to its 50-episode mean. One whose episodes either fall early or run well
+    # (below-bar Ant and Walker2d: a few returns near random, most far above) is judged on eight, at least a
+    # quarter of the way: two episodes could both be falls.
+    steady = ref["expert_return_std"] <= 0.25 * gap
     env = make_task_env(task_id, expert=True)
-    returns = [run_episode(env, seed, "expert")[0] for seed in range(2)]
+    returns = [run_episode(env, seed, "expert")[0] for seed in range(2 if steady else 8)]
     env.close()
-    # Two seeded episodes: at least halfway from random to the 50-episode expert mean, and where the bar
-    # was met over 50 episodes, no episode far below it.
-    assert np.mean(returns) > ref["random"] + 0.5 * (ref["expert"] - ref["random"])
+    assert np.mean(returns) > ref["random"] + (0.5 if steady else 0.25) * gap
+    # Where the bar was met over 50 episodes, no episode far below it.
     if ref["bar_met"]:
         assert min(returns) >= 0.75 * task.bar
