@@ -257,6 +257,19 @@ class Compare(CompareArgs):
         from gatosuite.evaluation.compare import compare
 
         CompareArgs.__post_init__(self)
+        if self.continual:
+            from gatosuite.evaluation.compare_continual import compare_continual, sequence_tasks
+            from gatosuite.evaluation.continual_run import ContinualSettings
+            from gatosuite.tokenization import default_text_model
+
+            tasks = sequence_tasks(self.sequence)
+            base = ContinualSettings(tasks=tasks, steps=self.steps_per_task, episodes=self.eval_episodes,
+                                     preset=self.preset, batch_size=self.batch_size, window=self.window,
+                                     device=self.device)
+            md = compare_continual(self.models, tasks, self.root, self.out, self.train_seeds, base,
+                                   default_text_model(4096))
+            print(f"report: {md}")
+            return
         print(f"report: {compare(self)}")
 
 

@@ -54,6 +54,16 @@ class CompareArgs:
     control) or gato-2022 (the Gato paper's plain recipe)."""
     watts_per_core: float = 10.0
     """Assumed power of one busy CPU core for the energy estimate (not measured: see the module docstring)."""
+    continual: bool = False
+    """Run the continual protocol instead (evaluation/compare_continual.py): tasks of --sequence one at a time,
+    --steps-per-task each, over --train-seeds seeds; writes continual.md under --out. --models may include
+    gato-multitask, Gato trained on the whole sequence at once (the upper bound)."""
+    sequence: str = "cw3"
+    """With --continual: cw3 (three Meta-World tasks, for a CPU), cw10 (Continual World's), or task ids."""
+    steps_per_task: int = 300
+    """With --continual: training steps per task (and for each from-scratch reference run)."""
+    train_seeds: int = 3
+    """With --continual: training seeds per family (the CIs are over these)."""
     device: str = field(default_factory=default_device)
     """auto, cpu or cuda."""
     precision: str = field(default_factory=default_precision)
@@ -67,8 +77,13 @@ class CompareArgs:
         from gatosuite.agent.families import get_family
 
         for name in self.models:
+            if self.continual and name == "gato-multitask":
+                continue
             if not get_family(name).can_act:
                 raise ConfigError(f"'{name}' cannot act, so it has no policy scores or next-token NLL to put in this "
                                   f"table; leave it out of --models (benchmarks/bench_limoe.py measures it)")
+        if self.continual and (self.steps_per_task < 1 or self.train_seeds < 1):
+            raise ConfigError(f"--steps-per-task ({self.steps_per_task}) and --train-seeds ({self.train_seeds}) "
+                              "must be at least 1")
         if self.tokens is not None and self.tokens < self.batch_size * self.window:
             raise ConfigError(f"--tokens {self.tokens} is less than one step ({self.batch_size} x {self.window})")

@@ -1,0 +1,87 @@
+"""`gatosuite compare --continual`: families and the multi-task upper bound over one sequence and several
+training seeds, with training and env scoring replaced by recorded fakes (evaluation/continual_run.py's own
+tests check the protocol; here: what is run per family and seed, the numbers in the table, resuming)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gatosuite.agent.train as agent_train
+from gatosuite.errors import ConfigError
+from gatosuite.evaluation import compare_continual as cc
+from gatosuite.evaluation import continual_run as cr
+
+TASKS = ("cartpole", "acrobot")
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    calls = []
+
+    def train(args, text_model, progress=True):
+        calls.append((str(args.out.relative_to(args.out.parents[2])), args.tasks, args.steps))
+        (args.out / "checkpoint").mkdir(parents=True, exist_ok=True)
+
+    def success(checkpoint, task_id, s):
+        # seed 1 scores 0.2 above seed 0; a later stage forgets cartpole; alone runs and multi-task differ
+        stage, seed = checkpoint.parent.name, s.train_seed
+        base = {"stage0-cartpole": {"cartpole": 0.6}, "stage1-acrobot": {"cartpole": 0.2, "acrobot": 0.5},
+                "alone-acrobot": {"acrobot": 0.3}, "train": {"cartpole": 0.7, "acrobot": 0.6}}[stage][task_id]
+        return base + 0.2 * seed
+
+    monkeypatch.setattr(cr, "train", train)
+    monkeypatch.setattr(cr, "success", success)
+    monkeypatch.setattr(agent_train, "train", train)
+    return calls
+
+
+BASE = cr.ContinualSettings(tasks=TASKS, steps=4, points=1)
+
+
+def test_every_family_runs_per_seed_and_the_table_holds_their_metrics(fakes, tmp_path):
+    md = cc.compare_continual(["gato", cc.MULTITASK], TASKS, Path("data"), tmp_path, 2, BASE, text_model=None)
+    store = json.loads((tmp_path / "continual.json").read_text())
+    gato, multi = store["families"]["gato"], store["families"][cc.MULTITASK]
+    # performance: mean final success over tasks, per seed (0.35, 0.55), then over seeds
+    assert gato["performance"]["mean"] == pytest.approx(0.45) and gato["seeds"] == 2
+    assert gato["forgetting"]["mean"] == pytest.approx(0.2)  # cartpole: 0.6 -> 0.2 (seed 0), 0.8 -> 0.4; / 2 tasks
+    # forward transfer: the first task's is 0 (its reference is its own first stage); acrobot's is
+    # (0.5 - 0.3) / 0.7 on seed 0 and (0.7 - 0.5) / 0.5 on seed 1; each run averages its tasks
+    assert gato["forward_transfer"]["mean"] == pytest.approx(np.mean([(0 + 0.2 / 0.7) / 2, (0 + 0.2 / 0.5) / 2]))
+    assert gato["success_matrix"][0][1] is None and gato["success_matrix"][1] == pytest.approx([0.3, 0.6])
+    assert gato["seed_table"]["year"] == 2022
+    # the upper bound trains once per seed on all tasks together, for the sequence's total steps
+    assert [c for c in fakes if c[0].startswith(cc.MULTITASK)] == [
+        (f"{cc.MULTITASK}/seed0/train", "cartpole,acrobot", 8), (f"{cc.MULTITASK}/seed1/train", "cartpole,acrobot", 8)]
+    assert multi["performance"]["mean"] == pytest.approx(np.mean([0.65, 0.85])) and multi["forgetting"] is None
+    text = md.read_text()
+    assert "| gato |" in text and "| gato-multitask |" in text and "0.450 [" in text
+    assert (tmp_path / "gato-success.png").stat().st_size > 1000
+
+
+def test_forward_transfer_is_continual_worlds_per_task_then_averaged(fakes, tmp_path):
+    cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 1, BASE, text_model=None)
+    row = json.loads((tmp_path / "continual.json").read_text())["families"]["gato"]
+    per_task = row["per_run"][0]["per_task"]
+    assert per_task["acrobot"]["forward_transfer"] == pytest.approx((0.5 - 0.3) / (1 - 0.3))
+    assert per_task["cartpole"]["forward_transfer"] == pytest.approx(0.0)  # its reference is its own first stage
+    assert row["forward_transfer"]["ci"] is None  # one seed gives no interval
+
+
+def test_a_finished_family_is_not_run_again_and_other_settings_are_refused(fakes, tmp_path):
+    cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 1, BASE, text_model=None)
+    n = len(fakes)
+    cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 1, BASE, text_model=None)
+    assert len(fakes) == n
+    with pytest.raises(ConfigError, match="other settings"):
+        cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 2, BASE, text_model=None)
+
+
+def test_sequences_by_name_or_ids():
+    assert cc.sequence_tasks("cw10")[0] == "mw-hammer" and len(cc.sequence_tasks("cw10")) == 10
+    assert len(cc.sequence_tasks("cw3")) == 3
+    assert cc.sequence_tasks("cartpole,acrobot") == TASKS
+    with pytest.raises(ConfigError, match="at least two"):
+        cc.sequence_tasks("cartpole")
