@@ -57,6 +57,11 @@ class ModelFamily:
     NLL splits are on for NEXT_TOKEN only."""
     adapter: BatchAdapter = next_token_batch
     """(batch, cfg) -> what its forward consumes; the identity for a decoder-only family."""
+    continual: Any | None = None
+    """A module with the family's own steps between tasks of the continual protocol (evaluation/continual_run.py):
+    `stage_init(prev, out, stage, seed, text_model) -> dict` writes a task's starting checkpoint,
+    `stage_end(checkpoint) -> dict` records what the task trained (with `params_added`), and
+    `select(model, record)` switches a model onto a recorded task. None: plain fine-tuning, task after task."""
     optimizer: Callable[[Any, Any], Any] | None = None
     """(model, train_args) -> torch.optim.Optimizer, for a family that does not train with the shared
     AdamW over `param_groups`; the shared loop (schedule, clipping, checkpoints, resume) stays."""

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gatosuite.agent.factory import make_policy
+from gatosuite.agent.families import get_family
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError
@@ -69,10 +70,13 @@ class ContinualSettings:
             raise ConfigError(f"need 1 <= points ({self.points}) <= steps ({self.steps})")
 
 
-def success(checkpoint: Path, task_id: str, s: ContinualSettings) -> float:
+def success(checkpoint: Path, task_id: str, s: ContinualSettings, record: dict[str, Any] | None = None) -> float:
     """The checkpoint's success rate (or, on a task scored by return, its expert-normalised mean score
-    clipped to [0, 1]) over the settings' seeded episodes."""
+    clipped to [0, 1]) over the settings' seeded episodes. `record`: what the family recorded for the task at
+    the end of its stage (PathNet: its path), to switch the model onto it first."""
     policy = make_policy(checkpoint, task_id, device=s.device)
+    if record is not None:
+        get_family(s.model).continual.select(policy.model, record)
     results = rollout(policy, task_id, [s.seed + i for i in range(s.episodes)], num_envs=min(s.envs, s.episodes),
                       progress=False)
     task = SUITE[task_id]
@@ -122,16 +126,25 @@ def _run_locked(s: ContinualSettings, root: Path, work: Path, text_model: Any, r
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(record)
 
+    hooks = get_family(s.model).continual  # the family's own steps between tasks, if any (PathNet's)
+    records: dict[str, Any] = {st["task"]: st["family"] for st in state["stages"] if st.get("family") is not None}
     prev: Path | None = None
     for i, task in enumerate(s.tasks):
         out = work / f"stage{i}-{task}"
         if i < len(state["stages"]):
             prev = out / "checkpoint"
             continue
-        curve = train_stage(task, out, root, s, prev, text_model)
+        start = prev
+        if hooks is not None and prev is not None:
+            start = work / f"stage{i}-start" / "checkpoint"
+            hooks.stage_init(prev, start, i, s.train_seed, text_model)
+        curve = train_stage(task, out, root, s, start, text_model)
         prev = out / "checkpoint"
-        row = [curve[-1] if j == i else success(prev, t, s) if j < i else None for j, t in enumerate(s.tasks)]
-        state["stages"].append({"task": task, "curve": curve, "success": row})
+        if hooks is not None:
+            records[task] = hooks.stage_end(prev)
+        row = [curve[-1] if j == i else success(prev, t, s, records.get(t)) if j < i else None
+               for j, t in enumerate(s.tasks)]
+        state["stages"].append({"task": task, "curve": curve, "success": row, "family": records.get(task)})
         save()
     for i, task in enumerate(s.tasks[1:], start=1):
         if task in state["reference"]:
@@ -143,4 +156,6 @@ def _run_locked(s: ContinualSettings, root: Path, work: Path, text_model: Any, r
     matrix = np.array([[np.nan if v is None else v for v in st["success"]] for st in state["stages"]])
     return ContinualRun(tasks=s.tasks, success=matrix,
                         curves=tuple(np.array(st["curve"]) for st in state["stages"]),
-                        reference=tuple(np.array(c) for c in reference), params_added=(0,) * len(s.tasks))
+                        reference=tuple(np.array(c) for c in reference),
+                        params_added=tuple(int((st.get("family") or {}).get("params_added", 0))
+                                           for st in state["stages"]))

@@ -24,7 +24,7 @@ def fakes(monkeypatch):
         calls.append((str(args.out.relative_to(args.out.parents[2])), args.tasks, args.steps))
         (args.out / "checkpoint").mkdir(parents=True, exist_ok=True)
 
-    def success(checkpoint, task_id, s):
+    def success(checkpoint, task_id, s, record=None):
         # seed 1 scores 0.2 above seed 0; a later stage forgets cartpole; alone runs and multi-task differ
         stage, seed = checkpoint.parent.name, s.train_seed
         base = {"stage0-cartpole": {"cartpole": 0.6}, "stage1-acrobot": {"cartpole": 0.2, "acrobot": 0.5},

@@ -20,7 +20,7 @@ def fakes(monkeypatch):
                                args.init_from and args.init_from.parent.name))
         (args.out / "checkpoint").mkdir(parents=True, exist_ok=True)
 
-    def success(checkpoint, task_id, s):
+    def success(checkpoint, task_id, s, record=None):
         calls["success"].append((checkpoint.parent.name, task_id))
         return {"cartpole": 0.5, "acrobot": 0.25, "pendulum": 0.75}[task_id]
 
@@ -77,3 +77,35 @@ def test_bad_sequences_are_refused():
         cr.ContinualSettings(tasks=("cartpole", "cartpole"))
     with pytest.raises(ConfigError, match="not an environment"):
         cr.ContinualSettings(tasks=("cartpole", "text-lm"))
+
+
+def test_a_familys_own_steps_run_between_tasks_and_its_records_choose_what_earlier_tasks_are_scored_with(
+        fakes, tmp_path, monkeypatch):
+    seen = {"init": [], "select": []}
+
+    class Hooks:  # PathNet's shape: a starting checkpoint per later task, a record per task, a switch
+        @staticmethod
+        def stage_init(prev, out, stage, seed, text_model):
+            seen["init"].append((prev.parent.name, out.parent.name, stage, seed))
+            (out).mkdir(parents=True)
+
+        @staticmethod
+        def stage_end(checkpoint):
+            return {"path": checkpoint.parent.name, "params_added": 10 * len(seen["init"]) + 1}
+
+    monkeypatch.setattr(cr, "get_family", lambda name: type("F", (), {"continual": Hooks})())
+    real = fakes  # the fake success ignores the record; wrap it to see which record each score used
+    success = cr.success
+
+    def recorded(checkpoint, task_id, s, record=None):
+        seen["select"].append((checkpoint.parent.name, task_id, record and record["path"]))
+        return success(checkpoint, task_id, s, record)
+
+    monkeypatch.setattr(cr, "success", recorded)
+    run = cr.run_sequence(SETTINGS, Path("data"), tmp_path, text_model=None)
+    assert seen["init"] == [("stage0-cartpole", "stage1-start", 1, 0), ("stage1-acrobot", "stage2-start", 2, 0)]
+    assert ("stage1-acrobot", "acrobot", 3, False, "stage1-start") in real["train"]  # trains from its start
+    # scoring an earlier task after a later stage uses that task's own record; the arriving task none
+    assert ("stage2-pendulum", "cartpole", "stage0-cartpole") in seen["select"]
+    assert ("stage2-pendulum", "acrobot", "stage1-acrobot") in seen["select"]
+    assert run.params_added == (1, 11, 21)

@@ -6,8 +6,8 @@ switches N of them on per layer; a layer adds the mean of its active modules' re
 Training a path trains only the modules on it. After a task, the best path's modules are frozen
 (`freeze_path`): they take no gradient and are never updated again, so what a later path reuses of them is
 transfer, and a task whose path holds only frozen modules (and frozen shared tables) keeps its outputs. The
-shared embeddings, the final norm and the tied head are frozen with the first task's path (`freeze_shared`);
-otherwise a later task's training would move them under every earlier one.
+shared embeddings, the patch encoder, the final norm and the tied head are frozen with the first task's path
+(`freeze_shared`); otherwise a later task's training would move them under every earlier one.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ class PathModule(nn.Module):
         return a + self.drop(self.out(F.gelu(self.fc(self.ln2(x + a)))))  # (B, T, D)
 
 
-SHARED = (*EMBEDDINGS, "ln_f")
-"""Top-level parameters outside the module grid, shared by every path (the head is tied to `tok`)."""
+SHARED = (*EMBEDDINGS, "patch", "ln_f")
+"""Top-level parameters outside the module grid, shared by every path: the embeddings, the image patch encoder
+and the final norm (the head is tied to `tok`)."""
 
 
 class PathNetModel(GatoModel):

@@ -98,7 +98,7 @@ def test_frozen_modules_take_no_gradient_and_keep_an_earlier_paths_outputs(small
     model.freeze_shared()
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     assert frozen and all(n.startswith(("grid.0.0.", "grid.0.1.", "grid.1.0.", "grid.1.1.", "tok", "pos",
-                                        "local", "row", "col", "value", "ln_f")) for n in frozen)
+                                        "local", "row", "col", "value", "patch", "ln_f")) for n in frozen)
     model.reinit_unfrozen(torch.Generator().manual_seed(1))
     model.set_path(torch.tensor([[1, 2], [0, 3]]))  # the next task's path reuses frozen modules 1 and 0
     model.train()
@@ -129,3 +129,11 @@ def test_a_bad_path_is_refused(small):
     model, _ = small
     with pytest.raises(ValueError, match=r"\(2, 2\) matrix of module indices in \[0, 4\)"):
         model.set_path(torch.tensor([[0, 4], [0, 1]]))
+
+
+def test_freezing_the_shared_parameters_freezes_everything_outside_the_grid(small):
+    model, _ = small
+    model.freeze_shared()
+    outside = {n: p.requires_grad for n, p in model.named_parameters() if not n.startswith("grid.")}
+    assert any(n.startswith("patch.") for n in outside)  # the image patch encoder is shared by every path
+    assert not any(outside.values())
