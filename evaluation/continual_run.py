@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from gatosuite.agent.factory import make_policy
 from gatosuite.agent.families import get_family
@@ -128,12 +129,15 @@ def _run_locked(s: ContinualSettings, root: Path, work: Path, text_model: Any, r
 
     hooks = get_family(s.model).continual  # the family's own steps between tasks, if any (PathNet's)
     records: dict[str, Any] = {st["task"]: st["family"] for st in state["stages"] if st.get("family") is not None}
+    bar = tqdm(total=2 * len(s.tasks) - 1, desc=f"continual {s.model} seed {s.train_seed}", unit="stage",
+               initial=len(state["stages"]) + len(state["reference"]))
     prev: Path | None = None
     for i, task in enumerate(s.tasks):
         out = work / f"stage{i}-{task}"
         if i < len(state["stages"]):
             prev = out / "checkpoint"
             continue
+        bar.set_postfix_str(f"task {i + 1}/{len(s.tasks)}: {task}")
         start = prev
         if hooks is not None and prev is not None:
             start = work / f"stage{i}-start" / "checkpoint"
@@ -146,11 +150,15 @@ def _run_locked(s: ContinualSettings, root: Path, work: Path, text_model: Any, r
                for j, t in enumerate(s.tasks)]
         state["stages"].append({"task": task, "curve": curve, "success": row, "family": records.get(task)})
         save()
+        bar.update()
     for i, task in enumerate(s.tasks[1:], start=1):
         if task in state["reference"]:
             continue
+        bar.set_postfix_str(f"{task} alone, from scratch")
         state["reference"][task] = train_stage(task, work / f"alone-{task}", root, s, None, text_model)
         save()
+        bar.update()
+    bar.close()
     first = s.tasks[0]
     reference = [state["stages"][0]["curve"] if t == first else state["reference"][t] for t in s.tasks]
     matrix = np.array([[np.nan if v is None else v for v in st["success"]] for st in state["stages"]])
