@@ -3,31 +3,18 @@ checkpoints: the last path and the shared parameters are frozen and kept bit for
 re-initialised, the next task gets a seeded path of its own, the parameters each task adds are counted, and
 after training the next task the first task's path gives bitwise its old outputs."""
 
-import numpy as np
 import pytest
 import torch
-from gymnasium import spaces
 
-from gatosuite.agent.batch import collate_rows
 from gatosuite.agent.checkpoint import load_model, save_checkpoint
-from gatosuite.agent.families import get_family
 from gatosuite.agent.models.pathnet import continual
-from gatosuite.tokenization import Tokenizer
 
 
 @pytest.fixture
-def stage0(text_model, tmp_path):
-    obs = spaces.Dict({"state": spaces.Box(-np.inf, np.inf, (4,), np.float32)})
-    tok = Tokenizer.from_spaces(obs, spaces.Box(-1.0, 1.0, (1,), np.float32), text_model=text_model)
-    family = get_family("pathnet")
-    torch.manual_seed(0)
-    model = family.model(family.build("nano", tok.vocab.size, context=64, n_layer=2, n_embd=32, n_head=2,
-                                      ffn=64, modules_per_layer=4, active=2))
-    rng = np.random.default_rng(0)
-    rows = [[tok.encode_episode({"state": rng.normal(size=(5, 4)).astype(np.float32)},
-                                rng.uniform(-1, 1, (5, 1)).astype(np.float32))] for _ in range(3)]
+def stage0(pathnet_small, text_model, tmp_path):
+    model, batch = pathnet_small
     save_checkpoint(tmp_path / "stage0", model, text_model)
-    return model, collate_rows(rows, tok.vocab), tmp_path
+    return model, batch, tmp_path
 
 
 def _logits(model, batch):
