@@ -31,9 +31,10 @@ import time
 from pathlib import Path
 
 from gatosuite.datasets.collect import collect
-from gatosuite.datasets.collect_ray import collect_tasks, init_ray
+from gatosuite.datasets.collect_ray import collect_tasks
 from gatosuite.envs import SUITE, make_raw_env, make_task_env
 from gatosuite.envs.experts import make_expert
+from gatosuite.raytools import init_ray
 
 
 def raw_steps_per_s(task_id: str, episodes: int, expert: bool) -> float:

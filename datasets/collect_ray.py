@@ -16,7 +16,7 @@ does, and builds each task's Minari dataset once all its episodes are staged. So
   (`max_restarts`, `max_task_retries`); the job's seeds make the replay the same episodes.
 
 `ray.init()` is local by default: Ray starts on this machine with K CPUs, no dashboard, bound to loopback
-(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 makes a local Ray bind its services to 127.0.0.1 on Linux).
+(gatosuite/raytools.py: RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 makes a local Ray bind its services to 127.0.0.1).
 `ray_address` joins an existing cluster instead (`ray start --head` on one machine, `ray start --address`
 on the others), where the actors run wherever the cluster has CPUs; the driver still writes the data, so
 only the machine running `gatosuite collect` needs the --root folder.
@@ -28,8 +28,6 @@ from disk.
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,37 +39,13 @@ from gatosuite.envs import SUITE
 from gatosuite.envs.registry import TaskSpec
 from gatosuite.errors import ConfigError
 from gatosuite.locks import exclusive
+from gatosuite.raytools import init_ray
 
 from .collect import CollectResult, Plan, finish_collection, lock_file, plan_collection
 from .playing import Running, Sink, play_episodes
 
-LOOPBACK_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-"""Set to 0, a local Ray binds its services to 127.0.0.1 (Ray 2.60 on Linux otherwise binds them to the
-machine's network address, even with --node-ip-address=127.0.0.1). It also stops other nodes from joining,
-so it is set only for a local Ray."""
 ENV_CACHE = 4
 """Envs an actor keeps open (least recently used dropped first): jobs of one task arrive together."""
-
-
-def init_ray(workers: int, address: str | None = None) -> None:
-    """Start a local Ray with `workers` CPUs bound to loopback, or join the cluster at `address`."""
-    if not address:  # Ray reads the variable when it is imported, and its services inherit it
-        if "ray" in sys.modules and os.environ.get(LOOPBACK_VAR) != "0":
-            raise ConfigError(f"ray was imported before gatosuite could keep a local Ray on loopback; set "
-                              f"{LOOPBACK_VAR}=0 in the environment before importing ray, or join a cluster "
-                              "with --ray-address")
-        os.environ.setdefault(LOOPBACK_VAR, "0")
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("collection with --workers > 1 runs on Ray, which is not installed; "
-                          "pip install 'ray==2.60.*' (it is in gatosuite's dependencies)") from None
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        return
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
 
 
 class _Collector:
@@ -146,10 +120,10 @@ def _collect_locked(tasks: list[TaskSpec], episodes: int, root: Path, workers: i
 
 def _run(plans: dict[str, Plan], episodes: int, workers: int, seed: int, chunk_episodes: int, progress: bool,
          noise: float, perturb_start: bool, ray_address: str | None, already: int) -> dict[str, CollectResult]:
+    init_ray(workers, ray_address)  # before `import ray`: only then can it keep a local Ray on loopback
     import ray
     from ray.util import ActorPool
 
-    init_ray(workers, ray_address)
     actor = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(_Collector)
     pool = ActorPool([actor.remote() for _ in range(workers)])
     n_tasks = len(plans) + already

@@ -7,9 +7,10 @@ import pytest
 from gatosuite.datasets import minari_store
 from gatosuite.datasets import playing as playing_mod
 from gatosuite.datasets.collect import collect, lock_file, staging_dir
-from gatosuite.datasets.collect_ray import collect_tasks, init_ray, jobs
+from gatosuite.datasets.collect_ray import collect_tasks, jobs
 from gatosuite.datasets.staging import staged_episodes
 from gatosuite.locks import BusyError, exclusive
+from gatosuite.raytools import init_ray
 
 # each module run starts one local Ray (about 5 s): one xdist worker runs the whole module (make test's loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
