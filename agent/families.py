@@ -65,6 +65,11 @@ class ModelFamily:
     optimizer: Callable[[Any, Any], Any] | None = None
     """(model, train_args) -> torch.optim.Optimizer, for a family that does not train with the shared
     AdamW over `param_groups`; the shared loop (schedule, clipping, checkpoints, resume) stays."""
+    evolution: Any | None = None
+    """A module binding the family to the population driver (evaluation/population.py):
+    `options(**fields) -> dict`, the jobs' options as plain JSON; `strategy(options, size, parallel, seed)`,
+    the starting population with `parallel` contests a generation; and `run_candidate(job) -> dict`, a
+    top-level function a Ray worker imports by name. None: the family's structure is not evolved."""
 
     @property
     def display(self) -> str:

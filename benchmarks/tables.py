@@ -264,13 +264,29 @@ def cli_commands_table() -> str:
     return _md(["command", "what it does"], rows)
 
 
+def population_speed_table() -> str:
+    """benchmarks/bench_population.py (benchmarks/results/population-ray.json): PathNet evolution on Ray."""
+    d = _load("population-ray.json")
+    k, st, load = d["workers"], d["settings"], d["load_average_1min"]
+    rows = [[str(r["workers"]), r["where"], f"{r['median_s']:.2f}", f"{r['jobs_per_s']:.2f}"] for r in d["rows"]]
+    runs = len(d["rows"][0]["seconds"])
+    caption = (f"_{d['date']}, {d['cpus']} CPUs, 1-minute load average {load['before']:.1f} before the run and "
+               f"{load['after']:.1f} after (other jobs on the machine count in it); {st['generations']} "
+               f"generations of {st['tournaments']} tournaments ({st['jobs']} candidates, each {st['steps']} "
+               f"training steps of a PathNet on {st['data']} data), median of {runs} runs, start-up excluded "
+               f"(Ray's took {d['ray_start_s']:.1f} s). Speedup of {k} workers over 1: "
+               f"**{d[f'speedup_{k}_over_1']:.2f}x**; same winners: {'yes' if d['same_winners'] else 'NO'}. "
+               "Command `python benchmarks/bench_population.py`._")
+    return caption + "\n\n" + _md(["workers", "where", "seconds", "candidates/s"], rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "demo": demo_table, "zoo": zoo_table, "goal-claims": goal_claims_table,
     "reference-scores": reference_scores_table, "model-families": model_families_table,
     "training-speed": training_speed_table, "tokenizer-speed": tokenizer_speed_table,
     "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
     "recipes": recipes_table, "recipe-comparison": recipe_comparison_table, "act-latency": act_latency_table,
-    "zoo-part2": zoo_part2_table, "zoo-time": zoo_time_table,
+    "zoo-part2": zoo_part2_table, "zoo-time": zoo_time_table, "population-speed": population_speed_table,
 }
 
 
