@@ -165,6 +165,27 @@ def reference_scores_table() -> str:
     return markdown_table(SUITE.select("all"))
 
 
+def expert_training_table() -> str:
+    """The SAC experts' trainings (envs/weights/<task>.train.csv, as benchmarks/expert_curves.py plots them),
+    with the committed actor's 50-seed return (envs/reference_scores.json)."""
+    import csv
+
+    from gatosuite.envs import SUITE
+
+    rows = []
+    for f in sorted((REPO / "envs" / "weights").glob("*.train.csv")):
+        task = SUITE[f.name.removesuffix(".train.csv")]
+        with f.open() as fh:
+            pts = [(int(r[0]), float(r[1]), float(r[2])) for r in csv.reader(fh)]
+        best = max(pts, key=lambda p: p[2])
+        ref = task.reference()
+        rows.append([task.id, f"{pts[-1][0] // 1000}k", f"{pts[-1][1] / 3600:.1f}", f"{pts[-1][0] / pts[-1][1]:.0f}",
+                     f"{best[2]:,.1f} at {best[0] // 1000}k", f"{ref['expert']:,.1f}", f"{task.bar:,g}",
+                     "yes" if ref["bar_met"] else "no"])
+    return _md(["task", "steps", "wall time (h)", "steps/s", "best 5-episode evaluation",
+                "committed actor, 50 seeds", "bar", "met"], rows)
+
+
 def model_families_table() -> str:
     """The model families, from their registry (agent/families.py): the built ones, then the planned ones
     (families.PLANNED)."""
@@ -287,6 +308,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
     "recipes": recipes_table, "recipe-comparison": recipe_comparison_table, "act-latency": act_latency_table,
     "zoo-part2": zoo_part2_table, "zoo-time": zoo_time_table, "population-speed": population_speed_table,
+    "expert-training": expert_training_table,
 }
 
 

@@ -19,9 +19,12 @@ gym.register_envs(shimmy)
 from gatosuite.envs import SUITE  # noqa: E402
 from gatosuite.envs.experts.locomotion import LEARNED  # noqa: E402
 
-SCRIPTED = sorted(t.id for t in SUITE if t.domain == "dmc" and not t.goal_family and t.expert not in LEARNED
-                  and t.expert != "dmc-finger-spin")
-"""Every state-based dm_control task with a feedback-law expert (finger-spin's MPC is slow; it is tested below)."""
+_BY_EXPERT = {t.expert: t.id for t in sorted(SUITE, key=lambda t: t.id, reverse=True)
+              if t.domain == "dmc" and not t.goal_family and t.expert not in LEARNED and t.expert != "dmc-finger-spin"}
+SCRIPTED = sorted(_BY_EXPERT.values())
+"""One state-based dm_control task per scripted expert (the first by id: finger-turn_easy for the finger-turn MPC,
+reacher-easy for reacher-hard's too); every task's 50-seed mean is in envs/reference_scores.json, measured
+separately. Finger-spin's MPC is slow; it is tested below."""
 
 
 def _returns(gym_id: str, seeds: range, expert_name: str | None) -> list[float]:
@@ -54,12 +57,15 @@ def _returns(gym_id: str, seeds: range, expert_name: str | None) -> list[float]:
 @pytest.mark.slow
 @pytest.mark.parametrize("task_id", SCRIPTED)
 def test_scripted_expert_meets_its_record(task_id: str) -> None:
-    """Three seeded episodes: at the bar where the 50-seed mean met it, else within 5% of that recorded mean."""
+    """Three seeded episodes: their mean no more than three standard errors (of the 50-seed spread) under the bar
+    where the 50-seed mean met it, else under that recorded mean. A steady expert is held close (cartpole's
+    spread is 0.14); one whose catch time varies (acrobot's spread is 125) only loosely."""
     task = SUITE[task_id]
     ref = task.reference()
     assert ref, f"{task_id} has no measured reference scores"
     returns = _returns(task.gym_id, range(3), task.expert)
-    assert np.mean(returns) >= (task.bar if ref["bar_met"] else 0.95 * ref["expert"]), (returns, ref)
+    target = task.bar if ref["bar_met"] else ref["expert"]
+    assert np.mean(returns) >= target - 3 * ref["expert_return_std"] / np.sqrt(3) - 1e-6, (returns, ref)
 
 
 @pytest.mark.slow

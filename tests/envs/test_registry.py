@@ -113,6 +113,19 @@ def test_babyai_has_every_level_class_minigrid_registers():
     assert ours == classes and len(classes) >= 40
 
 
+def test_the_suite_has_its_breadth_every_task_with_an_expert():
+    from gatosuite.envs.experts import EXPERTS, _load_all
+
+    _load_all()
+    tasks = [t for t in SUITE if t.is_env and t.goal_family is None]
+    assert all(t.expert in EXPERTS for t in tasks)
+    gym_mujoco = {t.gym_id for t in tasks if t.domain == "mujoco"}
+    assert len(gym_mujoco) == 11 and all(g.endswith("-v5") for g in gym_mujoco)
+    dmc = [t for t in tasks if t.domain in ("dmc", "dmc-pixels")]
+    assert len([t for t in dmc if t.domain == "dmc"]) >= 16 and len([t for t in dmc if t.domain == "dmc-pixels"]) >= 2
+    assert len(dmc) >= 20 and len(tasks) >= 125
+
+
 def test_sample_per_domain_is_seeded_and_keeps_small_domains_whole():
     a, b = SUITE.sample_per_domain(3), SUITE.sample_per_domain(3)
     assert [t.id for t in a] == [t.id for t in b]
