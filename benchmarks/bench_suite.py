@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.envs import SUITE
@@ -57,10 +58,60 @@ def collect_all(tasks: list[str], episodes: int, root: Path, workers: int) -> fl
     return time.perf_counter() - t0
 
 
+STATE = "bench_state.json"
+"""In the run folder: the training seconds spent so far and every task evaluated so far, so a killed run
+resumes where it stopped (training from its checkpoint with the budget left, evaluation task by task)."""
+
+
+def _load_state(run: Path) -> dict:
+    path = run / STATE
+    return json.loads(path.read_text()) if path.is_file() else {"train_seconds": 0.0, "trained": False, "eval": {}}
+
+
+def _save_state(run: Path, state: dict) -> None:
+    tmp = run / f".{STATE}.tmp"
+    tmp.write_text(json.dumps(state, indent=1, default=float))
+    tmp.replace(run / STATE)
+
+
+def train_phase(a: argparse.Namespace, tasks: list[str], run: Path, state: dict) -> dict:
+    """Train for what is left of the budget: a killed slice counts up to its last checkpoint's time."""
+    if state["trained"]:
+        return state["train_summary"]
+    resume = (run / "checkpoint").is_dir()
+    if resume and "slice_start" in state:  # the killed slice's time, up to its last checkpoint
+        state["train_seconds"] += max(0.0, (run / "checkpoint").stat().st_mtime - state["slice_start"])
+    left = a.minutes - state["train_seconds"] / 60
+    state["slice_start"] = time.time()
+    _save_state(run, state)
+    args = TrainArgs(tasks=",".join(tasks), root=a.root, out=run, preset=a.preset, batch_size=a.batch_size,
+                     window=a.window, device=a.device, val_every=0, resume=resume,
+                     **({"steps": 4, "warmup": 1, "log_every": 2} if a.smoke else
+                        {"steps": 10**7, "minutes": max(left, 0.01), "fit_schedule": True, "ckpt_every": 500}))
+    t0 = time.perf_counter()
+    summary = train(args, default_text_model(4096), progress=not a.smoke)
+    state["train_seconds"] += time.perf_counter() - t0
+    state.pop("slice_start")
+    state.update(trained=True, train_summary={k: summary.get(k) for k in ("step", "tokens_per_s", "loss")})
+    _save_state(run, state)
+    return state["train_summary"]
+
+
+def evaluate_phase(a: argparse.Namespace, tasks: list[str], run: Path, state: dict, episodes: int) -> float:
+    """Score every task not scored yet, saving after each; the seconds this call spent."""
+    settings = EvalSettings(episodes=episodes, envs=episodes, video=False, device=a.device,
+                            reps=200 if a.smoke else 2000)
+    t0 = time.perf_counter()
+    for t in tqdm([t for t in tasks if t not in state["eval"]], desc="evaluate", unit="task", disable=a.smoke):
+        state["eval"].update(evaluate_tasks(run / "checkpoint", [t], run / "eval", settings, progress=False))
+        _save_state(run, state)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="nano")
-    ap.add_argument("--minutes", type=float, default=60.0, help="training budget (wall clock)")
+    ap.add_argument("--minutes", type=float, default=60.0, help="training budget (wall clock, over resumes)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--window", type=int, default=256)
     ap.add_argument("--episodes", type=int, default=20, help="expert episodes collected per task")
@@ -68,7 +119,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="Ray actors for collection (1: in this process)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--root", type=Path, default=Path("data/suite"), help="collected datasets (shared, resumable)")
-    ap.add_argument("--work", type=Path, default=Path("runs/suite"), help="run folder")
+    ap.add_argument("--work", type=Path, default=Path("runs/suite"), help="run folder (rerun to resume it)")
     ap.add_argument("--smoke", action="store_true", help="two tasks, 4 steps: checks the script only")
     a = ap.parse_args()
 
@@ -77,25 +128,13 @@ def main() -> None:
         tasks = [t for t in ("cartpole", "mw-reach") if t in tasks]
     episodes, eval_episodes = (2, 1) if a.smoke else (a.episodes, a.eval_episodes)
     collect_s = collect_all(tasks, episodes, a.root, 1 if a.smoke else a.workers)
-
-    text = default_text_model(4096)
     run = a.work / a.preset
-    args = TrainArgs(tasks=",".join(tasks), root=a.root, out=run, preset=a.preset, batch_size=a.batch_size,
-                     window=a.window, device=a.device, val_every=0,
-                     **({"steps": 4, "warmup": 1, "log_every": 2} if a.smoke else
-                        {"steps": 10**7, "minutes": a.minutes, "fit_schedule": True}))
-    t0 = time.perf_counter()
-    summary = train(args, text, progress=not a.smoke)
-    train_s = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    settings = EvalSettings(episodes=eval_episodes, envs=min(eval_episodes, 5), video=False, device=a.device,
-                            reps=200 if a.smoke else 2000)
-    scored = evaluate_tasks(run / "checkpoint", tasks, run / "eval", settings, progress=not a.smoke)
-    eval_s = time.perf_counter() - t0
-    per_task = {t: float(np.mean([e["normalized"] for e in v["episodes"]])) for t, v in scored.items()}
-    agg = by_domain({t: np.array([e["normalized"] for e in v["episodes"]]) for t, v in scored.items()},
-                    reps=settings.reps)
+    run.mkdir(parents=True, exist_ok=True)
+    state = _load_state(run)
+    summary = train_phase(a, tasks, run, state)
+    eval_s = evaluate_phase(a, tasks, run, state, eval_episodes)
+    scored = {t: np.array([e["normalized"] for e in state["eval"][t]["episodes"]]) for t in tasks}
+    agg = by_domain(scored, reps=200 if a.smoke else 2000)
 
     result = {
         "recorded": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor()
@@ -104,8 +143,8 @@ def main() -> None:
                                                  for d in sorted({SUITE[t].domain for t in tasks})},
         "episodes_per_task": episodes, "eval_episodes": eval_episodes, "train_minutes": a.minutes,
         "steps": summary.get("step"), "tokens_per_s": summary.get("tokens_per_s"),
-        "seconds": {"collect": collect_s, "train": train_s, "evaluate": eval_s},
-        "aggregate": agg, "per_task_normalized": per_task,
+        "seconds": {"collect": collect_s, "train": state["train_seconds"], "evaluate_last_call": eval_s},
+        "aggregate": agg, "per_task_normalized": {t: float(v.mean()) for t, v in scored.items()},
     }
     print(json.dumps({k: result[k] for k in ("tasks", "tasks_per_domain", "steps", "seconds")}, indent=2))
     for d, v in agg["per_domain"].items():
