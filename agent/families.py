@@ -115,12 +115,8 @@ class PlannedFamily:
     unseen: str
 
 
-PLANNED: tuple[PlannedFamily, ...] = (
-    PlannedFamily("muNet", "an evolving population of multitask networks that clone and mutate layers", 2022,
-                  "Gesmundo & Dean 2022, muNet: Evolving Pretrained Deep Neural Networks into Scalable "
-                  "Auto-tuning Multitask Systems", "grows new modules per task"),
-)
-"""The seed table's families that are planned (issue 24): the comparison table lists them as 'not yet'."""
+PLANNED: tuple[PlannedFamily, ...] = ()
+"""The seed table's families that are planned, not built (none now): the comparison table lists them as 'not yet'."""
 
 _FAMILIES: dict[str, ModelFamily] = {}
 

@@ -97,6 +97,8 @@ class EpisodePolicy:
             raise ConfigError(f"{source} is a '{type(model.cfg).architecture}' model, which cannot act; use "
                               "gatosuite.agent.factory.make_policy, which refuses it with the reason")
         self._check_model(model, source)
+        if hasattr(model, "select_task"):  # a model with per-task structure runs this task's (muNet's route)
+            model.select_task(task_id)
         self.rt, self.model = rt, model
         self.model.eval()
         trained_stats = (meta.get("obs_stats") or {}).get(task_id)
