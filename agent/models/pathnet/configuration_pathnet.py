@@ -20,6 +20,9 @@ class PathNetConfig(GatoConfig):
     """M: the modules of each layer (the paper used 10 for its supervised tasks and 10-20 in RL)."""
     active: int = 2
     """N: the modules a path switches on per layer (the paper: at most 3 or 4); their outputs are averaged."""
+    task_paths: tuple[tuple[str, tuple[tuple[int, ...], ...]], ...] = ()
+    """(task, path) of every finished task (the continual protocol records them): a policy for one of these
+    tasks runs its path."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

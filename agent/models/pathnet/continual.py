@@ -5,7 +5,8 @@ first task the shared embeddings, patch encoder and final norm too; every module
 re-initialised, and task i gets a path of its own, with which it trains. Its path is recorded in the
 protocol's record, so scoring an earlier task switches the model back onto that task's path: its modules are
 frozen, so its outputs on fixed inputs are bitwise those it had at the end of its own stage
-(tests/agent/models/test_pathnet_continual.py).
+(tests/agent/models/test_pathnet_continual.py). The finished task's path is also written into the config
+(`task_paths`), so a policy for that task (`make_policy`) runs it.
 
 Task i's path here is drawn at random from a generator seeded by (training seed, i), not evolved by a
 tournament: evolution within a stage (agent/models/pathnet/evolution.py) is not wired into the protocol yet,
@@ -14,6 +15,7 @@ so this measures PathNet's freezing and transfer with an unevolved path.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,11 @@ def stage_init(prev: Path, out: Path, stage: int, seed: int, text_model: Any) ->
     """Write task `stage`'s starting checkpoint to `out` from the previous stage's checkpoint `prev` (the first
     task starts from the trainer's fresh model, on its default path, and needs none). Returns the path drawn."""
     rng = np.random.default_rng([seed, stage])
-    model, _ = load_model(prev)
+    model, meta = load_model(prev)
+    tasks = meta.get("tasks") or []
+    if len(tasks) == 1:  # the previous task's path, recorded so that a policy for that task runs it
+        model.cfg = dataclasses.replace(model.cfg, task_paths=(*model.cfg.task_paths, (tasks[0], tuple(
+            tuple(row) for row in model.path.tolist()))))
     model.freeze_path()  # the previous task's path, for good
     model.freeze_shared()
     model.reinit_unfrozen(torch.Generator().manual_seed(int(rng.integers(2**31))))

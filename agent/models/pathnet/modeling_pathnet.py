@@ -82,6 +82,13 @@ class PathNetModel(GatoModel):
                              f"[0, {cfg.modules_per_layer}); got {p.tolist()}")
         self.path.copy_(p)
 
+    def select_task(self, task: str) -> bool:
+        """Switch onto `task`'s recorded path (cfg.task_paths), if it has one; True if it has."""
+        path = dict(self.cfg.task_paths).get(task)
+        if path is not None:
+            self.set_path(path)
+        return path is not None
+
     def freeze_path(self, path: torch.Tensor | None = None) -> None:
         """Freeze the modules on `path` (default: the current one) for good."""
         p = self.path if path is None else torch.as_tensor(path, dtype=torch.long, device=self.path.device)

@@ -69,3 +69,18 @@ def test_training_the_next_task_leaves_the_first_tasks_outputs_bitwise(stage0, t
     assert not torch.equal(_logits(trained, batch), before)  # the second task's path computes something else
     continual.select(trained, first)
     assert torch.equal(_logits(trained, batch), before)
+
+
+def test_a_policy_for_a_finished_task_runs_that_tasks_path(pathnet_small, text_model, tmp_path):
+    from gatosuite.agent.factory import make_policy
+
+    model, _ = pathnet_small
+    save_checkpoint(tmp_path / "stage0", model, text_model, {"tasks": ["cartpole"]})
+    record = continual.stage_init(tmp_path / "stage0", tmp_path / "start", 1, seed=0, text_model=text_model)
+    start, _ = load_model(tmp_path / "start")
+    assert start.cfg.task_paths == (("cartpole", ((0, 1), (0, 1))),) and start.path.tolist() == record["path"]
+    assert record["path"] != [[0, 1], [0, 1]]  # the next task's own path (seed 0 draws another)
+    policy = make_policy(tmp_path / "start", "cartpole", device="cpu", precision="fp32")
+    assert policy.model.path.tolist() == [[0, 1], [0, 1]]
+    assert make_policy(tmp_path / "start", "pendulum", device="cpu", precision="fp32").model.path.tolist() == \
+        record["path"]  # a task with no recorded path runs the current one
