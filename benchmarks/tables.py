@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
@@ -163,6 +165,70 @@ def reference_scores_table() -> str:
     from gatosuite.envs.reference import markdown_table
 
     return markdown_table(SUITE.select("all"))
+
+
+def suite_generalist_table() -> str:
+    """The generalist at suite scale (benchmarks/bench_suite.py -> results/suite-nano.json): per-domain and overall
+    aggregates over tasks, with the 8-task demo's for scale."""
+    from gatosuite.envs import SUITE
+
+    d = _load("suite-nano.json")
+    agg, demo = d["aggregate"], _load("demo.json")[DEMO_LABEL]["aggregate"]
+    rows = []
+    for name, a in [*agg["per_domain"].items(), ("**all tasks**", agg["overall"])]:
+        rows.append([name, str(a["n_tasks"]), _ci(a["iqm"], a["iqm_ci"]) if a["iqm_ci"] else f"{a['iqm']:.3f}",
+                     f"{a['median']:.3f}", f"{a['mean']:.3f}", f"{round(a['frac_ge_50'] * a['n_tasks'])}"])
+    rows.append(["8-task demo (for scale)", str(demo["n_tasks"]), _ci(demo["iqm"], demo["iqm_ci"]),
+                 f"{demo['median']:.3f}", f"{demo['mean']:.3f}", f"{round(demo['frac_ge_50'] * demo['n_tasks'])}"])
+    sec = d["seconds"]
+    domains = {t: SUITE[t].domain for t in d["per_task_normalized"]}
+    assert set(domains.values()) == set(agg["per_domain"]), "per-domain rows and tasks disagree"
+    caption = (f"_{d['recorded']}, {d['cpus']} CPU threads ({d['machine']}), {d['device']}: `{d['preset']}` trained "
+               f"{d['train_minutes']:.0f} minutes ({sec['train'] / 60:.1f} measured, {d['steps']:,} steps, "
+               f"{d['tokens_per_s']:,.0f} tokens/s) on {d['tasks']} tasks, {d['episodes_per_task']} expert episodes "
+               f"each (collected in {sec['collect'] / 60:.0f} min); scored on {d['eval_episodes']} episodes per task, "
+               f"seeds 1000 on. Expert-normalized scores; aggregates over tasks of one training run, CIs resampling "
+               f"{agg['overall']['ci']}. Command `python benchmarks/bench_suite.py`._")
+    return caption + "\n\n" + _md(["domain", "tasks", "IQM [95% CI]", "median", "mean", "tasks >= 0.5"], rows)
+
+
+def suite_per_task_table() -> str:
+    """Every task's mean normalized score in the suite-scale run (results/suite-nano.json)."""
+    from gatosuite.envs import SUITE
+
+    d = _load("suite-nano.json")
+    rows = sorted([SUITE[t].domain, t, f"{v:.3f}"] for t, v in d["per_task_normalized"].items())
+    return _md(["domain", "task", "normalized score"], rows)
+
+
+def transfer_table() -> str:
+    """benchmarks/bench_transfer.py (results/transfer.json): task B after task A, against B from scratch."""
+    from gatosuite.agent.families import get_family
+
+    d = _load("transfer.json")
+    st = d["settings"]
+    rows = []
+    for name, fam in d["families"].items():
+        s = fam["summary"]
+        added = s["params_added"] if isinstance(s["params_added"], int) else round(float(np.mean(s["params_added"])))
+        shared = get_family(name).continual is None  # plain fine-tuning trains every parameter, A's included
+        rows.append([get_family(name).display,
+                     f"{s['steps_to_target']['mean']:.0f} [{s['steps_to_target']['ci'][0]:.0f}, "
+                     f"{s['steps_to_target']['ci'][1]:.0f}] ({s['reached']} of {s['seeds']} reached)",
+                     _ci(s["auc_ratio"]["mean"], s["auc_ratio"]["ci"]),
+                     _ci(s["final_transfer"]["mean"], s["final_transfer"]["ci"]),
+                     _ci(s["final_scratch"]["mean"], s["final_scratch"]["ci"]),
+                     f"{added:,} of {s['separate_model_params']:,}" + (" (all, A's too)" if shared else ""),
+                     "yes" if s["a_bitwise"] else f"no ({s['a_nll_change']['mean']:+.3f} nats)"])
+    a, b = d["tasks"]
+    caption = (f"_{d['date']}, {d['cpus']} CPU threads ({d['machine']}): A = {a}, B = {b}; each run {st['steps']} "
+               f"steps (batch {st['batch_size']} x {st['window']} tokens), B's validation NLL every "
+               f"{st['val_every']} steps; means over {st['seeds']} training seeds with 95% bootstrap CIs. A seed whose "
+               f"transfer run never reached the scratch run's final NLL counts {st['steps']} steps. "
+               f"Command `python benchmarks/bench_transfer.py` ({d['seconds'] / 60:.0f} min)._")
+    return caption + "\n\n" + _md(["family", "steps to scratch's final NLL", "AUC ratio (transfer / scratch)",
+                                    "B's final NLL, transfer", "B's final NLL, scratch", "parameters B trains",
+                                    "A's NLL bitwise after B"], rows)
 
 
 def expert_training_table() -> str:
@@ -308,7 +374,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
     "recipes": recipes_table, "recipe-comparison": recipe_comparison_table, "act-latency": act_latency_table,
     "zoo-part2": zoo_part2_table, "zoo-time": zoo_time_table, "population-speed": population_speed_table,
-    "expert-training": expert_training_table,
+    "expert-training": expert_training_table, "suite-generalist": suite_generalist_table,
+    "suite-per-task": suite_per_task_table, "transfer": transfer_table,
 }
 
 
