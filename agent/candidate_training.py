@@ -11,6 +11,7 @@ Data: with a dataset root, the task's collected dataset, tokenized and cached as
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import shutil
 import tempfile
@@ -23,13 +24,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from gatosuite.errors import ConfigError
+
 SYNTHETIC_EPISODES = 8
 SYNTHETIC_STEPS = 30
 
 
 @dataclass(frozen=True)
 class CandidateData:
-    """Where a candidate's data comes from and how it is windowed and scored (the same for a whole run)."""
+    """Where a candidate's data comes from and how it is windowed and scored, the same for a whole run: the
+    fields every evolving family's job options share (each family's options class extends it)."""
 
     root: str | None = None
     """Dataset root holding the task's collected data (as `gatosuite train --root`); None: synthetic episodes."""
@@ -37,11 +41,31 @@ class CandidateData:
     """A SentencePiece `.model` file; None: `gatosuite train`'s default with a root, or a small model trained
     on the suite's own texts for synthetic episodes."""
     text_vocab: int = 4096
+    """Size of the default text model (with `root` and no `text_model`)."""
     window: int = 64
+    """Tokens per training and validation window (the model's context)."""
     batch_size: int = 4
     eval_seed: int = 1
     """Seed of the validation windows every candidate is scored on."""
     eval_batches: int = 2
+    """Validation batches the score averages over."""
+
+    def __post_init__(self) -> None:
+        if self.window < 8 or self.batch_size < 1 or self.eval_batches < 1:
+            raise ConfigError(f"a candidate needs window >= 8 and batch_size and eval_batches >= 1 (got "
+                              f"{self.window}, {self.batch_size}, {self.eval_batches})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """The options from a job's plain JSON; an unknown field is one error naming the known ones."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown {cls.__name__} field {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**d)
 
 
 @contextmanager

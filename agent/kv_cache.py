@@ -126,3 +126,13 @@ class EncoderDecoderCache:
     @property
     def batch(self) -> int:
         return int(self.memory.shape[0])
+
+
+def window_start(cache: KVCache | None, rows: int) -> int | torch.Tensor:
+    """Where new tokens start in the window: 0 with no cache, else the cache's length (per row, a (B,) tensor,
+    when it is left-padded). `rows` is the new batch's row count, which must be the cache's."""
+    if cache is None:
+        return 0
+    if cache.batch != rows:
+        raise ValueError(f"cache holds {cache.batch} rows but the batch has {rows}")
+    return cache.valid if cache.padded else cache.length

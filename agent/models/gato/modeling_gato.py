@@ -19,7 +19,7 @@ from torch import nn
 from gatosuite.agent.attention import SelfAttention
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.contract import transformer_flops_per_token
-from gatosuite.agent.kv_cache import KVCache
+from gatosuite.agent.kv_cache import KVCache, window_start
 from gatosuite.agent.token_io import (
     add_input_tables,
     continuous_values,
@@ -119,11 +119,7 @@ class GatoModel(nn.Module):
     def hidden(self, batch: TokenBatch, cache: KVCache | None = None) -> torch.Tensor:
         """(B, T, D) final hidden states. With a cache, `batch` holds only new tokens, which continue
         the cached ones; the cache is extended in place."""
-        start: int | torch.Tensor = 0
-        if cache is not None:
-            if cache.batch != batch.shape[0]:
-                raise ValueError(f"cache holds {cache.batch} rows but the batch has {batch.shape[0]}")
-            start = cache.valid if cache.padded else cache.length
+        start = window_start(cache, batch.shape[0])
         x = self.embed(batch, start)
         mask = batch.attention_mask() if cache is None else None
         for i, blk in enumerate(self.blocks):

@@ -41,8 +41,9 @@ from .evolution import MuNetSearch, MutationRates, build_child, params_added, sa
 
 
 @dataclass(frozen=True)
-class MuNetOptions:
-    """The settings every job of a muNet run shares (EvolveSettings.options, as a dict)."""
+class MuNetOptions(CandidateData):
+    """The settings every job of a muNet run shares (EvolveSettings.options, as a dict): the data and scoring
+    fields of CandidateData, and the system's."""
 
     system: str = ""
     """The system's checkpoint when the new task arrives: its routes seed the population (required)."""
@@ -52,33 +53,15 @@ class MuNetOptions:
     """The score's size penalty: quality * base ** (params added / the parent route's parameters)."""
     rates: dict[str, float] = field(default_factory=dict)
     """MutationRates' fields set over their defaults."""
-    root: str | None = None
-    text_model: str | None = None
-    text_vocab: int = 4096
-    window: int = 64
-    batch_size: int = 4
-    eval_seed: int = 1
-    eval_batches: int = 2
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.system or not self.work:
             raise ConfigError("a muNet evolution needs the system checkpoint (system=...) and a folder for its "
                               "children (work=...)")
         if not 0.0 < self.base <= 1.0:
             raise ConfigError(f"the size penalty's base must lie in (0, 1], got {self.base}")
         MutationRates(**self.rates)
-
-    def data(self) -> CandidateData:
-        return CandidateData(self.root, self.text_model, self.text_vocab, self.window, self.batch_size, self.eval_seed,
-                             self.eval_batches)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MuNetOptions:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown muNet candidate option {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**d)
 
 
 def options(**fields: Any) -> dict[str, Any]:
@@ -120,7 +103,7 @@ def run_candidate(job: dict[str, Any]) -> dict[str, Any]:
 def _score_route(job: dict[str, Any], opts: MuNetOptions) -> dict[str, Any]:
     from gatosuite.tokenization import Vocabulary
 
-    data = opts.data()
+    data = opts
     model, route = _load(job["candidate"]["parent"])
     model.active = route
     with tempfile.TemporaryDirectory(prefix="gatosuite-munet-") as tmp:
@@ -134,7 +117,7 @@ def _score_route(job: dict[str, Any], opts: MuNetOptions) -> dict[str, Any]:
 def _child(job: dict[str, Any], opts: MuNetOptions) -> dict[str, Any]:
     from gatosuite.agent.checkpoint import save_checkpoint
 
-    cand, data = job["candidate"], opts.data()
+    cand, data = job["candidate"], opts
     system, parent = _load(cand["parent"])
     reference = system.component_parameters(system.routes[parent].components())
     ops = sample_mutations(system, parent, np.random.default_rng(int(job["seed"])), MutationRates(**opts.rates))

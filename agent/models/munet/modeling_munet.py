@@ -20,7 +20,7 @@ from torch import nn
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.contract import transformer_flops_per_token
 from gatosuite.agent.embeddings import PatchEmbedding
-from gatosuite.agent.kv_cache import KVCache
+from gatosuite.agent.kv_cache import KVCache, window_start
 from gatosuite.agent.models.gato.modeling_gato import Block, GatoModel
 from gatosuite.agent.token_io import add_input_tables, embed_tokens, init_value_rows, nll_info, target_nll
 
@@ -194,11 +194,7 @@ class MuNetModel(nn.Module):
 
     def hidden(self, batch: TokenBatch, cache: KVCache | None = None) -> torch.Tensor:
         """(B, T, D) hidden states along the active route, read out by its head."""
-        start: int | torch.Tensor = 0
-        if cache is not None:
-            if cache.batch != batch.shape[0]:
-                raise ValueError(f"cache holds {cache.batch} rows but the batch has {batch.shape[0]}")
-            start = cache.valid if cache.padded else cache.length
+        start = window_start(cache, batch.shape[0])
         route = self.route
         x = embed_tokens(_Embedder(self._tables(), self.patches[route.patch]), batch, start)  # (B, T, D)
         mask = batch.attention_mask() if cache is None else None

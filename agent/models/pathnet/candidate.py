@@ -20,7 +20,6 @@ milliseconds.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -48,53 +47,24 @@ milliseconds on one core."""
 
 
 @dataclass(frozen=True)
-class CandidateOptions:
-    """The settings every job of a PathNet run shares (EvolveSettings.options, as a dict)."""
+class CandidateOptions(CandidateData):
+    """The settings every job of a PathNet run shares (EvolveSettings.options, as a dict): the data and scoring
+    fields of CandidateData, and the model's."""
 
     preset: str = "nano"
     """PathNet preset the model is built from (configuration_pathnet.py)."""
     overrides: dict[str, Any] = field(default_factory=lambda: dict(SMALL))
     """Config fields set over the preset (as `gatosuite train --overrides`)."""
-    root: str | None = None
-    """Dataset root holding the task's collected data (as `gatosuite train --root`); None: synthetic episodes."""
-    text_model: str | None = None
-    """A SentencePiece `.model` file; None: `gatosuite train`'s default with --root data, or a small model
-    trained on the suite's own texts for synthetic episodes."""
-    text_vocab: int = 4096
-    """Size of the default text model (with `root` and no `text_model`)."""
     init_from: str | None = None
     """A PathNet checkpoint every candidate starts from (its frozen modules stay frozen); None: fresh weights."""
     init_seed: int = 0
     """Seed of the fresh starting weights (the same for every candidate)."""
-    eval_seed: int = 1
-    """Seed of the validation windows every candidate is scored on."""
-    window: int = 64
-    """Tokens per training and validation window (the model's context)."""
-    batch_size: int = 4
     lr: float = 1e-3
-    eval_batches: int = 2
-    """Validation batches the score averages over."""
 
     def __post_init__(self) -> None:
-        if self.window < 8 or self.batch_size < 1 or self.eval_batches < 1 or not self.lr > 0:
-            raise ConfigError(f"a candidate needs window >= 8, batch_size and eval_batches >= 1 and lr > 0 (got "
-                              f"{self.window}, {self.batch_size}, {self.eval_batches}, {self.lr})")
-
-    def data(self) -> CandidateData:
-        return CandidateData(self.root, self.text_model, self.text_vocab, self.window, self.batch_size, self.eval_seed,
-                             self.eval_batches)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CandidateOptions:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown PathNet candidate option {', '.join(unknown)}; known: "
-                              f"{', '.join(sorted(names))}")
-        return cls(**d)
+        super().__post_init__()
+        if not self.lr > 0:
+            raise ConfigError(f"a candidate's learning rate must be positive, got {self.lr}")
 
     def path_shape(self) -> tuple[int, int, int]:
         """(L, N, M) of the model's paths: layers, modules a path switches on per layer, modules per layer."""
@@ -148,7 +118,7 @@ def run_candidate(job: dict[str, Any]) -> dict[str, Any]:
 def _train_and_score(job: dict[str, Any], opts: CandidateOptions, tmp: Path) -> tuple[float, float]:
     from gatosuite.agent.checkpoint import load_model, save_checkpoint
 
-    data = opts.data()
+    data = opts
     args = candidate_args(tmp / "start", tmp / "run", job["task"], data, int(job["steps"]), int(job["seed"]),
                           opts.lr, "pathnet", opts.preset, tuple(f"{k}={v}" for k, v in opts.overrides.items()))
     text_model, caches = data_for(args, data)

@@ -22,7 +22,7 @@ from torch import nn
 from gatosuite.agent.attention import SelfAttention
 from gatosuite.agent.batch import TokenBatch
 from gatosuite.agent.contract import transformer_flops_per_token
-from gatosuite.agent.kv_cache import KVCache
+from gatosuite.agent.kv_cache import KVCache, window_start
 from gatosuite.agent.models.gato.modeling_gato import EMBEDDINGS, GatoModel
 
 from .configuration_pathnet import PathNetConfig
@@ -131,11 +131,7 @@ class PathNetModel(GatoModel):
 
     # --- the contract --------------------------------------------------------------------------------
     def hidden(self, batch: TokenBatch, cache: KVCache | None = None) -> torch.Tensor:
-        start: int | torch.Tensor = 0
-        if cache is not None:
-            if cache.batch != batch.shape[0]:
-                raise ValueError(f"cache holds {cache.batch} rows but the batch has {batch.shape[0]}")
-            start = cache.valid if cache.padded else cache.length
+        start = window_start(cache, batch.shape[0])
         x = self.embed(batch, start)  # (B, T, D)
         mask = batch.attention_mask() if cache is None else None
         n = self.cfg.active
