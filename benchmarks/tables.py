@@ -351,19 +351,26 @@ def cli_commands_table() -> str:
     return _md(["command", "what it does"], rows)
 
 
-def population_speed_table() -> str:
-    """benchmarks/bench_population.py (benchmarks/results/population-ray.json): PathNet evolution on Ray."""
-    d = _load("population-ray.json")
+def population_speed_table(name: str = "population-ray.json") -> str:
+    """benchmarks/bench_population.py (results/population-ray.json, or population-ray-munet.json): an evolution
+    on Ray against one worker in-process."""
+    d = _load(name)
     k, st, load = d["workers"], d["settings"], d["load_average_1min"]
     rows = [[str(r["workers"]), r["where"], f"{r['median_s']:.2f}", f"{r['jobs_per_s']:.2f}"] for r in d["rows"]]
     runs = len(d["rows"][0]["seconds"])
+    if st.get("family", "pathnet") == "pathnet":
+        what = (f"{st['generations']} generations of {st['tournaments']} tournaments ({st['jobs']} candidates, each "
+                f"{st['steps']} training steps of a PathNet on {st['data']} data)")
+    else:
+        what = (f"{st['generations']} generations of muNet's search, {st['tournaments']} children a generation after "
+                f"the seed route's scoring ({st['jobs']} jobs, each child {st['steps']} training steps on "
+                f"{st['data']} data)")
     caption = (f"_{d['date']}, {d['cpus']} CPUs, 1-minute load average {load['before']:.1f} before the run and "
-               f"{load['after']:.1f} after (other jobs on the machine count in it); {st['generations']} "
-               f"generations of {st['tournaments']} tournaments ({st['jobs']} candidates, each {st['steps']} "
-               f"training steps of a PathNet on {st['data']} data), median of {runs} runs, start-up excluded "
-               f"(Ray's took {d['ray_start_s']:.1f} s). Speedup of {k} workers over 1: "
+               f"{load['after']:.1f} after (other jobs on the machine count in it); {what}, median of {runs} runs, "
+               f"start-up excluded (Ray's took {d['ray_start_s']:.1f} s). Speedup of {k} workers over 1: "
                f"**{d[f'speedup_{k}_over_1']:.2f}x**; same winners: {'yes' if d['same_winners'] else 'NO'}. "
-               "Command `python benchmarks/bench_population.py`._")
+               f"Command `python benchmarks/bench_population.py"
+               f"{'' if st.get('family', 'pathnet') == 'pathnet' else ' --family ' + st['family']}`._")
     return caption + "\n\n" + _md(["workers", "where", "seconds", "candidates/s"], rows)
 
 
@@ -374,6 +381,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
     "recipes": recipes_table, "recipe-comparison": recipe_comparison_table, "act-latency": act_latency_table,
     "zoo-part2": zoo_part2_table, "zoo-time": zoo_time_table, "population-speed": population_speed_table,
+    "population-speed-munet": lambda: population_speed_table("population-ray-munet.json"),
     "expert-training": expert_training_table, "suite-generalist": suite_generalist_table,
     "suite-per-task": suite_per_task_table, "transfer": transfer_table,
 }
