@@ -37,7 +37,8 @@ The pieces:
   `next_token_logits(tokens, cache)`, and acts through `Seq2SeqPolicy`. A family that cannot act sets
   `can_act = False` on its model and family, and `make_policy` refuses it before any env is made.
 - **Per-task structure** (optional): a model whose tasks run different parts of it (muNet's routes) offers
-  `select_task(task_id) -> bool`; every policy calls it for its task before acting.
+  `select_task(task_id) -> bool`; a policy made from a checkpoint calls it for its task before acting (one
+  around a model in memory, being trained, runs that model as it stands).
 - **Policy** (`Policy`): `reset`, `reset_envs`, `act`, `set_episode_seeds`, and what the CLI and the
   few-shot code read from a policy: `tok` (the task's tokenizer), `L` (tokens per timestep) and
   `capacity` (timesteps that fit its context).

@@ -72,6 +72,8 @@ class EpisodePolicy:
             raise CheckpointMismatchError(f"'{checkpoint}' holds a tokenizer.model other than the one it was "
                                           "trained with")
         self.prompt_of_seed = prompt_of_seed
+        if hasattr(model, "select_task"):  # per-task structure (PathNet's paths, muNet's routes): run this task's
+            model.select_task(task_id)  # (a policy around a model in memory runs that model as it stands)
         self._setup(model, text, task_id, rt, meta, str(checkpoint), greedy, temperature, seed, prompt, obs_stats)
 
     @classmethod
@@ -97,8 +99,6 @@ class EpisodePolicy:
             raise ConfigError(f"{source} is a '{type(model.cfg).architecture}' model, which cannot act; use "
                               "gatosuite.agent.factory.make_policy, which refuses it with the reason")
         self._check_model(model, source)
-        if hasattr(model, "select_task"):  # a model with per-task structure runs this task's (muNet's route)
-            model.select_task(task_id)
         self.rt, self.model = rt, model
         self.model.eval()
         trained_stats = (meta.get("obs_stats") or {}).get(task_id)
