@@ -75,3 +75,15 @@ def test_one_worker_and_two_on_ray_give_the_same_munet_winners(system, tmp_path)
         assert two == _outcome(_evolve(system, tmp_path / "one", 3))
     finally:
         ray.shutdown()
+
+
+def test_a_child_job_run_again_gives_the_same_score(system, tmp_path):
+    """A retried job (its worker lost) or a resumed generation finds its folder used; it starts it again."""
+    evo = get_family("munet").evolution
+    opts = evo.options(system=str(system), work=str(tmp_path / "children"))
+    job = {"task": "pendulum", "seed": 5, "steps": 2, "generation": 1, "index": 0, "options": opts,
+           "candidate": {"kind": "child", "id": "g1-0", "parent_id": "route0",
+                         "parent": {"checkpoint": str(system), "route": 0}, "out": str(tmp_path / "children" / "c")}}
+    first = evo.run_candidate(job)
+    again = evo.run_candidate(job)
+    assert first["score"] == again["score"] and first["mutations"] == again["mutations"]

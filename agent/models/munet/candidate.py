@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ def _load(parent: dict[str, Any]) -> Any:
     from gatosuite.agent.checkpoint import load_model
 
     model, _ = load_model(Path(parent["checkpoint"]))
-    return model, model.routes.__len__() - 1 if parent["route"] == -1 else int(parent["route"])
+    return model, len(model.routes) - 1 if parent["route"] == -1 else int(parent["route"])
 
 
 def run_candidate(job: dict[str, Any]) -> dict[str, Any]:
@@ -103,13 +104,12 @@ def run_candidate(job: dict[str, Any]) -> dict[str, Any]:
 def _score_route(job: dict[str, Any], opts: MuNetOptions) -> dict[str, Any]:
     from gatosuite.tokenization import Vocabulary
 
-    data = opts
     model, route = _load(job["candidate"]["parent"])
     model.active = route
     with tempfile.TemporaryDirectory(prefix="gatosuite-munet-") as tmp:
-        args = candidate_args(Path(opts.system), Path(tmp), job["task"], data, 1, int(job["seed"]), 1e-3, "munet")
-        text_model, caches = data_for(args, data)
-        nll = validation_nll(model, caches, data, Vocabulary(text_model.vocab_size), args.val_fraction,
+        args = candidate_args(Path(opts.system), Path(tmp), job["task"], opts, 1, int(job["seed"]), 1e-3, "munet")
+        text_model, caches = data_for(args, opts)
+        nll = validation_nll(model, caches, opts, Vocabulary(text_model.vocab_size), args.val_fraction,
                              args.segment_length)
     return {"score": math.exp(-nll), "quality": math.exp(-nll), "val_nll": nll, "params_added": 0, "mutations": []}
 
@@ -117,20 +117,21 @@ def _score_route(job: dict[str, Any], opts: MuNetOptions) -> dict[str, Any]:
 def _child(job: dict[str, Any], opts: MuNetOptions) -> dict[str, Any]:
     from gatosuite.agent.checkpoint import save_checkpoint
 
-    cand, data = job["candidate"], opts
+    cand = job["candidate"]
     system, parent = _load(cand["parent"])
     reference = system.component_parameters(system.routes[parent].components())
     ops = sample_mutations(system, parent, np.random.default_rng(int(job["seed"])), MutationRates(**opts.rates))
     torch.manual_seed(int(job["seed"]))  # the fresh components' draws
     child = build_child(system, parent, ops, job["task"])
     out = Path(cand["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    args = candidate_args(out / "start", out, job["task"], data, int(job["steps"]), int(job["seed"]),
+    shutil.rmtree(out, ignore_errors=True)  # a rerun job (a worker lost, a resumed generation) starts clean:
+    out.mkdir(parents=True)  # its seed rebuilds the same child
+    args = candidate_args(out / "start", out, job["task"], opts, int(job["steps"]), int(job["seed"]),
                           child.route.lr, "munet")
-    text_model, caches = data_for(args, data)
+    text_model, caches = data_for(args, opts)
     save_checkpoint(out / "start", child, text_model)
     loss = train_steps(args, text_model, caches)
-    nll = checkpoint_nll(out / "checkpoint", caches, data, args, text_model)
+    nll = checkpoint_nll(out / "checkpoint", caches, opts, args, text_model)
     added = params_added(child)
     quality = math.exp(-nll)
     return {"score": score(quality, added, reference, opts.base), "quality": quality, "val_nll": nll,
