@@ -27,6 +27,7 @@ from gatosuite.agent.train import TrainArgs, train
 from gatosuite.envs import SUITE
 from gatosuite.evaluation.evaluate import EvalSettings, evaluate_tasks
 from gatosuite.evaluation.scores import by_domain
+from gatosuite.raytools import init_ray
 from gatosuite.tokenization import default_text_model
 
 
@@ -97,14 +98,41 @@ def train_phase(a: argparse.Namespace, tasks: list[str], run: Path, state: dict)
     return state["train_summary"]
 
 
+def _evaluate_task(checkpoint: str, task: str, settings: EvalSettings, out: str) -> dict:
+    """One task's evaluation entry (also a Ray task: Ray ships this function to its workers by value)."""
+    return evaluate_tasks(Path(checkpoint), [task], Path(out), settings, progress=False)[task]
+
+
 def evaluate_phase(a: argparse.Namespace, tasks: list[str], run: Path, state: dict, episodes: int) -> float:
-    """Score every task not scored yet, saving after each; the seconds this call spent."""
+    """Score every task not scored yet, saving after each; the seconds this call spent. With --eval-workers K > 1
+    the tasks run as Ray tasks of one CPU each, K at a time (a task's episodes are seeded, so where it runs
+    changes nothing in its scores)."""
     settings = EvalSettings(episodes=episodes, envs=episodes, video=False, device=a.device,
                             reps=200 if a.smoke else 2000)
+    todo = [t for t in tasks if t not in state["eval"]]
     t0 = time.perf_counter()
-    for t in tqdm([t for t in tasks if t not in state["eval"]], desc="evaluate", unit="task", disable=a.smoke):
-        state["eval"].update(evaluate_tasks(run / "checkpoint", [t], run / "eval", settings, progress=False))
-        _save_state(run, state)
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="evaluate", unit="task", disable=a.smoke)
+    args = (str(run / "checkpoint"), settings, str(run / "eval"))
+    if a.eval_workers <= 1:
+        for t in todo:
+            state["eval"][t] = _evaluate_task(args[0], t, *args[1:])
+            _save_state(run, state)
+            bar.update()
+    else:
+        init_ray(a.eval_workers)
+        import ray
+
+        remote = ray.remote(num_cpus=1, max_retries=2)(_evaluate_task)
+        pending: dict = {}
+        while todo or pending:
+            while todo and len(pending) < a.eval_workers:
+                t = todo.pop(0)
+                pending[remote.remote(args[0], t, *args[1:])] = t
+            [ref], _ = ray.wait(list(pending), num_returns=1)
+            state["eval"][pending.pop(ref)] = ray.get(ref)
+            _save_state(run, state)
+            bar.update()
+    bar.close()
     return time.perf_counter() - t0
 
 
@@ -117,6 +145,7 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=20, help="expert episodes collected per task")
     ap.add_argument("--eval-episodes", type=int, default=10, help="episodes per task in the evaluation")
     ap.add_argument("--workers", type=int, default=2, help="Ray actors for collection (1: in this process)")
+    ap.add_argument("--eval-workers", type=int, default=2, help="Ray tasks evaluating at once (1: in this process)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--root", type=Path, default=Path("data/suite"), help="collected datasets (shared, resumable)")
     ap.add_argument("--work", type=Path, default=Path("runs/suite"), help="run folder (rerun to resume it)")
