@@ -23,15 +23,20 @@ start-up of workers is paid for as it is in a real collection.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from gatosuite.datasets import collect_ray
 from gatosuite.datasets.collect import collect
 from gatosuite.datasets.collect_ray import collect_tasks
+from gatosuite.datasets.playing import Sink
 from gatosuite.envs import SUITE, make_raw_env, make_task_env
 from gatosuite.envs.experts import make_expert
 from gatosuite.raytools import init_ray
@@ -68,13 +73,38 @@ def collect_run(task_id: str, episodes: int, workers: int) -> tuple[int, float]:
         return r.steps, time.perf_counter() - t0
 
 
-def ray_run(task_id: str, episodes: int, workers: int) -> tuple[int, float]:
-    """(steps, seconds) of the Ray collector on `workers` actors, Ray already started, wall time: actor
-    start-up, env construction and the dataset build included."""
-    with tempfile.TemporaryDirectory() as root:
+@contextlib.contextmanager
+def driver_clock(seconds: dict[str, float]) -> Iterator[None]:
+    """Add the driver's own time in staging (Sink.finish and flush) and in the dataset build to `seconds`:
+    on Ray the actors play in parallel, but these run in the driver, beside them."""
+    originals = (Sink.finish, Sink.flush, collect_ray.finish_collection)
+
+    def timed(fn: Callable, key: str) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    Sink.finish, Sink.flush = timed(originals[0], "staging"), timed(originals[1], "staging")
+    collect_ray.finish_collection = timed(originals[2], "dataset_build")
+    try:
+        yield
+    finally:
+        Sink.finish, Sink.flush, collect_ray.finish_collection = originals
+
+
+def ray_run(task_id: str, episodes: int, workers: int) -> tuple[int, float, dict[str, float]]:
+    """(steps, seconds, the driver's seconds in staging and the dataset build) of the Ray collector on `workers`
+    actors, Ray already started, wall time: actor start-up, env construction and the dataset build included."""
+    driver: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as root, driver_clock(driver):
         t0 = time.perf_counter()
         [r] = collect_tasks([task_id], episodes, Path(root), workers=workers, progress=False)
-        return r.steps, time.perf_counter() - t0
+        return r.steps, time.perf_counter() - t0, driver
 
 
 def main() -> None:
@@ -93,13 +123,14 @@ def main() -> None:
         make_task_env(tid, expert=True).close()  # warm-up: imports are not part of any measurement
         steps, s1 = collect_run(tid, n, 1)
         _, sv = collect_run(tid, n, k)
-        _, sr = ray_run(tid, n, k)
+        _, sr, driver = ray_run(tid, n, k)
         row = {"task": tid, "domain": SUITE[tid].domain, "episodes": n, "steps": steps,
                "raw_random": raw_steps_per_s(tid, n, expert=False),
                "raw_expert": raw_steps_per_s(tid, n, expert=True),
                "collect_1": steps / s1, f"vector_{k}": steps / sv, f"ray_{k}": steps / sr,
                f"ray_{k}_over_1": s1 / sr,
-               f"ray_{k}_over_1_with_start": s1 / (sr + ray_start)}  # start-up charged to this task alone
+               f"ray_{k}_over_1_with_start": s1 / (sr + ray_start),  # start-up charged to this task alone
+               f"ray_{k}_driver_s": driver, f"ray_{k}_s": sr}
         row["overhead_1_worker"] = row["raw_expert"] / row["collect_1"] - 1.0  # extra time / raw time
         rows.append(row)
     print(f"Ray start-up: {ray_start:.1f} s")
@@ -109,6 +140,10 @@ def main() -> None:
         print(f"{r['task']:<22}{r['episodes']:>6}{r['raw_random']:>12,.0f}{r['raw_expert']:>12,.0f}"
               f"{r['collect_1']:>11,.0f}{r[f'vector_{k}']:>10,.0f}{r[f'ray_{k}']:>9,.0f}"
               f"{r[f'ray_{k}_over_1']:>8.2f}x{r[f'ray_{k}_over_1_with_start']:>8.2f}x{r['overhead_1_worker']:>9.0%}")
+    for r in rows:
+        d = r[f"ray_{k}_driver_s"]
+        print(f"{r['task']}: Ray {r[f'ray_{k}_s']:.1f} s, of which the driver's staging {d.get('staging', 0):.1f} s "
+              f"and dataset build {d.get('dataset_build', 0):.1f} s")
     print("steps/s; ray k/1 = wall time of 1 worker in-process over Ray with k actors (w/ start: Ray's start-up "
           "charged to the task); overhead = extra time of collect (1 worker) over the raw env + expert loop")
     out = Path(__file__).parent / "results" / "collect.json"
