@@ -48,7 +48,9 @@ def test_two_families_on_the_same_budget_and_a_resumed_comparison(tmp_path, monk
     assert set(unit["val_nll"]["modality"]) == {"action_discrete"} and "classic" in unit["val_nll"]["domain"]
     assert len(unit["tasks"]["cartpole"]["normalized_ci"]) == 2
     text = report.read_text()
-    assert "| UniT |" in text and "| Gato |" in text and "| MultiModel |" in text and "not yet" in text
+    assert "| UniT |" in text and "| Gato |" in text and "| MultiModel |" in text
+    munet = next(line for line in text.splitlines() if line.startswith("| muNet |"))
+    assert munet.endswith("| no |")  # registered, acts, not in this comparison
     assert "measured apart: it cannot act" in text  # LIMoE's row
     assert "gato-moe" in (tmp_path / "cmp" / "compare.md").read_text()
     assert (tmp_path / "cmp" / "figures" / "expert_load.png").is_file()
