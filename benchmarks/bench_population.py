@@ -45,14 +45,13 @@ def munet_system(folder: Path) -> str:
 
     from gatosuite.agent.candidate_training import task_data
     from gatosuite.agent.checkpoint import save_checkpoint
-    from gatosuite.agent.models.munet.candidate import name_active_route
     from gatosuite.tokenization import Vocabulary
 
     text, _ = task_data("first-task", None, None, 4096, True)
     family = get_family("munet")
     torch.manual_seed(0)
     model = family.model(family.build("nano", Vocabulary(text.vocab_size).size, context=64, **MUNET))
-    name_active_route(model, "first-task")
+    family.evolution.name_active_route(model, "first-task")  # the family's binding, through the registry
     model.freeze()
     save_checkpoint(folder / "system", model, text)
     return str(folder / "system")
