@@ -40,7 +40,7 @@ from gatosuite.locks import exclusive
 from gatosuite.tokenization import TextModel, TokenKind, Vocabulary
 
 from .batch import collate_tasks, target_task_names, task_vocabulary
-from .checkpoint import load_model, load_trainer_state, save_checkpoint
+from .checkpoint import load_model, load_trainer_state, read_config, save_checkpoint, train_args_of
 from .contract import Objective
 from .families import ModelFamily, get_family
 from .nonfinite import is_finite, non_finite_error
@@ -220,6 +220,8 @@ class _Run:
     val_goals: dict[str, MixedSampler] = field(default_factory=dict)
     """Goal families' validation episodes, prompted with their goal's demonstrations and not
     (logged as val_loss_prompted / val_loss_unprompted; the prompted NLL is the episode's alone)."""
+    began_from: str = "None"
+    """The weights the run started from (--init-from), kept in its checkpoint across resumes."""
 
 
 def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache], cfg: Any | None,
@@ -260,8 +262,12 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
                                            mask_prompt=True)
                      for p in ("prompted", "unprompted")}
     if args.resume:
-        model, _ = load_model(ckpt, expected=cfg)
+        # A run that began from other weights (--init-from) has their config, not one built from these
+        # args: check_resume has compared the run-defining args, so its own checkpoint's config is the run's.
+        began_from = train_args_of(read_config(ckpt)).get("init_from", "None") if ckpt.exists() else "None"
+        model, _ = load_model(ckpt, expected=cfg if began_from == "None" else None)
     else:
+        began_from = str(args.init_from)
         if ckpt.exists():
             raise RunExistsError(f"'{args.out}' already holds a run; pass --resume to continue it, or another --out")
         model = base if base is not None else family.model(cfg)
@@ -292,7 +298,7 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
         fwd = torch.nn.parallel.DistributedDataParallel(
             fwd, device_ids=[rt.device.index] if rt.device.type == "cuda" else None, find_unused_parameters=True)
     return _Run(model, fwd, family, task_vocabulary(model.cfg, sampler.tasks), opt, sampler, val, vocab, rt, step,
-                total, val_goals)
+                total, val_goals, began_from)
 
 
 def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[Any, torch.Tensor, dict[str, Any],
@@ -479,7 +485,8 @@ def _save(ckpt: Path, run: _Run, text_model: TextModel, args: TrainArgs, kinds: 
              "schedule_steps": run.total, "torch_rng": torch.get_rng_state()}
     if run.rt.device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(run.rt.device)
-    save_checkpoint(ckpt, run.model, text_model, {"train_args": {k: str(v) for k, v in asdict(args).items()},
+    recorded = {k: str(v) for k, v in asdict(args).items()} | {"init_from": run.began_from}
+    save_checkpoint(ckpt, run.model, text_model, {"train_args": recorded,
                                                   "tasks": run.sampler.tasks, "modalities": kinds,
                                                   "segment_steps": args.segment_length, "obs_stats": obs_stats,
                                                   "schedule_steps": run.total, "runtime": run.rt.to_dict()},

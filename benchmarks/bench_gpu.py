@@ -51,6 +51,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--window", type=int, default=1024)
     ap.add_argument("--envs", type=int, default=32, help="vector envs in the batched rollout")
+    ap.add_argument("--tasks", default="cartpole:40,dmc-cartpole-balance:10,mw-reach:10",
+                    help="task:episodes to collect and train on (a machine without dm_control or Meta-World can pass "
+                         "Gymnasium tasks only, e.g. cartpole:40,pendulum:10,reacher:10)")
+    ap.add_argument("--rollout-task", default="mw-reach", help="task of the batched rollout (one of --tasks)")
     ap.add_argument("--smoke", action="store_true", help="CPU, nano, 3 steps: checks the script, measures nothing")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     a = ap.parse_args()
@@ -64,11 +68,14 @@ def main() -> None:
     rt = resolve(device, "auto")
     work = a.work or Path(tempfile.mkdtemp(prefix="gatosuite-gpu-"))
     text = default_text_model(4096)
-    for task, n in (("cartpole", 40), ("dmc-cartpole-balance", 10), ("mw-reach", 10)):
+    plan = [(t, int(n)) for t, n in (item.rsplit(":", 1) for item in a.tasks.split(","))]
+    if a.rollout_task not in [t for t, _ in plan]:
+        sys.exit(f"error: --rollout-task '{a.rollout_task}' is not among --tasks; add it there")
+    for task, n in plan:
         collect(task, 4 if a.smoke else n, work / "data", progress=False, noise=0.2 if task == "cartpole" else 0.0)
 
     # 1. training throughput through the real trainer (device, autocast, checkpoints)
-    args = TrainArgs(tasks="cartpole,dmc-cartpole-balance,mw-reach", root=work / "data", out=work / "run",
+    args = TrainArgs(tasks=",".join(t for t, _ in plan), root=work / "data", out=work / "run",
                      preset=preset_name, window=window, batch_size=batch, steps=steps, warmup=max(1, steps // 10),
                      log_every=max(1, steps // 3), val_every=0, ckpt_every=10**9, device=device)
     warm = train(TrainArgs(**{**args.__dict__, "out": work / "warm", "steps": 2}), text, progress=False)
@@ -85,9 +92,9 @@ def main() -> None:
     train_tps = tokens / seconds
 
     # 2. batched KV-cache rollout on the device
-    policy = make_policy(ckpt, "mw-reach", device=device, precision=rt.precision)
+    policy = make_policy(ckpt, a.rollout_task, device=device, precision=rt.precision)
     t0 = time.perf_counter()
-    results = rollout(policy, "mw-reach", list(range(1000, 1000 + envs)), num_envs=envs, progress=False)
+    results = rollout(policy, a.rollout_task, list(range(1000, 1000 + envs)), num_envs=envs, progress=False)
     roll_s = time.perf_counter() - t0
     env_steps = sum(r.length for r in results)
 
@@ -102,7 +109,8 @@ def main() -> None:
         "trainer_tokens_per_s": summary.get("tokens_per_s"), "warmup_steps": warm["step"],
         "flops_per_token": flops_per_token, f"peak_{rt.precision}_flops": peak,
         "mfu": train_tps * flops_per_token / peak,
-        "rollout": {"task": "mw-reach", "envs": envs, "episodes": len(results), "env_steps": env_steps,
+        "tasks": dict(plan),
+        "rollout": {"task": a.rollout_task, "envs": envs, "episodes": len(results), "env_steps": env_steps,
                     "seconds": roll_s, "env_steps_per_s": env_steps / roll_s},
         "checkpoint_loads_on_cpu": same,
     }

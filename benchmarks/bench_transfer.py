@@ -46,7 +46,7 @@ def _args(a: argparse.Namespace, family: str, task: str, out: Path, seed: int, i
     return TrainArgs(tasks=task, root=a.root, out=out, model=family, overrides=SMALL[family], window=a.window,
                      batch_size=a.batch_size, steps=a.steps, warmup=max(1, a.steps // 10), lr=a.lr,
                      val_every=a.val_every, val_batches=a.val_batches, log_every=a.val_every, ckpt_every=10**9,
-                     seed=seed, device="cpu", precision="fp32", init_from=init_from)
+                     seed=seed, device=a.device, precision="fp32", init_from=init_from)
 
 
 def _curve(run: Path) -> list[tuple[int, float]]:
@@ -61,7 +61,7 @@ def _auc(curve: list[tuple[int, float]]) -> float:
 
 def _nll(checkpoint: Path, task: str, a: argparse.Namespace, text: Any, record: dict[str, Any] | None) -> float:
     """A's validation NLL, on A's own path or route when the family recorded one."""
-    model, _ = load_model(checkpoint)
+    model, _ = load_model(checkpoint)  # on the CPU, whatever device trained it
     family = get_family(type(model.cfg).architecture)
     if record is not None and family.continual is not None:
         family.continual.select(model, record)
@@ -120,6 +120,22 @@ def summarise(rows: list[dict[str, Any]], steps: int) -> dict[str, Any]:
     return out
 
 
+def merge(parts: list[Path], out: Path) -> None:
+    """One result from runs over disjoint families with the same tasks and settings (other than --families)."""
+    runs = [json.loads(p.read_text()) for p in parts]
+    first = runs[0]
+    same = {k: v for k, v in first["settings"].items() if k != "families"}
+    for p, r in zip(parts, runs):
+        if r["tasks"] != first["tasks"] or {k: v for k, v in r["settings"].items() if k != "families"} != same:
+            raise SystemExit(f"error: '{p}' was run with other tasks or settings than '{parts[0]}'; merge only "
+                             "runs that differ in --families")
+    merged = {**first, "settings": {**same, "families": ",".join(r["settings"]["families"] for r in runs)},
+              "families": {k: v for r in runs for k, v in r["families"].items()},
+              "seconds": max(r["seconds"] for r in runs), "parts_run_side_by_side": len(runs)}
+    out.write_text(json.dumps(merged, indent=1))
+    print(f"wrote {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", default="pathnet,munet,gato")
@@ -132,14 +148,21 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (fp32 either way; the measures are per step)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "transfer.json")
+    ap.add_argument("--merge", type=Path, nargs="+", default=None,
+                    help="combine the results of runs over disjoint --families (run side by side) into --out")
     a = ap.parse_args()
+    if a.merge:
+        merge(a.merge, a.out)
+        return
     a.tasks = a.tasks.split(",")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     text = default_text_model(4096)
-    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": platform.processor()
-                              or platform.machine(), "cpus": torch.get_num_threads(), "tasks": a.tasks,
-                              "settings": {k: v for k, v in vars(a).items() if k not in ("root", "tasks")},
-                              "families": {}}
+    machine = torch.cuda.get_device_name(0) if a.device == "cuda" else platform.processor() or platform.machine()
+    settings = {k: v for k, v in vars(a).items() if k not in ("root", "tasks", "out", "merge")}
+    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d", time.gmtime()), "machine": machine,
+                              "cpus": torch.get_num_threads(), "tasks": a.tasks, "settings": settings, "families": {}}
     t0 = time.perf_counter()
     jobs = [(f, s) for f in a.families.split(",") for s in range(a.seeds)]
     rows: dict[str, list[dict[str, Any]]] = {}
@@ -153,7 +176,8 @@ def main() -> None:
               f"{s['reached']}/{s['seeds']}), AUC ratio {s['auc_ratio']['mean']:.3f}, params added "
               f"{s['params_added']} of {s['separate_model_params']}, A bitwise {s['a_bitwise']}")
     result["seconds"] = time.perf_counter() - t0
-    out = Path(__file__).parent / "results" / "transfer.json"
+    out = a.out
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
 

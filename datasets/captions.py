@@ -15,7 +15,6 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-from minigrid.core.constants import IDX_TO_COLOR, IDX_TO_OBJECT
 
 from gatosuite.envs.canonical import BABYAI_TILE
 from gatosuite.tokenization import TextModel, TokenKind, TokenSequence, Vocabulary
@@ -32,6 +31,8 @@ LEVEL = "BabyAI-GoToLocal-v0"
 
 def visible_objects(symbolic_view: np.ndarray) -> list[tuple[str, str]]:
     """(colour, object) of every ball, box, key and door in the agent's symbolic 7x7 view."""
+    from minigrid.core.constants import IDX_TO_COLOR, IDX_TO_OBJECT  # here: importing captions needs no BabyAI
+
     out = []
     for obj_idx, color_idx, _state in symbolic_view.reshape(-1, 3):
         name = IDX_TO_OBJECT[int(obj_idx)]

@@ -16,6 +16,7 @@ the seed table's entries for the family (modules, year, how it handles an unseen
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,12 @@ def _fmt(metric: dict[str, Any] | None) -> str:
     return f"{metric['mean']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else " (1 seed)")
 
 
+def _minutes(row: dict[str, Any]) -> str:
+    if "wall_seconds" not in row:
+        return "n/a"
+    return f"{row['wall_seconds'] / 60:.1f}" + (" (resumed)" if row.get("resumed") else "")
+
+
 def continual_markdown(store: dict[str, Any]) -> str:
     """The continual table, then each family's success matrix."""
     s = store["settings"]
@@ -131,12 +138,12 @@ def continual_markdown(store: dict[str, Any]) -> str:
              f"{s['steps']} training steps per task, seeds {s['train_seeds']}, success over {s['episodes']} "
              f"episodes from seed {s['seed']}; 95% percentile-bootstrap CIs over training seeds.", "",
              "| family | modules | year | unseen tasks | performance | forgetting | forward transfer | "
-             "params added per task |", "|---|---|---|---|---|---|---|---|"]
+             "params added per task | minutes |", "|---|---|---|---|---|---|---|---|---|"]
     for name, row in store["families"].items():
         st = row.get("seed_table", {"modules": "Gato, all tasks at once", "year": 2022, "unseen": "n/a"})
         params = ", ".join(f"{p:,.0f}" for p in row["params_added"]) or "0"
         lines.append(f"| {name} | {st['modules']} | {st['year']} | {st['unseen']} | {_fmt(row['performance'])} | "
-                     f"{_fmt(row['forgetting'])} | {_fmt(row['forward_transfer'])} | {params} |")
+                     f"{_fmt(row['forgetting'])} | {_fmt(row['forward_transfer'])} | {params} | {_minutes(row)} |")
     for name, row in store["families"].items():
         lines += ["", f"## {name}", ""]
         tasks = [t.removeprefix("mw-") for t in row["tasks"]]
@@ -173,6 +180,7 @@ def compare_continual(models: list[str], tasks: tuple[str, ...], root: Path, out
         if name in store["families"]:
             continue
         runs, scores = [], []
+        started, resumed = time.perf_counter(), (out / name).exists()
         for k in range(train_seeds):
             s = ContinualSettings(**{**base.__dict__, "tasks": tasks, "train_seed": k,
                                      "model": "gato" if name == MULTITASK else name})
@@ -182,6 +190,8 @@ def compare_continual(models: list[str], tasks: tuple[str, ...], root: Path, out
             else:
                 runs.append(run_sequence(s, root, work, text_model, resume=(work / "continual.json").is_file()))
         row = multitask_row(scores, tasks) if name == MULTITASK else family_row(name, runs)
+        row["wall_seconds"] = time.perf_counter() - started
+        row["resumed"] = resumed  # a resumed family's seconds cover only the part run in this call
         if name != MULTITASK:
             heat_map(row, name, out / f"{name}-success.png")
         store["families"][name] = row

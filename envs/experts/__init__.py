@@ -14,6 +14,8 @@ from gatosuite.errors import UnknownNameError
 from .base import Expert
 
 EXPERTS: dict[str, Callable[[gym.Env], Expert]] = {}
+_UNLOADED: dict[str, str] = {}
+"""Expert modules whose simulator package is not installed: module -> the missing package."""
 
 
 def register_expert(name: str) -> Callable[[Callable[[gym.Env], Expert]], Callable[[gym.Env], Expert]]:
@@ -32,18 +34,25 @@ def make_expert(name: str, env: gym.Env) -> Expert:
     if name not in EXPERTS:
         _load_all()
     if name not in EXPERTS:
-        raise UnknownNameError(f"unknown expert '{name}'; known: {', '.join(sorted(EXPERTS))}")
+        missing = "".join(f"; {m} needs '{p}', which is not installed" for m, p in sorted(_UNLOADED.items()))
+        raise UnknownNameError(f"unknown expert '{name}'; known: {', '.join(sorted(EXPERTS))}{missing}")
     return EXPERTS[name](env)
 
 
 def _load_all() -> None:
-    """Import every expert module so their @register_expert lines run."""
+    """Import every expert module so their @register_expert lines run. A module whose simulator package is
+    missing (an install with only some simulators) is skipped and named if one of its experts is asked for."""
     import importlib
     import pkgutil
 
     for mod in pkgutil.iter_modules(__path__):
         if mod.name not in ("base", "train"):
-            importlib.import_module(f"{__name__}.{mod.name}")
+            try:
+                importlib.import_module(f"{__name__}.{mod.name}")
+            except ModuleNotFoundError as e:
+                if e.name is None or e.name.split(".")[0] == "gatosuite":
+                    raise
+                _UNLOADED[mod.name] = e.name.split(".")[0]
 
 
 __all__ = ["EXPERTS", "Expert", "make_expert", "register_expert"]

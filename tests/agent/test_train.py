@@ -1,5 +1,8 @@
 """Training loop: logs, checkpoints, exact resume, and clear errors for mismatched runs."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -54,7 +57,6 @@ def test_resume_continues_exactly(tmp_path, caches, text_model):
 
 
 def test_resume_with_another_config_lists_the_fields(tmp_path, caches, text_model):
-    import json
 
     train(_args(tmp_path, stop_at=2), text_model, caches, progress=False)
     with pytest.raises(CheckpointMismatchError, match=r"preset: run 'nano' vs requested 'tiny'"):
@@ -70,7 +72,6 @@ def test_resume_with_another_config_lists_the_fields(tmp_path, caches, text_mode
 
 @pytest.mark.slow
 def test_init_from_starts_at_the_checkpoint_and_records_modalities(tmp_path, caches, text_model):
-    import json
 
     train(_args(tmp_path / "a"), text_model, caches, progress=False)
     a = tmp_path / "a" / "run" / "checkpoint"
@@ -82,6 +83,24 @@ def test_init_from_starts_at_the_checkpoint_and_records_modalities(tmp_path, cac
     wa, wb = load_file(str(a / "model.safetensors")), load_file(str(tmp_path / "b" / "run" / "checkpoint" /
                                                                       "model.safetensors"))
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)  # the shape came from a, not tiny
+
+
+@pytest.mark.slow
+def test_a_run_begun_from_a_checkpoint_resumes_with_that_checkpoints_config(tmp_path, caches, text_model):
+    # the continual protocol trains each stage in slices: the first from the previous stage's weights (a
+    # config unlike what these args would build), the rest by --resume without --init-from
+    train(_args(tmp_path / "a"), text_model, caches, progress=False)
+    a = tmp_path / "a" / "run" / "checkpoint"
+    b = _args(tmp_path / "b", init_from=a, steps=6, preset="tiny", val_fraction=0.0)
+    train(dataclasses.replace(b, stop_at=2), text_model, caches, progress=False)
+    for stop in (4, None):  # twice: the second resume must still know where the run began
+        train(dataclasses.replace(b, init_from=None, resume=True, stop_at=stop), text_model, caches, progress=False)
+    meta = json.loads((tmp_path / "b" / "run" / "checkpoint" / "config.json").read_text())
+    assert meta["train_args"]["init_from"] == str(a)
+    wa = load_file(str(a / "model.safetensors"))
+    wb = load_file(str(tmp_path / "b" / "run" / "checkpoint" / "model.safetensors"))
+    assert wa.keys() == wb.keys() and all(wa[k].shape == wb[k].shape for k in wa)  # a's shapes, not tiny's
+    assert any(not torch.equal(wa[k], wb[k]) for k in wa)  # and it trained on
 
 
 @pytest.mark.slow

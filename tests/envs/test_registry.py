@@ -133,3 +133,42 @@ def test_sample_per_domain_is_seeded_and_keeps_small_domains_whole():
     for d, picked in per.items():
         assert len(picked) == min(3, len([t for t in SUITE if t.domain == d])), d
     assert [t.id for t in SUITE.sample_per_domain(3, seed=1)] != [t.id for t in a]
+
+
+def test_an_expert_module_whose_simulator_is_missing_is_skipped_and_named(monkeypatch):
+    # an install with only some simulators still loads the other experts; asking for a skipped one says why
+    import importlib
+
+    from gatosuite.envs import experts
+    from gatosuite.errors import UnknownNameError
+
+    real = importlib.import_module
+
+    def fake(name, *a, **kw):
+        if name.endswith(".metaworld_scripted"):
+            raise ModuleNotFoundError("No module named 'metaworld'", name="metaworld.policies")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    monkeypatch.setattr(experts, "_UNLOADED", {})
+    experts._load_all()
+    assert "cartpole" in experts.EXPERTS and experts._UNLOADED == {"metaworld_scripted": "metaworld"}
+    with pytest.raises(UnknownNameError, match="metaworld_scripted needs 'metaworld', which is not installed"):
+        experts.make_expert("no-such-expert", None)
+
+
+def test_a_missing_module_of_gatosuite_itself_is_not_hidden(monkeypatch):
+    import importlib
+
+    from gatosuite.envs import experts
+
+    real = importlib.import_module
+
+    def fake(name, *a, **kw):
+        if name.endswith(".classic"):
+            raise ModuleNotFoundError("No module named 'gatosuite.envs.gone'", name="gatosuite.envs.gone")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    with pytest.raises(ModuleNotFoundError, match="gatosuite.envs.gone"):
+        experts._load_all()
