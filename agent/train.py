@@ -222,6 +222,9 @@ class _Run:
     (logged as val_loss_prompted / val_loss_unprompted; the prompted NLL is the episode's alone)."""
     began_from: str = "None"
     """The weights the run started from (--init-from), kept in its checkpoint across resumes."""
+    inherited_stats: dict[str, Any] = field(default_factory=dict)
+    """Observation statistics of tasks the starting weights were trained on, kept in this run's checkpoints so
+    that a policy for an earlier task still tokenizes it as it was trained (this run's tasks' own win)."""
 
 
 def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache], cfg: Any | None,
@@ -264,10 +267,12 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
     if args.resume:
         # A run that began from other weights (--init-from) has their config, not one built from these
         # args: check_resume has compared the run-defining args, so its own checkpoint's config is the run's.
-        began_from = train_args_of(read_config(ckpt)).get("init_from", "None") if ckpt.exists() else "None"
+        meta = read_config(ckpt) if ckpt.exists() else {}
+        began_from = train_args_of(meta).get("init_from", "None")
         model, _ = load_model(ckpt, expected=cfg if began_from == "None" else None)
     else:
         began_from = str(args.init_from)
+        meta = read_config(Path(args.init_from)) if args.init_from is not None else {}
         if ckpt.exists():
             raise RunExistsError(f"'{args.out}' already holds a run; pass --resume to continue it, or another --out")
         model = base if base is not None else family.model(cfg)
@@ -298,7 +303,7 @@ def _build(args: TrainArgs, text_model: TextModel, caches: dict[str, TokenCache]
         fwd = torch.nn.parallel.DistributedDataParallel(
             fwd, device_ids=[rt.device.index] if rt.device.type == "cuda" else None, find_unused_parameters=True)
     return _Run(model, fwd, family, task_vocabulary(model.cfg, sampler.tasks), opt, sampler, val, vocab, rt, step,
-                total, val_goals, began_from)
+                total, val_goals, began_from, dict(meta.get("obs_stats") or {}))
 
 
 def _train_step(run: _Run, args: TrainArgs, rank: int, world: int) -> tuple[Any, torch.Tensor, dict[str, Any],
@@ -402,7 +407,8 @@ def _loop(args: TrainArgs, run: _Run, text_model: TextModel, caches: dict[str, T
     """Step until the schedule, --stop-at, --minutes or a stop signal ends the run; log, validate, and
     checkpoint every --ckpt-every steps and at the end (rank 0 only)."""
     kinds = modalities(caches)  # recorded in every checkpoint; counted once
-    save = functools.partial(_save, args.out / "checkpoint", run, text_model, args, kinds, _obs_stats(caches))
+    save = functools.partial(_save, args.out / "checkpoint", run, text_model, args, kinds,
+                             run.inherited_stats | _obs_stats(caches))
     lead = rank == 0
     t_start, tokens_seen, last, data_time = time.perf_counter(), 0, {}, 0.0
     deadline = None if args.minutes is None else t_start + args.minutes * 60

@@ -17,14 +17,17 @@ registry; no number is typed into a table by hand.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling table modules, however this is loaded
+from table_format import ci as _ci  # noqa: E402
+from table_format import load as _load  # noqa: E402
+from table_format import md as _md  # noqa: E402
+from tables_continual import CONTINUAL_TABLES  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -46,20 +49,6 @@ GOAL_CLAIMS = [("main", "reacher-goal", "prompts cut at a demonstration's end"),
 """The runs of benchmarks/results/fewshot.json that the few-shot table shows: the latest of each goal family
 and setting (earlier runs, such as mw-reach-goal before its object was drawn per episode, stay in the lab
 notebook)."""
-
-
-def _load(name: str) -> Any:
-    return json.loads((RESULTS / name).read_text())
-
-
-def _ci(value: float, ci: list[float] | tuple[float, float], digits: int = 3) -> str:
-    f = f"{{:.{digits}f}}"
-    return f"{f.format(value)} [{f.format(ci[0])}, {f.format(ci[1])}]".replace("-", "−")
-
-
-def _md(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def demo_table() -> str:
@@ -201,36 +190,6 @@ def suite_per_task_table() -> str:
     return _md(["domain", "task", "normalized score"], rows)
 
 
-def transfer_table() -> str:
-    """benchmarks/bench_transfer.py (results/transfer.json): task B after task A, against B from scratch."""
-    from gatosuite.agent.families import get_family
-
-    d = _load("transfer.json")
-    st = d["settings"]
-    rows = []
-    for name, fam in d["families"].items():
-        s = fam["summary"]
-        added = s["params_added"] if isinstance(s["params_added"], int) else round(float(np.mean(s["params_added"])))
-        shared = get_family(name).continual is None  # plain fine-tuning trains every parameter, A's included
-        rows.append([get_family(name).display,
-                     f"{s['steps_to_target']['mean']:.0f} [{s['steps_to_target']['ci'][0]:.0f}, "
-                     f"{s['steps_to_target']['ci'][1]:.0f}] ({s['reached']} of {s['seeds']} reached)",
-                     _ci(s["auc_ratio"]["mean"], s["auc_ratio"]["ci"]),
-                     _ci(s["final_transfer"]["mean"], s["final_transfer"]["ci"]),
-                     _ci(s["final_scratch"]["mean"], s["final_scratch"]["ci"]),
-                     f"{added:,} of {s['separate_model_params']:,}" + (" (all, A's too)" if shared else ""),
-                     "yes" if s["a_bitwise"] else f"no ({s['a_nll_change']['mean']:+.3f} nats)"])
-    a, b = d["tasks"]
-    caption = (f"_{d['date']}, {d['cpus']} CPU threads ({d['machine']}): A = {a}, B = {b}; each run {st['steps']} "
-               f"steps (batch {st['batch_size']} x {st['window']} tokens), B's validation NLL every "
-               f"{st['val_every']} steps; means over {st['seeds']} training seeds with 95% bootstrap CIs. A seed whose "
-               f"transfer run never reached the scratch run's final NLL counts {st['steps']} steps. "
-               f"Command `python benchmarks/bench_transfer.py` ({d['seconds'] / 60:.0f} min)._")
-    return caption + "\n\n" + _md(["family", "steps to scratch's final NLL", "AUC ratio (transfer / scratch)",
-                                    "B's final NLL, transfer", "B's final NLL, scratch", "parameters B trains",
-                                    "A's NLL bitwise after B"], rows)
-
-
 def expert_training_table() -> str:
     """The SAC experts' trainings (envs/weights/<task>.train.csv, as benchmarks/expert_curves.py plots them),
     with the committed actor's 50-seed return (envs/reference_scores.json)."""
@@ -351,39 +310,15 @@ def cli_commands_table() -> str:
     return _md(["command", "what it does"], rows)
 
 
-def population_speed_table(name: str = "population-ray.json") -> str:
-    """benchmarks/bench_population.py (results/population-ray.json, or population-ray-munet.json): an evolution
-    on Ray against one worker in-process."""
-    d = _load(name)
-    k, st, load = d["workers"], d["settings"], d["load_average_1min"]
-    rows = [[str(r["workers"]), r["where"], f"{r['median_s']:.2f}", f"{r['jobs_per_s']:.2f}"] for r in d["rows"]]
-    runs = len(d["rows"][0]["seconds"])
-    if st.get("family", "pathnet") == "pathnet":
-        what = (f"{st['generations']} generations of {st['tournaments']} tournaments ({st['jobs']} candidates, each "
-                f"{st['steps']} training steps of a PathNet on {st['data']} data)")
-    else:
-        what = (f"{st['generations']} generations of muNet's search, {st['tournaments']} children a generation after "
-                f"the seed route's scoring ({st['jobs']} jobs, each child {st['steps']} training steps on "
-                f"{st['data']} data)")
-    caption = (f"_{d['date']}, {d['cpus']} CPUs, 1-minute load average {load['before']:.1f} before the run and "
-               f"{load['after']:.1f} after (other jobs on the machine count in it); {what}, median of {runs} runs, "
-               f"start-up excluded (Ray's took {d['ray_start_s']:.1f} s). Speedup of {k} workers over 1: "
-               f"**{d[f'speedup_{k}_over_1']:.2f}x**; same winners: {'yes' if d['same_winners'] else 'NO'}. "
-               f"Command `python benchmarks/bench_population.py"
-               f"{'' if st.get('family', 'pathnet') == 'pathnet' else ' --family ' + st['family']}`._")
-    return caption + "\n\n" + _md(["workers", "where", "seconds", "candidates/s"], rows)
-
-
 TABLES: dict[str, Callable[[], str]] = {
     "demo": demo_table, "zoo": zoo_table, "goal-claims": goal_claims_table,
     "reference-scores": reference_scores_table, "model-families": model_families_table,
     "training-speed": training_speed_table, "tokenizer-speed": tokenizer_speed_table,
     "collection-speed": collection_speed_table, "cli-commands": cli_commands_table,
     "recipes": recipes_table, "recipe-comparison": recipe_comparison_table, "act-latency": act_latency_table,
-    "zoo-part2": zoo_part2_table, "zoo-time": zoo_time_table, "population-speed": population_speed_table,
-    "population-speed-munet": lambda: population_speed_table("population-ray-munet.json"),
+    "zoo-part2": zoo_part2_table, "zoo-time": zoo_time_table, 
     "expert-training": expert_training_table, "suite-generalist": suite_generalist_table,
-    "suite-per-task": suite_per_task_table, "transfer": transfer_table,
+    "suite-per-task": suite_per_task_table, **CONTINUAL_TABLES,
 }
 
 

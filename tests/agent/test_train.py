@@ -91,12 +91,17 @@ def test_a_run_begun_from_a_checkpoint_resumes_with_that_checkpoints_config(tmp_
     # config unlike what these args would build), the rest by --resume without --init-from
     train(_args(tmp_path / "a"), text_model, caches, progress=False)
     a = tmp_path / "a" / "run" / "checkpoint"
+    meta_a = json.loads((a / "config.json").read_text())
+    earlier = {"mean": [0.5, -1.0], "std": [2.0, 3.0]}  # an earlier task's observation statistics
+    (a / "config.json").write_text(json.dumps({**meta_a, "obs_stats": {"earlier-task": earlier}}))
     b = _args(tmp_path / "b", init_from=a, steps=6, preset="tiny", val_fraction=0.0)
     train(dataclasses.replace(b, stop_at=2), text_model, caches, progress=False)
     for stop in (4, None):  # twice: the second resume must still know where the run began
         train(dataclasses.replace(b, init_from=None, resume=True, stop_at=stop), text_model, caches, progress=False)
     meta = json.loads((tmp_path / "b" / "run" / "checkpoint" / "config.json").read_text())
     assert meta["train_args"]["init_from"] == str(a)
+    # and it still tokenizes the earlier task as that task was trained (kept across both resumes)
+    assert meta["obs_stats"]["earlier-task"] == earlier
     wa = load_file(str(a / "model.safetensors"))
     wb = load_file(str(tmp_path / "b" / "run" / "checkpoint" / "model.safetensors"))
     assert wa.keys() == wb.keys() and all(wa[k].shape == wb[k].shape for k in wa)  # a's shapes, not tiny's
