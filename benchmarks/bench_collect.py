@@ -75,9 +75,9 @@ def collect_run(task_id: str, episodes: int, workers: int) -> tuple[int, float]:
 
 @contextlib.contextmanager
 def driver_clock(seconds: dict[str, float]) -> Iterator[None]:
-    """Add the driver's own time in staging (Sink.finish and flush) and in the dataset build to `seconds`:
-    on Ray the actors play in parallel, but these run in the driver, beside them."""
-    originals = (Sink.finish, Sink.flush, collect_ray.finish_collection)
+    """Add the driver's own time in staging (writing the chunks the actors encoded) and in the dataset build to
+    `seconds`: on Ray the actors play in parallel, but these run in the driver, beside them."""
+    originals = (Sink.put_chunk, collect_ray.finish_collection)
 
     def timed(fn: Callable, key: str) -> Callable:
         @functools.wraps(fn)
@@ -89,12 +89,12 @@ def driver_clock(seconds: dict[str, float]) -> Iterator[None]:
                 seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
         return wrapper
 
-    Sink.finish, Sink.flush = timed(originals[0], "staging"), timed(originals[1], "staging")
-    collect_ray.finish_collection = timed(originals[2], "dataset_build")
+    Sink.put_chunk = timed(originals[0], "staging")
+    collect_ray.finish_collection = timed(originals[1], "dataset_build")
     try:
         yield
     finally:
-        Sink.finish, Sink.flush, collect_ray.finish_collection = originals
+        Sink.put_chunk, collect_ray.finish_collection = originals
 
 
 def ray_run(task_id: str, episodes: int, workers: int) -> tuple[int, float, dict[str, float]]:

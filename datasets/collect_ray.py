@@ -6,8 +6,9 @@ simulator's imports (MuJoCo, Meta-World, minigrid) and an env's construction are
 task, not once per chunk: that start-up is what made the older per-chunk subprocesses slower than one
 process (benchmarks/bench_collect.py).
 
-The driver (this process) writes each finished job as one staged chunk, exactly as a 1-worker collection
-does, and builds each task's Minari dataset once all its episodes are staged. So:
+An actor returns each finished job as one encoded chunk (assembled and compressed there, in parallel); the
+driver (this process) writes it as a staged chunk, as a 1-worker collection writes its own, and builds each
+task's Minari dataset once all its episodes are staged. So:
 - episode i is always reset with seed + i and depends on nothing else (`collect.play_episodes`), so the
   episodes are bitwise those of a 1-worker collection with the same seeds, whichever actor played them;
 - a killed run leaves whole chunks, and `--resume` plays exactly the missing indices;
@@ -42,7 +43,8 @@ from gatosuite.locks import exclusive
 from gatosuite.raytools import init_ray
 
 from .collect import CollectResult, Plan, finish_collection, lock_file, plan_collection
-from .playing import Running, Sink, play_episodes
+from .playing import Running, Sink, episode_of, play_episodes
+from .staging import encode_chunk
 
 ENV_CACHE = 4
 """Envs an actor keeps open (least recently used dropped first): jobs of one task arrive together."""
@@ -64,10 +66,14 @@ class _Collector:
             self.envs.pop(next(iter(self.envs))).close()
         return env
 
-    def play(self, task_id: str, todo: list[int], seed: int, noise: float, perturb_start: bool) -> list[Running]:
+    def play(self, task_id: str, todo: list[int], seed: int, noise: float,
+             perturb_start: bool) -> tuple[bytes, list[tuple[int, float]]]:
+        """Play episodes `todo` and return them as one encoded chunk, with each one's (length, return): the
+        episodes are assembled and compressed here, in parallel, and the driver only writes the bytes."""
         done: list[Running] = []
         play_episodes(self._env(task_id, perturb_start), todo, seed, done.append, noise)
-        return done
+        eps = [episode_of(SUITE[task_id], r, noise > 0) for r in done]
+        return encode_chunk(eps), [(len(ep), ep.ret) for ep in eps]
 
 
 def jobs(plan: Plan, chunk_episodes: int) -> Iterator[list[int]]:
@@ -142,11 +148,10 @@ def _run(plans: dict[str, Plan], episodes: int, workers: int, seed: int, chunk_e
             return a.play.remote(tid, job, seed, noise, perturb_start and bool(plans[tid].task.start_spread))
 
         for (tid, _), played in zip(work, pool.map(submit, work)):  # in submission order: chunks stay ordered
+            data, summary = played
             sink = sinks[tid]
-            for r in played:
-                sink.finish(r)
-            sink.flush()
-            left[tid] -= len(played)
+            sink.put_chunk(data, summary)
+            left[tid] -= len(summary)
             if left[tid] == 0:
                 now = time.perf_counter()
                 out[tid] = finish_collection(plans[tid], now - last_done, sink.steps)

@@ -18,13 +18,20 @@ from gatosuite.envs.registry import TaskSpec
 from gatosuite.envs.success import episode_success
 from gatosuite.tokenization.stacking import stack_timesteps
 
-from .staging import Episode, next_chunk_number, write_chunk
+from .staging import Episode, next_chunk_number, write_chunk, write_chunk_bytes
 
 
 def _success(task: TaskSpec, infos: list[dict[str, Any]], terminated: bool, rewards: list[float]) -> bool | None:
     if task.metric != "success":
         return None
     return episode_success([i["success"] for i in infos], terminated, rewards[-1] if rewards else 0.0)
+
+
+def episode_of(task: TaskSpec, r: "Running", noisy: bool) -> Episode:
+    """The staged form of a finished episode (the expert's labels kept when actions were noisy)."""
+    return Episode(r.index, r.seed, stack_timesteps(r.obs), stack_timesteps(r.actions), np.array(r.rewards),
+                   np.array(r.terms), np.array(r.truncs), _success(task, r.infos, r.terms[-1], r.rewards),
+                   labels=stack_timesteps(r.labels) if noisy else None, variant=r.variant)
 
 
 class Running:
@@ -62,13 +69,9 @@ class Sink:
     def finish(self, r: Running) -> None:
         if r.index is None:  # an idle slot's throwaway episode
             return
-        ep = Episode(r.index, r.seed, stack_timesteps(r.obs), stack_timesteps(r.actions), np.array(r.rewards),
-                     np.array(r.terms), np.array(r.truncs), _success(self.task, r.infos, r.terms[-1], r.rewards),
-                     labels=stack_timesteps(r.labels) if self.noisy else None, variant=r.variant)
+        ep = episode_of(self.task, r, self.noisy)
         self.pending.append(ep)
-        self.steps += len(ep)
-        self.bar.update(1)
-        self.bar.set_postfix(ret=f"{ep.ret:.1f}")
+        self._count(len(ep), ep.ret)
         if len(self.pending) >= self.chunk:
             self.flush()
 
@@ -76,6 +79,18 @@ class Sink:
         if self.pending:
             write_chunk(self.stage, next_chunk_number(self.stage), self.pending)
             self.pending = []
+
+    def put_chunk(self, data: bytes, episodes: list[tuple[int, float]]) -> None:
+        """Stage a chunk encoded elsewhere (a Ray actor's `encode_chunk`) whose episodes had these (length,
+        return) pairs."""
+        write_chunk_bytes(self.stage, next_chunk_number(self.stage), data)
+        for length, ret in episodes:
+            self._count(length, ret)
+
+    def _count(self, length: int, ret: float) -> None:
+        self.steps += length
+        self.bar.update(1)
+        self.bar.set_postfix(ret=f"{ret:.1f}")
 
 
 class Noise:

@@ -8,6 +8,7 @@ missing. Only when every episode is staged is the Minari dataset built, in one g
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -74,17 +75,30 @@ def _to_arrays(ep: Episode) -> dict[str, np.ndarray]:
     return out
 
 
-def write_chunk(directory: Path, number: int, episodes: list[Episode]) -> Path:
-    """Atomically write `episodes` as chunk `number`."""
-    directory.mkdir(parents=True, exist_ok=True)
+def encode_chunk(episodes: list[Episode]) -> bytes:
+    """`episodes` as the bytes of one chunk file (a compressed .npz): what a Ray actor hands the driver, so the
+    compression runs where the episodes were played."""
     arrays: dict[str, np.ndarray] = {}
     for ep in episodes:
         arrays.update(_to_arrays(ep))
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def write_chunk(directory: Path, number: int, episodes: list[Episode]) -> Path:
+    """Atomically write `episodes` as chunk `number`."""
+    return write_chunk_bytes(directory, number, encode_chunk(episodes))
+
+
+def write_chunk_bytes(directory: Path, number: int, data: bytes) -> Path:
+    """Atomically write an encoded chunk (`encode_chunk`) as chunk `number`."""
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"chunk-{number:06d}.npz"
     tmp = directory / f".chunk-{number:06d}.{os.getpid()}.tmp.npz"
     try:
         with disk_full_is_an_error(path), open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

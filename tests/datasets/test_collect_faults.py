@@ -39,16 +39,15 @@ def reference(tmp_path_factory):
 
 
 def test_a_full_disk_while_staging_keeps_the_chunks_before_it(tmp_path, monkeypatch, reference):
-    real, calls = np.savez_compressed, []
+    real, calls = staging.os.fsync, []
 
-    def third_chunk_fills_the_disk(f, **arrays):
+    def third_chunk_fills_the_disk(fd):
         calls.append(1)
-        if len(calls) == 3:
-            f.write(b"PK\x03\x04 half a chunk")  # what reached the disk before it filled up
+        if len(calls) == 3:  # the chunk's bytes were written; the disk filled before they reached it
             _enospc()
-        return real(f, **arrays)
+        return real(fd)
 
-    monkeypatch.setattr(staging.np, "savez_compressed", third_chunk_fills_the_disk)
+    monkeypatch.setattr(staging.os, "fsync", third_chunk_fills_the_disk)
     stage = staging_dir(tmp_path, "cartpole")
     with pytest.raises(DiskFullError, match=r"no space left on device while writing '.*chunk-000002.npz'; free space "
                                             r"on that disk, then rerun the same command with --resume"):

@@ -66,16 +66,15 @@ def test_two_actors_collect_bitwise_the_episodes_of_one_worker(ray_local, tmp_pa
 
 def test_a_killed_collection_resumes_with_exactly_the_missing_episodes(ray_local, tmp_path, monkeypatch):
     collect("babyai-gotoredball", 6, tmp_path / "one", progress=False)
-    real, flushes = playing_mod.Sink.flush, []
+    real, staged = playing_mod.Sink.put_chunk, []
 
-    def dies_after_two_chunks(self):
-        if len(flushes) == 2 and self.pending:
+    def dies_after_two_chunks(self, data, episodes):
+        if len(staged) == 2:
             raise KeyboardInterrupt  # the driver is stopped with two chunks staged
-        if self.pending:
-            flushes.append(1)
-        real(self)
+        staged.append(1)
+        real(self, data, episodes)
 
-    monkeypatch.setattr(playing_mod.Sink, "flush", dies_after_two_chunks)
+    monkeypatch.setattr(playing_mod.Sink, "put_chunk", dies_after_two_chunks)
     with pytest.raises(KeyboardInterrupt):
         collect_tasks(["babyai-gotoredball"], 6, tmp_path / "ray", workers=2, chunk_episodes=2, progress=False)
     assert sorted(staged_episodes(staging_dir(tmp_path / "ray", "babyai-gotoredball"))) == [0, 1, 2, 3]
