@@ -45,6 +45,16 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+CARRIED_META = ("train_args", "obs_stats", "segment_steps", "modalities")
+"""What a starting checkpoint made from another (a continual stage's start) keeps of that one's config.json:
+the recipe it trained with and how it tokenized its tasks, so the next stage trains and tokenizes alike."""
+
+
+def carried_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The CARRIED_META entries of a checkpoint's config.json."""
+    return {k: meta[k] for k in CARRIED_META if k in meta}
+
+
 def save_checkpoint(directory: Path, model: torch.nn.Module, text_model: TextModel | None,
                     extra: dict[str, Any] | None = None, trainer_state: dict[str, Any] | None = None) -> Path:
     """Write a checkpoint folder atomically; returns its path. config.json records the sha256 of the

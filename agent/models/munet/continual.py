@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gatosuite.agent.checkpoint import load_model, save_checkpoint
+from gatosuite.agent.checkpoint import carried_meta, load_model, save_checkpoint
 
 from .candidate import name_active_route
 from .evolution import build_child, params_added, sample_mutations
@@ -41,7 +41,7 @@ def stage_init(prev: Path, out: Path, stage: int, seed: int, text_model: Any) ->
     ops = sample_mutations(model, model.active, rng)
     torch.manual_seed(int(rng.integers(2**31)))
     child = build_child(model, model.active, ops, "")
-    save_checkpoint(out, child, text_model)
+    save_checkpoint(out, child, text_model, carried_meta(meta))
     return {"parent": model.route.task, "mutations": ops}
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gatosuite.agent.checkpoint import load_model, save_checkpoint
+from gatosuite.agent.checkpoint import carried_meta, load_model, save_checkpoint
 
 from .evolution import random_path
 
@@ -45,7 +45,7 @@ def stage_init(prev: Path, out: Path, stage: int, seed: int, text_model: Any) ->
     model.reinit_unfrozen(torch.Generator().manual_seed(int(rng.integers(2**31))))
     path = random_path(rng, model.cfg.n_layer, model.cfg.active, model.cfg.modules_per_layer)
     model.set_path(path)
-    save_checkpoint(out, model, text_model)
+    save_checkpoint(out, model, text_model, carried_meta(meta))
     return {"path": path.tolist()}
 
 

@@ -156,12 +156,15 @@ def test_the_score_trades_quality_against_size():
 def test_continual_hooks_grow_the_system_and_keep_the_first_tasks_outputs(munet_small, text_model, tmp_path):
     model, batch = munet_small
     before = _logits(model, batch)
-    save_checkpoint(tmp_path / "stage0", model, text_model, {"tasks": ["a"]})
+    recipe = {"train_args": {"obs_norm": "True", "recipe": "gatosuite-2026"}, "obs_stats": {"a": {"mean": [1.0]}}}
+    save_checkpoint(tmp_path / "stage0", model, text_model, {"tasks": ["a"], **recipe})
     first = continual.stage_end(tmp_path / "stage0")
     assert first["route"] == "a" and first["params_added"] == model.num_parameters(False)
     record = continual.stage_init(tmp_path / "stage0", tmp_path / "start", 1, seed=0, text_model=text_model)
     assert record == continual.stage_init(tmp_path / "stage0", tmp_path / "again", 1, seed=0, text_model=text_model)
-    start, _ = load_model(tmp_path / "start")
+    start, meta = load_model(tmp_path / "start")
+    # the next stage trains with the first one's recipe, and task a is still tokenized with its statistics
+    assert {k: meta[k] for k in recipe} == recipe
     assert [r.task for r in start.routes] == ["a", ""] and start.route.task == ""
     assert all(start.is_frozen(*c) for c in start.routes[0].components() if c not in start.trainable_components())
     start.train()

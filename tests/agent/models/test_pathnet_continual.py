@@ -84,3 +84,12 @@ def test_a_policy_for_a_finished_task_runs_that_tasks_path(pathnet_small, text_m
     assert policy.model.path.tolist() == [[0, 1], [0, 1]]
     assert make_policy(tmp_path / "start", "pendulum", device="cpu", precision="fp32").model.path.tolist() == \
         record["path"]  # a task with no recorded path runs the current one
+
+
+def test_the_next_stage_starts_with_the_first_ones_recipe_and_statistics(pathnet_small, text_model, tmp_path):
+    model, _ = pathnet_small
+    recipe = {"train_args": {"obs_norm": "True", "recipe": "gatosuite-2026"}, "obs_stats": {"a": {"mean": [1.0]}}}
+    save_checkpoint(tmp_path / "stage0", model, text_model, {"tasks": ["a"], **recipe})
+    continual.stage_init(tmp_path / "stage0", tmp_path / "start", 1, seed=0, text_model=text_model)
+    _, meta = load_model(tmp_path / "start")
+    assert {k: meta[k] for k in recipe} == recipe
