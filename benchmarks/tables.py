@@ -270,7 +270,8 @@ def collection_speed_table() -> str:
              f"{r[f'ray_{k}_over_1']:.2f}x", f"{r[f'ray_{k}_over_1_with_start']:.2f}x", f"{r['overhead_1_worker']:.0%}"]
             for r in d["rows"]]
     caption = (f"_{d['date']}, {d['cpus']} CPUs; seeded episodes per task as listed; Ray's start-up took "
-               f"{d['ray_start_s']:.1f} s. Command `python benchmarks/bench_collect.py`._")
+               f"{d['ray_start_s']:.1f} s. Command `python benchmarks/bench_collect.py --tasks "
+               f"{','.join(str(r['task']) + '=' + str(r['episodes']) for r in d['rows'])}`._")
     return caption + "\n\n" + _md(["task", "episodes", "raw env, random", "raw env + expert", "collect, 1 worker",
                                    f"{k} envs in one vector env", f"Ray, {k} actors", f"Ray {k} / 1",
                                    f"Ray {k} / 1, start-up included", "overhead vs raw + expert"], rows)

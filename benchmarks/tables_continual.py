@@ -11,6 +11,8 @@ from table_format import md as _md
 
 DEFAULTS = {"steps": 200, "val_every": 20}
 """bench_transfer.py's defaults, left out of the command a caption shows."""
+POPULATION_DEFAULTS = {"generations": 3, "tournaments": 2, "steps": 40}
+"""bench_population.py's, likewise."""
 
 
 def transfer_table(name: str = "transfer.json") -> str:
@@ -70,7 +72,8 @@ def population_speed_table(name: str = "population-ray.json") -> str:
                f"start-up excluded (Ray's took {d['ray_start_s']:.1f} s). Speedup of {k} workers over 1: "
                f"**{d[f'speedup_{k}_over_1']:.2f}x**; same winners: {'yes' if d['same_winners'] else 'NO'}. "
                f"Command `python benchmarks/bench_population.py"
-               f"{'' if st.get('family', 'pathnet') == 'pathnet' else ' --family ' + st['family']}`._")
+               f"{'' if st.get('family', 'pathnet') == 'pathnet' else ' --family ' + st['family']}"
+               f"{''.join(f' --{k} {st[k]}' for k, v in POPULATION_DEFAULTS.items() if st[k] != v)}`._")
     return caption + "\n\n" + _md(["workers", "where", "seconds", "candidates/s"], rows)
 
 
@@ -116,8 +119,9 @@ def continual_table(name: str = "continual-cw3.json") -> str:
                f"from seed {s['seed']}, {s['train_seeds']} training seeds; 95% percentile-bootstrap CIs over "
                f"training seeds. Minutes: wall-clock of each family's whole protocol (its stages, the from-scratch "
                f"reference runs and every evaluation)._")
+    left = "".join(f"\n\n_Not reported: {fam}, {why}._" for fam, why in d.get("left_out", {}).items())
     return caption + "\n\n" + _md(["family", "performance", "forgetting", "forward transfer",
-                                    "parameters added per task", "minutes"], rows)
+                                    "parameters added per task", "minutes"], rows) + left
 
 
 CONTINUAL_TABLES = {

@@ -108,7 +108,7 @@ def heat_map(row: dict[str, Any], name: str, path: Path) -> Path:
     short = [t.removeprefix("mw-") for t in tasks]
     ax.set_xticks(range(len(tasks)), short, rotation=45, ha="right")
     ax.set_yticks(range(len(tasks)), [f"after {t}" for t in short])
-    ax.set_title(f"{name}: success after each arrival ({row['seeds']} seed{'s' * (row['seeds'] != 1)})")
+    ax.set_title(f"{name}\nsuccess after each arrival ({row['seeds']} seed{'s' * (row['seeds'] != 1)})", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
