@@ -114,7 +114,7 @@ def continual_table(name: str = "continual-cw3.json") -> str:
         minutes = f"{row['wall_seconds'] / 60:.1f}" if "wall_seconds" in row else "n/a"
         rows.append([fam, fmt(row["performance"]), fmt(row["forgetting"]), fmt(row["forward_transfer"]), params,
                      minutes + (" (resumed)" if row.get("resumed") else "")])
-    caption = (f"_{d.get('date', '')} {d.get('machine', '')}: tasks {', '.join(s['tasks'])} in that order, "
+    caption = (f"_{d.get('date', '')}, {d.get('machine', '')}: tasks {', '.join(s['tasks'])} in that order, "
                f"{s['steps']} training steps each (preset `{s['preset']}`), success over {s['episodes']} episodes "
                f"from seed {s['seed']}, {s['train_seeds']} training seeds; 95% percentile-bootstrap CIs over "
                f"training seeds. Minutes: wall-clock of each family's whole protocol (its stages, the from-scratch "
