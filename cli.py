@@ -265,9 +265,9 @@ class Compare(CompareArgs):
             tasks = sequence_tasks(self.sequence)
             base = ContinualSettings(tasks=tasks, steps=self.steps_per_task, episodes=self.eval_episodes,
                                      preset=self.preset, batch_size=self.batch_size, window=self.window,
-                                     device=self.device)
+                                     device=self.device, precision=self.precision)
             md = compare_continual(self.models, tasks, self.root, self.out, self.train_seeds, base,
-                                   default_text_model(4096))
+                                   default_text_model(4096), self.workers, self.ray_address)
             print(f"report: {md}")
             return
         print(f"report: {compare(self)}")

@@ -64,6 +64,12 @@ class CompareArgs:
     """With --continual: training steps per task (and for each from-scratch reference run)."""
     train_seeds: int = 3
     """With --continual: training seeds per family (the CIs are over these)."""
+    workers: int = 1
+    """With --continual: runs at once (a seed's sequence, each reference run): 1 runs them one after another
+    in this process; K > 1 as Ray tasks of one CPU each on a local Ray (evaluation/continual_jobs.py)."""
+    ray_address: str | None = None
+    """With --continual: run the jobs on the Ray cluster at this address (e.g. 'head:6379'), whose nodes see
+    --root and --out at the same paths."""
     device: str = field(default_factory=default_device)
     """auto, cpu or cuda."""
     precision: str = field(default_factory=default_precision)
@@ -82,8 +88,8 @@ class CompareArgs:
             if not get_family(name).can_act:
                 raise ConfigError(f"'{name}' cannot act, so it has no policy scores or next-token NLL to put in this "
                                   f"table; leave it out of --models (benchmarks/bench_limoe.py measures it)")
-        if self.continual and (self.steps_per_task < 1 or self.train_seeds < 1):
-            raise ConfigError(f"--steps-per-task ({self.steps_per_task}) and --train-seeds ({self.train_seeds}) "
-                              "must be at least 1")
+        if self.continual and (self.steps_per_task < 1 or self.train_seeds < 1 or self.workers < 1):
+            raise ConfigError(f"--steps-per-task ({self.steps_per_task}), --train-seeds ({self.train_seeds}) and "
+                              f"--workers ({self.workers}) must be at least 1")
         if self.tokens is not None and self.tokens < self.batch_size * self.window:
             raise ConfigError(f"--tokens {self.tokens} is less than one step ({self.batch_size} x {self.window})")

@@ -1,8 +1,9 @@
 """`gatosuite compare --continual`: several families through the continual protocol on one sequence, seeds and
 budget, and the continual table.
 
-Each family runs `evaluation/continual_run.run_sequence` once per training seed (tasks one at a time, the same
-steps each, no replay of an earlier task's data), into `<out>/<family>/seed<k>`; a killed comparison resumes
+Each family runs the protocol of evaluation/continual_run.py once per training seed (tasks one at a time, the
+same steps each, no replay of an earlier task's data), into `<out>/<family>/seed<k>`, as independent jobs
+(evaluation/continual_jobs.py: in this process, or `--workers K` at once on Ray); a killed comparison resumes
 there, stage by stage. The pseudo-family `gato-multitask` is the reference upper bound: Gato trained on all the
 sequence's tasks at once, for the same total steps (steps per task × tasks), scored on every task at the end;
 it has no order, so only its performance is defined.
@@ -62,7 +63,7 @@ def multitask_success(s: ContinualSettings, root: Path, work: Path, text_model: 
     args = TrainArgs(tasks=",".join(s.tasks), root=root, out=work / "train", model="gato", preset=s.preset,
                      steps=steps, batch_size=s.batch_size, window=s.window, warmup=max(1, steps // 10),
                      val_every=0, log_every=max(1, steps // 10), ckpt_every=10**9, seed=s.train_seed,
-                     device=s.device, resume=(work / "train" / "checkpoint").exists())
+                     device=s.device, precision=s.precision, resume=(work / "train" / "checkpoint").exists())
     train(args, text_model, progress=False)
     scores = [success(work / "train" / "checkpoint", t, s) for t in s.tasks]
     tmp = record.with_suffix(".tmp")
@@ -158,20 +159,29 @@ def continual_markdown(store: dict[str, Any]) -> str:
 
 
 def compare_continual(models: list[str], tasks: tuple[str, ...], root: Path, out: Path, train_seeds: int,
-                      base: ContinualSettings, text_model: Any) -> Path:
-    """Run (or resume) every family over `tasks` for `train_seeds` seeds; returns the path of continual.md."""
+                      base: ContinualSettings, text_model: Any, workers: int = 1,
+                      address: str | None = None) -> Path:
+    """Run (or resume) every family over `tasks` for `train_seeds` seeds; returns the path of continual.md.
+    The runs of a family go as independent jobs (evaluation/continual_jobs.py): one after another here with
+    `workers=1`, else on Ray, `workers` at a time (or on the cluster at `address`)."""
+    import dataclasses
+
     from tqdm.auto import tqdm
 
     from gatosuite.agent.families import get_family
-    from gatosuite.evaluation.continual_run import run_sequence
+    from gatosuite.agent.runtime import resolve
+    from gatosuite.evaluation.continual_jobs import family_jobs, run_jobs
+    from gatosuite.evaluation.continual_run import assemble
 
     for name in models:
         if name != MULTITASK:
             get_family(name)  # an unknown family fails before any training
+    # `auto` is measured once, here, so every job and worker of the run trains and acts in one precision
+    base = dataclasses.replace(base, tasks=tasks, precision=resolve(base.device, base.precision).precision)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "continual.json"
     settings = {"tasks": list(tasks), "steps": base.steps, "points": base.points, "episodes": base.episodes,
-                "seed": base.seed, "train_seeds": train_seeds, "preset": base.preset}
+                "seed": base.seed, "train_seeds": train_seeds, "preset": base.preset, "precision": base.precision}
     store = json.loads(path.read_text()) if path.is_file() else {"settings": settings, "families": {}}
     if store["settings"] != settings:
         raise ConfigError(f"'{path}' holds a continual comparison with other settings; pass the same ones to "
@@ -179,19 +189,17 @@ def compare_continual(models: list[str], tasks: tuple[str, ...], root: Path, out
     for name in tqdm(models, desc="continual compare", unit="family"):
         if name in store["families"]:
             continue
-        runs, scores = [], []
         started, resumed = time.perf_counter(), (out / name).exists()
-        for k in range(train_seeds):
-            s = ContinualSettings(**{**base.__dict__, "tasks": tasks, "train_seed": k,
-                                     "model": "gato" if name == MULTITASK else name})
-            work = out / name / f"seed{k}"
-            if name == MULTITASK:
-                scores.append(multitask_success(s, root, work, text_model))
-            else:
-                runs.append(run_sequence(s, root, work, text_model, resume=(work / "continual.json").is_file()))
-        row = multitask_row(scores, tasks) if name == MULTITASK else family_row(name, runs)
+        jobs = family_jobs(name, base, train_seeds, root, out)
+        results = run_jobs(jobs, text_model, out, workers, address, label=name)
+        if name == MULTITASK:
+            row = multitask_row([r["success"] for r in results], tasks)
+        else:
+            seeds = [dataclasses.replace(base, train_seed=k, model=name) for k in range(train_seeds)]
+            row = family_row(name, [assemble(s, out / name / f"seed{s.train_seed}") for s in seeds])
         row["wall_seconds"] = time.perf_counter() - started
         row["resumed"] = resumed  # a resumed family's seconds cover only the part run in this call
+        row["workers"] = workers if not address else f"cluster {address}"
         if name != MULTITASK:
             heat_map(row, name, out / f"{name}-success.png")
         store["families"][name] = row

@@ -10,13 +10,19 @@ the sequence's own first stage, so it is not trained twice.
 This module runs one family over one sequence for one training seed and returns a `ContinualRun`
 (evaluation/continual.py holds the metrics). Training goes through the shared trainer (`agent/train.py`):
 a task's stage is trained in `points` slices of one schedule (--stop-at, then --resume), and a later task
-starts from the previous stage's weights (--init-from). Every stage's result is written to `work` as it
-finishes, and a killed run resumes from the last finished stage (`resume=True`).
+starts from the previous stage's weights (--init-from). The run has independent parts: the sequence
+(`run_stages`, its stages one after another) and each later task's reference run (`run_reference`);
+`run_sequence` runs them in turn, and evaluation/continual_jobs.py runs them as parallel jobs. Each part
+writes its record to `work` as it finishes (the sequence after every stage: `continual.json`; a reference
+run: `reference-<task>.json`), and a killed run resumes from the last finished stage (`resume=True`); a
+stage killed half-way is trained again from its start.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +34,7 @@ from gatosuite.agent.factory import make_policy
 from gatosuite.agent.families import get_family
 from gatosuite.agent.train import TrainArgs, train
 from gatosuite.envs import SUITE
-from gatosuite.errors import ConfigError
+from gatosuite.errors import ConfigError, CorruptFileError, disk_full_is_an_error
 from gatosuite.evaluation.continual import ContinualRun
 from gatosuite.evaluation.rollout import rollout
 from gatosuite.locks import exclusive
@@ -60,6 +66,9 @@ class ContinualSettings:
     window: int = 256
     envs: int = 5
     device: str = "cpu"
+    precision: str = "auto"
+    """Training's and acting's precision (agent/runtime.py); a comparison resolves `auto` once, before any job,
+    so every stage, reference run and worker of a run uses the same one."""
 
     def __post_init__(self) -> None:
         if len(self.tasks) < 2 or len(set(self.tasks)) != len(self.tasks):
@@ -75,7 +84,7 @@ def success(checkpoint: Path, task_id: str, s: ContinualSettings, record: dict[s
     """The checkpoint's success rate (or, on a task scored by return, its expert-normalised mean score
     clipped to [0, 1]) over the settings' seeded episodes. `record`: what the family recorded for the task at
     the end of its stage (PathNet: its path), to switch the model onto it first."""
-    policy = make_policy(checkpoint, task_id, device=s.device)
+    policy = make_policy(checkpoint, task_id, device=s.device, precision=s.precision)
     if record is not None:
         get_family(s.model).continual.select(policy.model, record)
     results = rollout(policy, task_id, [s.seed + i for i in range(s.episodes)], num_envs=min(s.envs, s.episodes),
@@ -98,39 +107,74 @@ def train_stage(task_id: str, out: Path, root: Path, s: ContinualSettings, init_
                          stop_at=round(p * s.steps / s.points), resume=p > 1,
                          init_from=init_from if p == 1 else None, batch_size=s.batch_size, window=s.window,
                          warmup=max(1, s.steps // 10), val_every=0, log_every=max(1, s.steps // 10),
-                         ckpt_every=10**9, seed=s.train_seed, device=s.device)
+                         ckpt_every=10**9, seed=s.train_seed, device=s.device, precision=s.precision)
         train(args, text_model, progress=False)
         curve.append(success(out / "checkpoint", task_id, s))
     return curve
 
 
 def run_sequence(s: ContinualSettings, root: Path, work: Path, text_model: Any, resume: bool = False) -> ContinualRun:
-    """One family over the sequence, with the reference runs; `root` holds each task's collected dataset."""
+    """One family over the sequence, then the reference runs, one after another in this process; `root` holds
+    each task's collected dataset. (evaluation/continual_jobs.py runs the same pieces as parallel jobs.)"""
+    run_stages(s, root, work, text_model, resume)
+    for task in s.tasks[1:]:
+        run_reference(s, task, root, work, text_model, resume)
+    return assemble(s, work)
+
+
+def run_stages(s: ContinualSettings, root: Path, work: Path, text_model: Any, resume: bool = False) -> None:
+    """The sequence itself, stage by stage, into `work`/continual.json (one writer: `work`/.lock)."""
     work.mkdir(parents=True, exist_ok=True)
     with exclusive(work / ".lock", f"a continual run in '{work}'", "wait for it to finish, or use another --work"):
-        return _run_locked(s, root, work, text_model, resume)
+        _stages_locked(s, root, work, text_model, resume)
 
 
-def _run_locked(s: ContinualSettings, root: Path, work: Path, text_model: Any, resume: bool) -> ContinualRun:
+def _settings(s: ContinualSettings) -> dict[str, Any]:
+    return {**s.__dict__, "tasks": list(s.tasks)}
+
+
+def _read_record(path: Path, s: ContinualSettings, resume: bool, what: str) -> dict[str, Any] | None:
+    """A record's state when resuming a run with the same settings; None for a fresh run."""
+    if not path.is_file():
+        return None
+    if not resume:
+        raise ConfigError(f"'{path.parent}' holds {what} already; pass --resume to go on, or use another folder")
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CorruptFileError(f"'{path}' is not a continual record ({e}); delete it to run that part again") from None
+    old, new = state.get("settings", {}), _settings(s)
+    diff = [f"{k}: {old.get(k)!r} there, {new[k]!r} here" for k in new if old.get(k) != new[k]]
+    if diff:
+        raise ConfigError(f"'{path}' was written by another continual run (settings differ: {'; '.join(diff)}); "
+                          "use another --work folder, or delete it to start again")
+    return state
+
+
+def _write(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with disk_full_is_an_error(path, "free space on that disk, then rerun with --resume"):
+            tmp.write_text(json.dumps(state, indent=2))
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fresh(out: Path) -> Path:
+    """A stage's folder, emptied: a stage killed half-way is trained again from its start."""
+    if out.exists():
+        shutil.rmtree(out)
+    return out
+
+
+def _stages_locked(s: ContinualSettings, root: Path, work: Path, text_model: Any, resume: bool) -> None:
     record = work / "continual.json"
-    state: dict[str, Any] = {"settings": {**s.__dict__, "tasks": list(s.tasks)}, "stages": [], "reference": {}}
-    if resume and record.is_file():
-        state = json.loads(record.read_text())
-        if state["settings"] != {**s.__dict__, "tasks": list(s.tasks)}:
-            raise ConfigError(f"'{record}' was written by another continual run (settings differ); use another "
-                              "--work folder, or delete it to start again")
-    elif record.is_file():
-        raise ConfigError(f"'{work}' holds a continual run already; pass --resume to go on, or use another folder")
-
-    def save() -> None:
-        tmp = record.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(record)
-
+    state = _read_record(record, s, resume, "a continual run") or {"settings": _settings(s), "stages": []}
     hooks = get_family(s.model).continual  # the family's own steps between tasks, if any (PathNet's)
     records: dict[str, Any] = {st["task"]: st["family"] for st in state["stages"] if st.get("family") is not None}
-    bar = tqdm(total=2 * len(s.tasks) - 1, desc=f"continual {s.model} seed {s.train_seed}", unit="stage",
-               initial=len(state["stages"]) + len(state["reference"]))
+    bar = tqdm(total=len(s.tasks), desc=f"continual {s.model} seed {s.train_seed}", unit="stage",
+               initial=len(state["stages"]))
     prev: Path | None = None
     for i, task in enumerate(s.tasks):
         out = work / f"stage{i}-{task}"
@@ -142,25 +186,58 @@ def _run_locked(s: ContinualSettings, root: Path, work: Path, text_model: Any, r
         if hooks is not None and prev is not None:
             start = work / f"stage{i}-start" / "checkpoint"
             hooks.stage_init(prev, start, i, s.train_seed, text_model)
-        curve = train_stage(task, out, root, s, start, text_model)
+        curve = train_stage(task, _fresh(out), root, s, start, text_model)
         prev = out / "checkpoint"
         if hooks is not None:
             records[task] = hooks.stage_end(prev)
         row = [curve[-1] if j == i else success(prev, t, s, records.get(t)) if j < i else None
                for j, t in enumerate(s.tasks)]
         state["stages"].append({"task": task, "curve": curve, "success": row, "family": records.get(task)})
-        save()
-        bar.update()
-    for i, task in enumerate(s.tasks[1:], start=1):
-        if task in state["reference"]:
-            continue
-        bar.set_postfix_str(f"{task} alone, from scratch")
-        state["reference"][task] = train_stage(task, work / f"alone-{task}", root, s, None, text_model)
-        save()
+        _write(record, state)
         bar.update()
     bar.close()
-    first = s.tasks[0]
-    reference = [state["stages"][0]["curve"] if t == first else state["reference"][t] for t in s.tasks]
+
+
+def run_reference(s: ContinualSettings, task: str, root: Path, work: Path, text_model: Any,
+                  resume: bool = False) -> list[float]:
+    """Task `task` (a later task of the sequence) trained alone from scratch, its curve recorded in
+    `work`/reference-<task>.json; the first task's reference is the sequence's own first stage."""
+    if task not in s.tasks[1:]:
+        raise ConfigError(f"'{task}' is not a later task of the sequence {', '.join(s.tasks)}")
+    work.mkdir(parents=True, exist_ok=True)
+    record = work / f"reference-{task}.json"
+    with exclusive(work / f".reference-{task}.lock", f"the reference run of {task} in '{work}'",
+                   "wait for it to finish, or use another --work"):
+        state = _read_record(record, s, resume, f"the reference run of {task}")
+        if state is not None:
+            return list(state["curve"])
+        curve = train_stage(task, _fresh(work / f"alone-{task}"), root, s, None, text_model)
+        _write(record, {"settings": _settings(s), "task": task, "curve": curve})
+        return curve
+
+
+def assemble(s: ContinualSettings, work: Path) -> ContinualRun:
+    """The finished run in `work`: its stages, and each later task's reference curve (read from its own record,
+    or from the stages' record as runs before 2026-12-05 wrote it)."""
+    if not (work / "continual.json").is_file():
+        raise ConfigError(f"the sequence in '{work}' has not run; run it first (run_stages, or --resume)")
+    state = json.loads((work / "continual.json").read_text())
+    if len(state["stages"]) != len(s.tasks):
+        raise ConfigError(f"the continual run in '{work}' has {len(state['stages'])} of {len(s.tasks)} stages; "
+                          "run it to the end first (--resume)")
+    old = state.get("reference", {})
+    reference = []
+    for i, t in enumerate(s.tasks):
+        if i == 0:
+            reference.append(state["stages"][0]["curve"])
+            continue
+        path = work / f"reference-{t}.json"
+        if path.is_file():
+            reference.append(json.loads(path.read_text())["curve"])
+        elif t in old:
+            reference.append(old[t])
+        else:
+            raise ConfigError(f"the reference run of {t} in '{work}' has not finished; run it first (--resume)")
     matrix = np.array([[np.nan if v is None else v for v in st["success"]] for st in state["stages"]])
     return ContinualRun(tasks=s.tasks, success=matrix,
                         curves=tuple(np.array(st["curve"]) for st in state["stages"]),

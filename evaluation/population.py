@@ -38,14 +38,12 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-from gatosuite.errors import ConfigError, CorruptFileError, GatosuiteError, RunExistsError, disk_full_is_an_error
+from gatosuite.errors import ConfigError, CorruptFileError, RunExistsError, disk_full_is_an_error
 from gatosuite.locks import exclusive
-from gatosuite.raytools import init_ray
+from gatosuite.raytools import job_runner
 
 STATE_FILE = "population.json"
 FORMAT = "gatosuite-population/1"
-RETRIES = 2
-"""Times Ray reruns a job whose worker died (the OOM killer, a lost node) before the run stops."""
 
 RunCandidate = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -216,7 +214,7 @@ def _generations(strategy: Strategy, fn: RunCandidate, s: EvolveSettings, path: 
                  progress: bool) -> EvolveResult:
     history: list[dict[str, Any]] = state["history"]
     best = max((h["best"] for h in history), default=None)
-    run_jobs = _on_ray(fn, s) if s.on_ray else _in_process(fn)
+    run_jobs = job_runner(fn, s.workers, s.address)
     bar = tqdm(total=s.generations, initial=min(state["generation"], s.generations), desc=f"evolve {s.task}",
                unit="gen", disable=not progress)
     with bar:
@@ -248,59 +246,3 @@ def _score(result: Any, fn: RunCandidate, generation: int, index: int) -> float:
         raise ConfigError(f"{candidate_name(fn)} returned {result!r} for job {index} of generation {generation + 1}; "
                           "it must return a dict with a finite number under 'score'")
     return float(score)
-
-
-def _in_process(fn: RunCandidate) -> Callable[[list[dict[str, Any]], Callable[[int], None]], list[Any]]:
-    def run(jobs: list[dict[str, Any]], done: Callable[[int], None]) -> list[Any]:
-        out = []
-        for job in jobs:
-            out.append(fn(job))
-            done(len(out))
-        return out
-
-    return run
-
-
-def _call(fn: RunCandidate, job: dict[str, Any]) -> dict[str, Any]:
-    """The Ray task: one job (Ray imports this module and `fn` by name in the worker)."""
-    return fn(job)
-
-
-def _on_ray(fn: RunCandidate, s: EvolveSettings) -> Callable[[list[dict[str, Any]], Callable[[int], None]],
-                                                            list[Any]]:
-    init_ray(s.workers, s.address)
-    import ray
-
-    task = ray.remote(num_cpus=1, max_retries=RETRIES)(_call)
-    fn_ref = ray.put(fn)
-
-    def run(jobs: list[dict[str, Any]], done: Callable[[int], None]) -> list[Any]:
-        results: list[Any] = [None] * len(jobs)
-        pending: dict[Any, int] = {}
-        submitted = finished = 0
-        try:
-            while finished < len(jobs):
-                while submitted < len(jobs) and len(pending) < s.workers:  # at most `workers` at a time
-                    pending[task.remote(fn_ref, jobs[submitted])] = submitted
-                    submitted += 1
-                [ref], _ = ray.wait(list(pending), num_returns=1)
-                results[pending.pop(ref)] = _get(ray, ref)
-                finished += 1
-                done(finished)
-        finally:
-            for ref in pending:  # a failed or interrupted generation leaves nothing running
-                ray.cancel(ref)
-        return results
-
-    return run
-
-
-def _get(ray: Any, ref: Any) -> Any:
-    """A job's result; a job that raised one of gatosuite's errors raises it here as it is (one `error:` line
-    in the CLI, not Ray's traceback)."""
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayTaskError as e:
-        if isinstance(e.cause, GatosuiteError):
-            raise e.cause from None
-        raise

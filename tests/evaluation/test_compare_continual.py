@@ -85,3 +85,65 @@ def test_sequences_by_name_or_ids():
     assert cc.sequence_tasks("cartpole,acrobot") == TASKS
     with pytest.raises(ConfigError, match="at least two"):
         cc.sequence_tasks("cartpole")
+
+
+@pytest.mark.parametrize("measured", ["fp32", "bf16"])
+def test_auto_precision_is_resolved_once_and_recorded_for_every_part(fakes, tmp_path, monkeypatch, measured):
+    import gatosuite.agent.runtime as runtime
+
+    asked = []
+
+    def resolve(device=None, precision=None, announce=True):
+        asked.append(precision)
+        return runtime.Runtime(runtime.resolve_device("cpu"), measured if precision == "auto" else precision, "test")
+
+    monkeypatch.setattr(runtime, "resolve", resolve)
+    auto = cr.ContinualSettings(tasks=TASKS, steps=4, points=1, precision="auto")
+    cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 2, auto, text_model=None)
+    assert asked == ["auto"]  # once, before any job
+    assert json.loads((tmp_path / "continual.json").read_text())["settings"]["precision"] == measured
+    for k in range(2):
+        for record in ("continual.json", "reference-acrobot.json"):
+            recorded = json.loads((tmp_path / "gato" / f"seed{k}" / record).read_text())
+            assert recorded["settings"]["precision"] == measured
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    from gatosuite.raytools import init_ray
+
+    init_ray(2)  # before `import ray`: a local Ray is kept on loopback by a variable ray reads on import
+    import ray
+
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_runs_on_two_ray_workers_record_what_one_thread_in_this_process_records(ray_local, tmp_path, text_model):
+    """Real training and rollouts (tiny): the sequence and the reference run go to Ray workers of one thread each
+    and write the same records, bitwise, as the same parts run here on one thread."""
+    import torch
+
+    from gatosuite.datasets.collect import collect
+
+    for t in TASKS:
+        collect(t, 2, tmp_path / "data", progress=False)
+    base = cr.ContinualSettings(tasks=TASKS, steps=2, points=1, episodes=1, envs=1, batch_size=2, window=64,
+                                precision="fp32")
+    cc.compare_continual(["gato"], TASKS, tmp_path / "data", tmp_path / "ray", 1, base, text_model, workers=2)
+    store = json.loads((tmp_path / "ray" / "continual.json").read_text())
+    assert store["families"]["gato"]["workers"] == 2 and store["families"]["gato"]["seeds"] == 1
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cr.run_sequence(base, tmp_path / "data", tmp_path / "here", text_model)
+    finally:
+        torch.set_num_threads(threads)
+    for record in ("continual.json", "reference-acrobot.json"):
+        there = json.loads((tmp_path / "ray" / "gato" / "seed0" / record).read_text())
+        here = json.loads((tmp_path / "here" / record).read_text())
+        assert there == here
+    stages = json.loads((tmp_path / "here" / "continual.json").read_text())["stages"]
+    assert [st["task"] for st in stages] == list(TASKS) and all(0.0 <= st["curve"][-1] <= 1.0 for st in stages)

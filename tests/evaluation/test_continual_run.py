@@ -1,13 +1,15 @@
 """evaluation/continual_run.py: the protocol's bookkeeping. Training and env scoring are replaced by recorded
 fakes here (a real run trains and plays every stage; benchmarks and the docs measure that): what is checked
-is the order of stages, what each starts from, what is measured when, and that a killed run resumes."""
+is the order of stages, what each starts from, what is measured when, that a killed run resumes (also one
+killed half-way through a stage), and that the sequence and each reference run are parts with records of their
+own, which run in any order."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gatosuite.errors import ConfigError
+from gatosuite.errors import ConfigError, CorruptFileError, RunExistsError
 from gatosuite.evaluation import continual_run as cr
 
 
@@ -18,6 +20,8 @@ def fakes(monkeypatch):
     def train(args, text_model, progress=True):
         calls["train"].append((args.out.name, args.tasks, args.stop_at, args.resume,
                                args.init_from and args.init_from.parent.name))
+        if not args.resume and (args.out / "checkpoint").exists():  # as the real trainer refuses a used folder
+            raise RunExistsError(f"'{args.out}' already holds a run")
         (args.out / "checkpoint").mkdir(parents=True, exist_ok=True)
 
     def success(checkpoint, task_id, s, record=None):
@@ -109,3 +113,61 @@ def test_a_familys_own_steps_run_between_tasks_and_its_records_choose_what_earli
     assert ("stage2-pendulum", "cartpole", "stage0-cartpole") in seen["select"]
     assert ("stage2-pendulum", "acrobot", "stage1-acrobot") in seen["select"]
     assert run.params_added == (1, 11, 21)
+
+
+def test_a_stage_killed_half_way_is_trained_again_from_its_start(fakes, tmp_path, monkeypatch):
+    real_train = cr.train
+
+    def dies_in_the_second_slice_of_stage1(args, text_model, progress=True):
+        if args.out.name.startswith("stage1") and args.resume:
+            raise KeyboardInterrupt  # its first slice's checkpoint is on disk
+        real_train(args, text_model, progress)
+
+    monkeypatch.setattr(cr, "train", dies_in_the_second_slice_of_stage1)
+    with pytest.raises(KeyboardInterrupt):
+        cr.run_sequence(SETTINGS, Path("data"), tmp_path, text_model=None)
+    assert (tmp_path / "stage1-acrobot" / "checkpoint").exists()
+    monkeypatch.setattr(cr, "train", real_train)
+    before = len(fakes["train"])
+    run = cr.run_sequence(SETTINGS, Path("data"), tmp_path, text_model=None, resume=True)
+    assert fakes["train"][before][:5] == ("stage1-acrobot", "acrobot", 3, False, "stage0-cartpole")
+    assert run.success.shape == (3, 3)
+
+
+def test_the_sequence_and_each_reference_run_are_parts_that_run_in_any_order(fakes, tmp_path):
+    for task in SETTINGS.tasks[:0:-1]:  # the references first, the last task's before the second's
+        assert cr.run_reference(SETTINGS, task, Path("data"), tmp_path, None) == [
+            {"acrobot": 0.25, "pendulum": 0.75}[task]] * 2
+    with pytest.raises(ConfigError, match="sequence .* has not run"):
+        cr.assemble(SETTINGS, tmp_path)
+    cr.run_stages(SETTINGS, Path("data"), tmp_path, None)
+    run = cr.assemble(SETTINGS, tmp_path)
+    whole = cr.run_sequence(SETTINGS, Path("data"), tmp_path / "whole", text_model=None)
+    for a, b in zip((run.success, *run.curves, *run.reference), (whole.success, *whole.curves, *whole.reference)):
+        np.testing.assert_array_equal(a, b)
+    n = len(fakes["train"])
+    cr.run_reference(SETTINGS, "acrobot", Path("data"), tmp_path, None, resume=True)  # a finished part is read back
+    assert len(fakes["train"]) == n
+    with pytest.raises(ConfigError, match="--resume"):
+        cr.run_reference(SETTINGS, "acrobot", Path("data"), tmp_path, None)
+    with pytest.raises(ConfigError, match="not a later task"):
+        cr.run_reference(SETTINGS, "cartpole", Path("data"), tmp_path, None)
+    (tmp_path / "reference-acrobot.json").write_text("{trunc")
+    with pytest.raises(CorruptFileError, match="delete it"):
+        cr.run_reference(SETTINGS, "acrobot", Path("data"), tmp_path, None, resume=True)
+
+
+def test_a_run_recorded_before_the_references_had_records_of_their_own_is_read(fakes, tmp_path):
+    import json
+
+    cr.run_sequence(SETTINGS, Path("data"), tmp_path, text_model=None)
+    state = json.loads((tmp_path / "continual.json").read_text())
+    state["reference"] = {t: [0.1, 0.2] for t in SETTINGS.tasks[1:]}  # where runs before 2026-12-05 kept them
+    (tmp_path / "continual.json").write_text(json.dumps(state))
+    for t in SETTINGS.tasks[1:]:
+        (tmp_path / f"reference-{t}.json").unlink()
+    run = cr.assemble(SETTINGS, tmp_path)
+    np.testing.assert_array_equal(run.reference[1], [0.1, 0.2])
+    (tmp_path / "continual.json").write_text(json.dumps({**state, "reference": {}}))
+    with pytest.raises(ConfigError, match="reference run of acrobot .* has not finished"):
+        cr.assemble(SETTINGS, tmp_path)
