@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from gatosuite.atomic import write_json
 from gatosuite.errors import ConfigError
 from gatosuite.evaluation.continual import ContinualRun, seed_ci, summarize
 from gatosuite.evaluation.continual_run import CW10, ContinualSettings
@@ -66,9 +67,7 @@ def multitask_success(s: ContinualSettings, root: Path, work: Path, text_model: 
                      device=s.device, precision=s.precision, resume=(work / "train" / "checkpoint").exists())
     train(args, text_model, progress=False)
     scores = [success(work / "train" / "checkpoint", t, s) for t in s.tasks]
-    tmp = record.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"tasks": list(s.tasks), "success": scores}))
-    tmp.replace(record)
+    write_json(record, {"tasks": list(s.tasks), "success": scores}, "free space on that disk, then rerun (it resumes)")
     return scores
 
 
@@ -203,9 +202,7 @@ def compare_continual(models: list[str], tasks: tuple[str, ...], root: Path, out
         if name != MULTITASK:
             heat_map(row, name, out / f"{name}-success.png")
         store["families"][name] = row
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(store, indent=1))
-        tmp.replace(path)
+        write_json(path, store, "free space on that disk, then rerun the same command (it resumes)")
     md = out / "continual.md"
     md.write_text(continual_markdown(store))
     return md

@@ -21,7 +21,6 @@ stage killed half-way is trained again from its start.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +32,9 @@ from tqdm.auto import tqdm
 from gatosuite.agent.factory import make_policy
 from gatosuite.agent.families import get_family
 from gatosuite.agent.train import TrainArgs, train
+from gatosuite.atomic import write_json
 from gatosuite.envs import SUITE
-from gatosuite.errors import ConfigError, CorruptFileError, disk_full_is_an_error
+from gatosuite.errors import ConfigError, CorruptFileError
 from gatosuite.evaluation.continual import ContinualRun
 from gatosuite.evaluation.rollout import rollout
 from gatosuite.locks import exclusive
@@ -152,13 +152,7 @@ def _read_record(path: Path, s: ContinualSettings, resume: bool, what: str) -> d
 
 
 def _write(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with disk_full_is_an_error(path, "free space on that disk, then rerun with --resume"):
-            tmp.write_text(json.dumps(state, indent=2))
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_json(path, state, "free space on that disk, then rerun with --resume", indent=2)
 
 
 def _fresh(out: Path) -> Path:

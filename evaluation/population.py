@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
@@ -38,7 +37,8 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-from gatosuite.errors import ConfigError, CorruptFileError, RunExistsError, disk_full_is_an_error
+from gatosuite.atomic import write_json
+from gatosuite.errors import ConfigError, CorruptFileError, RunExistsError
 from gatosuite.locks import exclusive
 from gatosuite.raytools import job_runner
 
@@ -201,13 +201,7 @@ def _start(strategy: Strategy, fn: RunCandidate, s: EvolveSettings, path: Path, 
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
     """Atomically: a reader (or a resumed run) sees the last generation's state or the one before, whole."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with disk_full_is_an_error(path, "free space on that disk, then rerun with resume"):
-            tmp.write_text(json.dumps(state, indent=1, allow_nan=False))
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_json(path, state, "free space on that disk, then rerun with resume")
 
 
 def _generations(strategy: Strategy, fn: RunCandidate, s: EvolveSettings, path: Path, state: dict[str, Any],
