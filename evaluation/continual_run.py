@@ -20,6 +20,7 @@ stage killed half-way is trained again from its start.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from gymnasium.vector import SyncVectorEnv
 from tqdm.auto import tqdm
 
 from gatosuite.agent.factory import make_policy
@@ -36,7 +38,7 @@ from gatosuite.atomic import write_json
 from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError, CorruptFileError
 from gatosuite.evaluation.continual import ContinualRun
-from gatosuite.evaluation.rollout import rollout
+from gatosuite.evaluation.rollout import rollout, vector_env
 from gatosuite.locks import exclusive
 
 CW10 = ("hammer", "push-wall", "faucet-close", "push-back", "stick-pull", "handle-press-side", "push",
@@ -82,19 +84,28 @@ class ContinualSettings:
 
 def success(checkpoint: Path, task_id: str, s: ContinualSettings, record: dict[str, Any] | None = None) -> float:
     """The checkpoint's success rate (or, on a task scored by return, its expert-normalised mean score
-    clipped to [0, 1]) over the settings' seeded episodes. `record`: what the family recorded for the task at
+    clipped to [0, 1]) over the settings' seeded episodes. An episode stops at its first success (which
+    decides it), in envs kept open for the process. `record`: what the family recorded for the task at
     the end of its stage (PathNet: its path), to switch the model onto it first."""
     policy = make_policy(checkpoint, task_id, device=s.device, precision=s.precision)
     if record is not None:
         get_family(s.model).continual.select(policy.model, record)
-    results = rollout(policy, task_id, [s.seed + i for i in range(s.episodes)], num_envs=min(s.envs, s.episodes),
-                      progress=False)
+    n = min(s.envs, s.episodes)
+    results = rollout(policy, task_id, [s.seed + i for i in range(s.episodes)], num_envs=n, progress=False,
+                      until_success=True, envs=_envs(task_id, n))
     task = SUITE[task_id]
     if task.metric == "success":
         return float(np.mean([bool(r.success) for r in results]))
     from gatosuite.evaluation.scores import normalize_task
 
     return float(np.clip(np.mean(normalize_task(task_id, [r.ret for r in results])), 0.0, 1.0))
+
+
+@functools.lru_cache(maxsize=None)
+def _envs(task_id: str, n: int) -> SyncVectorEnv:
+    """One vector env per task for the whole process: a run scores each task many times, and building a
+    Meta-World env takes about 0.6 s (its benchmark's 50 tasks are made each time)."""
+    return vector_env(task_id, n)
 
 
 def train_stage(task_id: str, out: Path, root: Path, s: ContinualSettings, init_from: Path | None,

@@ -106,9 +106,24 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> Path:
     return path
 
 
+def vector_env(task_id: str, num_envs: int, expert: bool = False, render_first: bool = False) -> SyncVectorEnv:
+    """The vector env a rollout plays in: `num_envs` copies of the task in this process, autoreset disabled
+    (env 0 renders frames with `render_first`)."""
+    fns = [functools.partial(make_task_env, task_id, expert=expert, render=render_first and k == 0)
+           for k in range(num_envs)]
+    return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED)
+
+
 def rollout(policy: RolloutPolicy, task_id: str, seeds: list[int], num_envs: int = 4, video: Path | None = None,
-            progress: bool = True) -> list[EpisodeResult]:
-    """Play one episode per seed; returns results in seed order. `video`: MP4 of the first episode."""
+            progress: bool = True, until_success: bool = False,
+            envs: SyncVectorEnv | None = None) -> list[EpisodeResult]:
+    """Play one episode per seed; returns results in seed order. `video`: MP4 of the first episode.
+
+    `until_success`: on a task scored by success, an episode ends at its first successful step. Its success
+    is decided there (any step's success counts, envs/success.py), so only its return and length, which stop
+    there too, differ from a full episode's. `envs`: an open vector env of the task (`vector_env`, with
+    min(num_envs, len(seeds)) envs) to play in and leave open, instead of making one and closing it; every
+    episode starts from a seeded reset, so what it played before does not matter (tested)."""
     task = SUITE[task_id]
     if not task.is_env:
         raise ConfigError(f"task '{task_id}' is a {task.domain} dataset, not an environment; it cannot be rolled out")
@@ -116,9 +131,13 @@ def rollout(policy: RolloutPolicy, task_id: str, seeds: list[int], num_envs: int
         raise ConfigError("rollout needs at least one seed")
     expert = getattr(policy, "needs_expert", False)
     n = max(1, min(num_envs, len(seeds)))
-    fns = [functools.partial(make_task_env, task_id, expert=expert, render=video is not None and k == 0)
-           for k in range(n)]
-    envs = SyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED)
+    owned = envs is None
+    if owned:
+        envs = vector_env(task_id, n, expert=expert, render_first=video is not None)
+    elif envs.num_envs != n or video is not None:
+        raise ConfigError(f"a rollout of {len(seeds)} episodes on {num_envs} envs plays in {n} envs without a video;"
+                          f" the vector env given has {envs.num_envs}")
+    stop_at_success = until_success and task.metric == "success"
     queue = deque(enumerate(seeds))
     results: dict[int, EpisodeResult] = {}
     frames: list[np.ndarray] = []
@@ -147,6 +166,8 @@ def rollout(policy: RolloutPolicy, task_id: str, seeds: list[int], num_envs: int
             obs, rew, term, trunc, step_info = envs.step(actions)
             step += 1
             done = term | trunc
+            if stop_at_success and "success" in step_info:
+                done = done | np.asarray(step_info["success"], dtype=bool)
             for k in range(n):
                 stats[k].add(float(rew[k]), step_info["success"][k] if "success" in step_info else None)
             if recording and (step % stride == 0 or done[0]):
@@ -177,7 +198,8 @@ def rollout(policy: RolloutPolicy, task_id: str, seeds: list[int], num_envs: int
         bar.close()
         if video is not None and frames:
             write_video(frames, Path(video), video_fps(envs.envs[0]) / stride)
-        envs.close()
+        if owned:
+            envs.close()
     return [results[i] for i in range(len(seeds))]
 
 
