@@ -265,7 +265,8 @@ class Compare(CompareArgs):
             tasks = sequence_tasks(self.sequence)
             base = ContinualSettings(tasks=tasks, steps=self.steps_per_task, episodes=self.eval_episodes,
                                      preset=self.preset, batch_size=self.batch_size, window=self.window,
-                                     device=self.device, precision=self.precision)
+                                     device=self.device, precision=self.precision, search=self.search,
+                                     search_size=self.search_size, search_steps=self.search_steps)
             md = compare_continual(self.models, tasks, self.root, self.out, self.train_seeds, base,
                                    default_text_model(4096), self.workers, self.ray_address)
             print(f"report: {md}")

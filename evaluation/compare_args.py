@@ -67,6 +67,13 @@ class CompareArgs:
     workers: int = 1
     """With --continual: runs at once (a seed's sequence, each reference run): 1 runs them one after another
     in this process; K > 1 as Ray tasks of one CPU each on a local Ray (evaluation/continual_jobs.py)."""
+    search: int = 0
+    """With --continual: generations of PathNet's and muNet's own evolution at each later task's start (the
+    path or child the task trains); 0: one seeded draw. Other families ignore it."""
+    search_size: int = 4
+    """With --continual --search: PathNet's population of paths."""
+    search_steps: int = 20
+    """With --continual --search: training steps of each candidate, on top of --steps-per-task."""
     ray_address: str | None = None
     """With --continual: run the jobs on the Ray cluster at this address (e.g. 'head:6379'), whose nodes see
     --root and --out at the same paths."""

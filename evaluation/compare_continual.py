@@ -116,6 +116,20 @@ def heat_map(row: dict[str, Any], name: str, path: Path) -> Path:
     return path
 
 
+def search_row(works: list[Path]) -> dict[str, Any]:
+    """What the family's searches did, over its seeds' runs: the candidate steps at each later task's start
+    (mean over seeds; on top of the stage's steps) and, per task, each seed's search record. Empty with none."""
+    per_task: dict[str, list[dict[str, Any]]] = {}
+    for work in works:
+        for stage in json.loads((work / "continual.json").read_text())["stages"]:
+            if stage.get("search"):
+                per_task.setdefault(stage["task"], []).append(stage["search"])
+    if not per_task:
+        return {}
+    return {"search_steps": {t: float(np.mean([r["candidate_steps"] for r in rs])) for t, rs in per_task.items()},
+            "searches": per_task}
+
+
 def _fmt(metric: dict[str, Any] | None) -> str:
     if metric is None:
         return "n/a"
@@ -144,6 +158,12 @@ def continual_markdown(store: dict[str, Any]) -> str:
         params = ", ".join(f"{p:,.0f}" for p in row["params_added"]) or "0"
         lines.append(f"| {name} | {st['modules']} | {st['year']} | {st['unseen']} | {_fmt(row['performance'])} | "
                      f"{_fmt(row['forgetting'])} | {_fmt(row['forward_transfer'])} | {params} | {_minutes(row)} |")
+    searched = {name: row["search_steps"] for name, row in store["families"].items() if row.get("search_steps")}
+    if searched:
+        lines += ["", f"Searches ({s['search']} generations at each later task's start; candidates of "
+                      f"{s['search_steps']} steps, on top of the {s['steps']} per task): " + "; ".join(
+                          f"{name} {', '.join(f'{v:.0f}' for v in steps.values())} candidate steps"
+                          for name, steps in searched.items()) + "."]
     for name, row in store["families"].items():
         lines += ["", f"## {name}", ""]
         tasks = [t.removeprefix("mw-") for t in row["tasks"]]
@@ -181,6 +201,8 @@ def compare_continual(models: list[str], tasks: tuple[str, ...], root: Path, out
     path = out / "continual.json"
     settings = {"tasks": list(tasks), "steps": base.steps, "points": base.points, "episodes": base.episodes,
                 "seed": base.seed, "train_seeds": train_seeds, "preset": base.preset, "precision": base.precision}
+    if base.search:  # recorded only when on, so a comparison stored before searches existed still resumes
+        settings.update(search=base.search, search_size=base.search_size, search_steps=base.search_steps)
     store = json.loads(path.read_text()) if path.is_file() else {"settings": settings, "families": {}}
     if store["settings"] != settings:
         raise ConfigError(f"'{path}' holds a continual comparison with other settings; pass the same ones to "
@@ -196,6 +218,7 @@ def compare_continual(models: list[str], tasks: tuple[str, ...], root: Path, out
         else:
             seeds = [dataclasses.replace(base, train_seed=k, model=name) for k in range(train_seeds)]
             row = family_row(name, [assemble(s, out / name / f"seed{s.train_seed}") for s in seeds])
+            row.update(search_row([out / name / f"seed{s.train_seed}" for s in seeds]))
         row["wall_seconds"] = time.perf_counter() - started
         row["resumed"] = resumed  # a resumed family's seconds cover only the part run in this call
         row["workers"] = workers if not address else f"cluster {address}"

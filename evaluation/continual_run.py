@@ -38,6 +38,7 @@ from gatosuite.atomic import write_json
 from gatosuite.envs import SUITE
 from gatosuite.errors import ConfigError, CorruptFileError
 from gatosuite.evaluation.continual import ContinualRun
+from gatosuite.evaluation.continual_search import search_stage
 from gatosuite.evaluation.rollout import rollout, vector_env
 from gatosuite.locks import exclusive
 
@@ -71,6 +72,13 @@ class ContinualSettings:
     precision: str = "auto"
     """Training's and acting's precision (agent/runtime.py); a comparison resolves `auto` once, before any job,
     so every stage, reference run and worker of a run uses the same one."""
+    search: int = 0
+    """Generations of the family's own evolution at each later task's start (evaluation/continual_search.py:
+    PathNet's path, muNet's child); 0: one seeded draw. A family that does not evolve ignores it."""
+    search_size: int = 4
+    """PathNet's population of paths in a search (muNet's grows from the system's routes)."""
+    search_steps: int = 20
+    """Training steps of each candidate of a search, on top of `steps` (the stage's record counts them)."""
 
     def __post_init__(self) -> None:
         if len(self.tasks) < 2 or len(set(self.tasks)) != len(self.tasks):
@@ -80,6 +88,9 @@ class ContinualSettings:
                 raise ConfigError(f"task '{t}' is a dataset, not an environment: success cannot be measured")
         if self.points < 1 or self.steps < self.points:
             raise ConfigError(f"need 1 <= points ({self.points}) <= steps ({self.steps})")
+        if self.search < 0 or self.search_size < 2 or self.search_steps < 1:
+            raise ConfigError(f"a search needs generations >= 0 ({self.search}), a population of at least 2 "
+                              f"({self.search_size}) and candidate steps >= 1 ({self.search_steps})")
 
 
 def success(checkpoint: Path, task_id: str, s: ContinualSettings, record: dict[str, Any] | None = None) -> float:
@@ -155,7 +166,9 @@ def _read_record(path: Path, s: ContinualSettings, resume: bool, what: str) -> d
     except (OSError, ValueError) as e:
         raise CorruptFileError(f"'{path}' is not a continual record ({e}); delete it to run that part again") from None
     old, new = state.get("settings", {}), _settings(s)
-    diff = [f"{k}: {old.get(k)!r} there, {new[k]!r} here" for k in new if old.get(k) != new[k]]
+    defaults = _settings(ContinualSettings(tasks=s.tasks))  # a field newer than the record: its default there
+    diff = [f"{k}: {old.get(k, defaults[k])!r} there, {new[k]!r} here" for k in new
+            if old.get(k, defaults[k]) != new[k]]
     if diff:
         raise ConfigError(f"'{path}' was written by another continual run (settings differ: {'; '.join(diff)}); "
                           "use another --work folder, or delete it to start again")
@@ -187,17 +200,19 @@ def _stages_locked(s: ContinualSettings, root: Path, work: Path, text_model: Any
             prev = out / "checkpoint"
             continue
         bar.set_postfix_str(f"task {i + 1}/{len(s.tasks)}: {task}")
-        start = prev
+        start, search = prev, None
         if hooks is not None and prev is not None:
             start = work / f"stage{i}-start" / "checkpoint"
             hooks.stage_init(prev, start, i, s.train_seed, text_model)
+            search = search_stage(s, prev, start, task, i, root, work / f"stage{i}-search", text_model)
         curve = train_stage(task, _fresh(out), root, s, start, text_model)
         prev = out / "checkpoint"
         if hooks is not None:
             records[task] = hooks.stage_end(prev)
         row = [curve[-1] if j == i else success(prev, t, s, records.get(t)) if j < i else None
                for j, t in enumerate(s.tasks)]
-        state["stages"].append({"task": task, "curve": curve, "success": row, "family": records.get(task)})
+        state["stages"].append({"task": task, "curve": curve, "success": row, "family": records.get(task),
+                                **({"search": search} if search else {})})
         _write(record, state)
         bar.update()
     bar.close()

@@ -7,9 +7,12 @@ components, perhaps a layer inserted or removed, an adapter, a stepped learning 
 components train, so every earlier task's route runs bitwise as it did at the end of its stage
 (tests/agent/models/test_munet.py). Scoring an earlier task switches the system onto its route by name.
 
-The child here is one seeded mutation, not the winner of an evolution: the population search
-(agent/models/munet/candidate.py on evaluation/population.py) is run on its own, and is not wired into the
-protocol's per-task budget yet.
+Without a search the child is that one seeded mutation. With one (`ContinualSettings.search`,
+evaluation/continual_search.py), muNet's evolution runs on the new task from the frozen system
+(`search_options`): its routes are scored, then children of them, drawn by the 0.5 ** offspring decay, train and
+are kept only where they beat their parent on quality * base ** (params / parent's); the best child, trained
+its candidate steps, becomes the stage's start (`adopt`). If no child beats the routes it grew from, the
+stage starts from the seeded mutation, as without a search.
 """
 
 from __future__ import annotations
@@ -56,3 +59,38 @@ def select(model: Any, record: dict[str, Any]) -> None:
     """Switch the system onto the route of a recorded task."""
     if not model.select_task(record["route"]):
         raise KeyError(f"the system has no route for '{record['route']}'")
+
+
+def search_options(prev: Path, start: Path, s: Any, root: Path | None, run_dir: Path) -> dict[str, Any]:
+    """The search's options: the previous system with its route named and every component frozen (written to
+    `run_dir`/system), children under `run_dir`/children, the task's data under `root`, the protocol's window;
+    a batch of 4 a candidate step."""
+    from gatosuite.tokenization import TextModel
+
+    from .candidate import options
+
+    system = run_dir / "system"
+    if not (system / "config.json").is_file():
+        model, meta = load_model(prev)
+        name_active_route(model, _trained_task(meta))
+        model.freeze()
+        save_checkpoint(system, model, TextModel.load(start), carried_meta(meta))
+    return options(root=None if root is None else str(root), text_model=str(start), window=s.window,
+                   batch_size=4, system=str(system), work=str(run_dir / "children"))
+
+
+def adopt(best: dict[str, Any], prev: Path, start: Path, task: str, text_model: Any) -> dict[str, Any]:
+    """Make the search's best child the stage's start, with the previous system's carried meta (its recipe and
+    every earlier task's observation statistics); keep the seeded mutation if the best is one of the system's
+    own routes."""
+    if best.get("route") != -1:
+        return {"child": None}
+    model, _ = load_model(Path(best["checkpoint"]))
+    _, meta = load_model(start)
+    save_checkpoint(start, model, text_model, carried_meta(meta))
+    return {"child": best["id"], "child_parent": best.get("parent")}
+
+
+def untrained(history: list[dict[str, Any]]) -> int:
+    """Candidates of a search scored without training: the system's routes, in its first generation."""
+    return len(history[0]["scores"]) if history else 0

@@ -8,9 +8,10 @@ frozen, so its outputs on fixed inputs are bitwise those it had at the end of it
 (tests/agent/models/test_pathnet_continual.py). The finished task's path is also written into the config
 (`task_paths`), so a policy for that task (`make_policy`) runs it.
 
-Task i's path here is drawn at random from a generator seeded by (training seed, i), not evolved by a
-tournament: evolution within a stage (agent/models/pathnet/evolution.py) is not wired into the protocol yet,
-so this measures PathNet's freezing and transfer with an unevolved path.
+Task i's path is drawn at random from a generator seeded by (training seed, i); with a search
+(`ContinualSettings.search`, evaluation/continual_search.py) a population of paths then evolves by binary
+tournaments on the new task (`search_options`: each candidate trains its path from this start, frozen modules
+and all, and is scored on validation NLL), and the fittest path replaces the drawn one (`adopt`).
 """
 
 from __future__ import annotations
@@ -65,3 +66,25 @@ def stage_end(checkpoint: Path) -> dict[str, Any]:
 def select(model: Any, record: dict[str, Any]) -> None:
     """Switch `model` onto the path recorded for a task."""
     model.set_path(record["path"])
+
+
+def search_options(prev: Path, start: Path, s: Any, root: Path | None, run_dir: Path) -> dict[str, Any]:
+    """The candidates' options for a search from the stage's start: its weights (frozen paths included), its
+    text model, the task's data under `root`, the protocol's window; a batch of 4 a candidate step."""
+    from .candidate import options
+
+    return options(root=None if root is None else str(root), text_model=str(start), window=s.window,
+                   batch_size=4, init_from=str(start), preset=s.preset, overrides={})
+
+
+def adopt(best: dict[str, Any], prev: Path, start: Path, task: str, text_model: Any) -> dict[str, Any]:
+    """Switch the start checkpoint onto the search's fittest path."""
+    model, meta = load_model(start)
+    model.set_path(best["path"])
+    save_checkpoint(start, model, text_model, carried_meta(meta))
+    return {"path": [list(row) for row in best["path"]]}
+
+
+def untrained(history: list[dict[str, Any]]) -> int:
+    """Candidates of a search scored without training: none (every path trains before it is scored)."""
+    return 0
