@@ -113,15 +113,16 @@ def continual_table(name: str = "continual-cw3.json") -> str:
         params = ", ".join(f"{p:,.0f}" for p in row["params_added"]) or "0"
         minutes = f"{row['wall_seconds'] / 60:.1f}" if "wall_seconds" in row else "n/a"
         rows.append([fam, fmt(row["performance"]), fmt(row["forgetting"]), fmt(row["forward_transfer"]), params,
-                     minutes + (" (resumed)" if row.get("resumed") else "")])
+                     minutes + (" (resumed)" if row.get("resumed") else ""), str(row.get("workers", 1))])
     caption = (f"_{d.get('date', '')}, {d.get('machine', '')}: tasks {', '.join(s['tasks'])} in that order, "
                f"{s['steps']} training steps each (preset `{s['preset']}`), success over {s['episodes']} episodes "
                f"from seed {s['seed']}, {s['train_seeds']} training seeds; 95% percentile-bootstrap CIs over "
                f"training seeds. Minutes: wall-clock of each family's whole protocol (its stages, the from-scratch "
-               f"reference runs and every evaluation)._")
+               f"reference runs and every evaluation) with its runs on the workers shown (1: one after another in "
+               f"one process; 2: two Ray workers of one thread each)._")
     left = "".join(f"\n\n_Not reported: {fam}, {why}._" for fam, why in d.get("left_out", {}).items())
     return caption + "\n\n" + _md(["family", "performance", "forgetting", "forward transfer",
-                                    "parameters added per task", "minutes"], rows) + left
+                                    "parameters added per task", "minutes", "workers"], rows) + left
 
 
 CONTINUAL_TABLES = {
