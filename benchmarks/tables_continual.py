@@ -96,6 +96,14 @@ def gpu_table() -> str:
     return caption + "\n\n" + _md(["measure", "value"], rows)
 
 
+def _metric(m: dict | None) -> str:
+    if m is None:
+        return "n/a"
+    if m["mean"] is None or not np.isfinite(m["mean"]):
+        return "undefined"
+    return _ci(m["mean"], m["ci"]) if m.get("ci") else f"{m['mean']:.3f} (1 seed)"
+
+
 def continual_table(name: str = "continual-cw3.json") -> str:
     """`gatosuite compare --continual` (its continual.json, copied to results/): performance, forgetting,
     forward transfer and parameters added per family, with the minutes each family took."""
@@ -103,17 +111,10 @@ def continual_table(name: str = "continual-cw3.json") -> str:
     s = d["settings"]
     rows = []
     for fam, row in d["families"].items():
-        def fmt(m):
-            if m is None:
-                return "n/a"
-            if m["mean"] is None or not np.isfinite(m["mean"]):
-                return "undefined"
-            return _ci(m["mean"], m["ci"]) if m.get("ci") else f"{m['mean']:.3f} (1 seed)"
-
         params = ", ".join(f"{p:,.0f}" for p in row["params_added"]) or "0"
         minutes = f"{row['wall_seconds'] / 60:.1f}" if "wall_seconds" in row else "n/a"
-        rows.append([fam, fmt(row["performance"]), fmt(row["forgetting"]), fmt(row["forward_transfer"]), params,
-                     minutes + (" (resumed)" if row.get("resumed") else ""), str(row.get("workers", 1))])
+        rows.append([fam, _metric(row["performance"]), _metric(row["forgetting"]), _metric(row["forward_transfer"]),
+                     params, minutes + (" (resumed)" if row.get("resumed") else ""), str(row.get("workers", 1))])
     caption = (f"_{d.get('date', '')}, {d.get('machine', '')}: tasks {', '.join(s['tasks'])} in that order, "
                f"{s['steps']} training steps each (preset `{s['preset']}`), success over {s['episodes']} episodes "
                f"from seed {s['seed']}, {s['train_seeds']} training seeds; 95% percentile-bootstrap CIs over "
@@ -125,10 +126,36 @@ def continual_table(name: str = "continual-cw3.json") -> str:
                                     "parameters added per task", "minutes", "workers"], rows) + left
 
 
+def continual_search_table(name: str = "continual-cw3-search.json", plain: str = "continual-cw3.json") -> str:
+    """PathNet and muNet with a search at each later task's start (`compare --continual --search G`) beside
+    the same families' rows without one (same sequence, seeds, budget and evaluation seeds; separate runs)."""
+    d, p = _load(name), _load(plain)
+    s = d["settings"]
+    rows = []
+    for fam, row in d["families"].items():
+        for label, r in ((f"{s['search']} generations", row), ("none (one seeded draw)", p["families"].get(fam))):
+            if r is None:
+                continue
+            steps = ", ".join(f"{v:.0f}" for v in r.get("search_steps", {}).values()) or "0"
+            rows.append([fam, label, _metric(r["performance"]), _metric(r["forgetting"]),
+                         _metric(r["forward_transfer"]), ", ".join(f"{x:,.0f}" for x in r["params_added"]), steps,
+                         f"{r['wall_seconds'] / 60:.1f}", str(r.get("workers", 1))])
+    caption = (f"_{d.get('date', '')}, {d.get('machine', '')}: tasks {', '.join(s['tasks'])}, {s['steps']} "
+               f"training steps each, {s['train_seeds']} training seeds, success over {s['episodes']} episodes "
+               f"from seed {s['seed']}; 95% percentile-bootstrap CIs over training seeds. Search: "
+               f"{s['search']} generations at each later task's start, PathNet's population "
+               f"{s['search_size']} paths, every candidate trained {s['search_steps']} steps (batch 4); "
+               f"candidate steps per later task are the mean over seeds, on top of the {s['steps']}. The rows "
+               f"without a search are the run of the table above ({p.get('date', '')}), a separate run._")
+    return caption + "\n\n" + _md(["family", "search", "performance", "forgetting", "forward transfer",
+                                    "parameters added per task", "candidate steps per later task", "minutes",
+                                    "workers"], rows)
+
+
 CONTINUAL_TABLES = {
     "transfer": transfer_table, "transfer-1000": lambda: transfer_table("transfer-1000.json"),
     "population-speed": population_speed_table,
     "population-speed-munet": lambda: population_speed_table("population-ray-munet.json"),
-    "gpu": gpu_table, "continual-cw3": continual_table,
+    "gpu": gpu_table, "continual-cw3": continual_table, "continual-cw3-search": continual_search_table,
 }
 """Table name -> builder, joined into tables.py's registry."""

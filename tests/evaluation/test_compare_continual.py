@@ -147,3 +147,45 @@ def test_runs_on_two_ray_workers_record_what_one_thread_in_this_process_records(
         assert there == here
     stages = json.loads((tmp_path / "here" / "continual.json").read_text())["stages"]
     assert [st["task"] for st in stages] == list(TASKS) and all(0.0 <= st["curve"][-1] <= 1.0 for st in stages)
+
+
+def test_a_familys_searches_are_counted_in_its_row_and_named_in_the_table(fakes, tmp_path, monkeypatch):
+    """With --search, a family that evolves records its searches' candidate steps (on top of the stage's)."""
+
+    def search(s, prev, start, task, stage, root, run_dir, text_model):
+        return {"generations": s.search, "candidate_steps": 40 + 20 * s.train_seed, "candidates_trained": 2}
+
+    class Hooks:  # an evolving family's steps between tasks, as continual_run calls them
+        @staticmethod
+        def stage_init(prev, out, stage, seed, text_model):
+            out.mkdir(parents=True)
+
+        @staticmethod
+        def stage_end(checkpoint):
+            return {"params_added": 1}
+
+    monkeypatch.setattr(cr, "get_family", lambda name: type("F", (), {"continual": Hooks})())
+    monkeypatch.setattr(cr, "search_stage", search)
+    base = cr.ContinualSettings(tasks=TASKS, steps=4, points=1, search=2, search_steps=20)
+    md = cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 2, base, text_model=None)
+    store = json.loads((tmp_path / "continual.json").read_text())
+    assert store["settings"]["search"] == 2 and store["settings"]["search_steps"] == 20
+    row = store["families"]["gato"]
+    assert row["search_steps"] == {"acrobot": 50.0}  # the later task's, mean over seeds 0 and 1
+    assert [r["candidate_steps"] for r in row["searches"]["acrobot"]] == [40, 60]
+    assert "Searches (2 generations at each later task's start; candidates of 20 steps, on top of the 4 per " \
+           "task): gato 50 candidate steps." in md.read_text()
+    with pytest.raises(ConfigError, match="other settings"):  # a search is part of the settings
+        cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 2, BASE, text_model=None)
+
+
+def test_a_comparison_stored_before_searches_existed_resumes_without_one(fakes, tmp_path):
+    cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 1, BASE, text_model=None)
+    for path in [tmp_path / "continual.json", *tmp_path.glob("gato/seed0/*.json")]:
+        state = json.loads(path.read_text())
+        for k in ("search", "search_size", "search_steps"):
+            state["settings"].pop(k, None)
+        path.write_text(json.dumps(state))
+    n = len(fakes)
+    cc.compare_continual(["gato", cc.MULTITASK], TASKS, Path("data"), tmp_path, 1, BASE, text_model=None)
+    assert not any(c[0].startswith("gato/") for c in fakes[n:])  # gato's records are read, not rerun
