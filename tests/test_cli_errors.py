@@ -44,6 +44,9 @@ def test_bad_arguments(tmp_path):
     assert "--fit-schedule fits the schedule to --minutes" in _error(["train", "--fit-schedule"])
     assert "unknown precision 'fp8'" in _error(["train", "--precision", "fp8", "--root", str(tmp_path)])
     assert "no training data for 'cartpole'" in _error(["train", "--tasks", "cartpole", "--root", str(tmp_path)])
+    assert "a search needs generations >= 0 (-1)" in _error(
+        ["compare", "--continual", "--models", "pathnet", "--sequence", "cartpole,acrobot", "--search", "-1",
+         "--root", str(tmp_path), "--out", str(tmp_path / "c")])
 
 
 def _copy_data(run, tmp_path):
