@@ -65,7 +65,7 @@ class EpisodePolicy:
         `device` and `precision`: 'auto' (the default, see `agent/runtime.py`), or as named.
         `obs_stats`: observation statistics for a task the checkpoint has none of (a held-out task's own
         demonstrations'); a trained task's come from the checkpoint."""
-        rt = resolve(device, precision)
+        rt = resolve(device, precision, workload="act")
         model, meta = load_model(Path(checkpoint), device=rt.device)
         text = TextModel.load(checkpoint)
         if meta.get("text_model_sha256") not in (None, text.fingerprint):

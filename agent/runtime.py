@@ -17,11 +17,26 @@ bf16 autocast is a large win on some machines and a large loss on others, so `au
 
   An AMX Xeon (Sapphire Rapids) ran bf16 autocast 1.4-1.7x faster than fp32. A capability flag alone
   would be wrong on the second row (it has AVX-512-BF16, yet bf16 is slower), hence the measurement.
+
+  The answer also depends on the shape. Training multiplies hundreds of token rows at once; acting
+  decodes one token for each of a few envs per call (a KV-cache step), where bf16's conversions cost as
+  much as they save. So training and acting are measured apart (`WORKLOADS`: 256 rows and 8 rows of
+  Linear(256, 512), one thread). Measured with `measure_cpu_matmul` (microseconds, fp32 / bf16):
+
+  =======================================================  ==========  ==========
+  CPU                                                       8 rows      256 rows
+  =======================================================  ==========  ==========
+  AMD EPYC Zen 4 with AVX-512-BF16 (5 and 256 rows)         40.0/40.5   659/341
+  Intel Xeon with AMX (the other job busy on the 2nd core)  61.4/81.1   946/234
+  =======================================================  ==========  ==========
+
+  On both, training picks bf16 and acting fp32; on the Zen 4, acting whole policies in bf16 measured
+  5-10% slower per step than in fp32 (5 envs of a Meta-World task).
   `ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2` makes an AVX-512 CPU
   behave like an AVX2 one (third row), which is how the AVX2 path is tried on an AVX-512 machine.
 
-The decision is made once per process and device, printed once, and recorded by whoever runs a model
-(checkpoint config, train log, eval_info.json). `GATOSUITE_PRECISION` and `GATOSUITE_DEVICE`, when set,
+The decision is made once per process, device and workload, printed once, and recorded by whoever runs a
+model (checkpoint config, train log, eval_info.json). `GATOSUITE_PRECISION` and `GATOSUITE_DEVICE`, when set,
 replace `auto` as the default of every command.
 """
 
@@ -103,8 +118,16 @@ def measure_cpu_matmul(rows: int = 256, width: int = 256, out: int = 512, reps: 
     return times[0], times[1]
 
 
-def choose_precision(name: str, device: torch.device) -> tuple[str, str]:
-    """(precision, reason) for a device; 'auto' measures on CPU (see the module docstring)."""
+WORKLOADS = {"train": 256, "act": 8}
+"""Rows of the CPU probe's matmul for each workload: a training batch's many token rows, or the few rows
+of an acting step (one token for each of a few envs)."""
+
+
+def choose_precision(name: str, device: torch.device, workload: str = "train") -> tuple[str, str]:
+    """(precision, reason) for a device and workload ('train' or 'act'); 'auto' measures on CPU at that
+    workload's shape (see the module docstring)."""
+    if workload not in WORKLOADS:
+        raise ValueError(f"unknown workload '{workload}'; use one of {', '.join(WORKLOADS)}")
     if name not in PRECISIONS:
         raise ConfigError(f"unknown precision '{name}'; use one of {', '.join(PRECISIONS)}")
     if name != "auto":
@@ -113,25 +136,28 @@ def choose_precision(name: str, device: torch.device) -> tuple[str, str]:
         if torch.cuda.is_bf16_supported():
             return "bf16", f"{torch.cuda.get_device_name(device)} supports bf16"
         return "fp32", f"{torch.cuda.get_device_name(device)} has no bf16 support"
-    fp32, bf16 = measure_cpu_matmul()
+    rows = WORKLOADS[workload]
+    fp32, bf16 = measure_cpu_matmul(rows=rows)
     cap = torch.backends.cpu.get_cpu_capability()
-    timing = f"bf16 autocast matmul {bf16 * 1e3:.2f} ms vs fp32 {fp32 * 1e3:.2f} ms on this {cap} CPU"
+    timing = (f"{workload} probe: bf16 autocast {rows}-row matmul {bf16 * 1e3:.3f} ms vs fp32 {fp32 * 1e3:.3f} ms "
+              f"on this {cap} CPU")
     if bf16 < BF16_MARGIN * fp32:
         return "bf16", f"measured faster: {timing}"
     return "fp32", f"bf16 measured no faster: {timing}"
 
 
-_RESOLVED: dict[tuple[str, str], Runtime] = {}
+_RESOLVED: dict[tuple[str, str, str], Runtime] = {}
 
 
-def resolve(device: str | None = None, precision: str | None = None, announce: bool = True) -> Runtime:
-    """The runtime for these choices, resolved once per process (the CPU is measured at most once) and,
-    with `announce`, printed once to stderr."""
+def resolve(device: str | None = None, precision: str | None = None, announce: bool = True,
+            workload: str = "train") -> Runtime:
+    """The runtime for these choices and workload ('train', or 'act' for policies), resolved once per
+    process (the CPU is measured at most once per workload) and, with `announce`, printed once to stderr."""
     device, precision = device or default_device(), precision or default_precision()
     dev = resolve_device(device)
-    key = (str(dev), precision)
+    key = (str(dev), precision, workload)
     if key not in _RESOLVED:
-        prec, reason = choose_precision(precision, dev)
+        prec, reason = choose_precision(precision, dev, workload)
         _RESOLVED[key] = Runtime(dev, prec, reason)
         if announce:
             print(f"gatosuite: {_RESOLVED[key].describe()}", file=sys.stderr, flush=True)

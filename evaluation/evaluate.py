@@ -89,7 +89,8 @@ class EvalSettings:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def runtime(self) -> Runtime:
-        return resolve(self.device, self.precision)
+        """Where and in what precision the policies act (a few-shot run's training resolves its own)."""
+        return resolve(self.device, self.precision, workload="act")
 
 
 def evaluate_tasks(checkpoint: Path, task_ids: list[str], out: Path, s: EvalSettings,

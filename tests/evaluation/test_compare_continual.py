@@ -93,7 +93,7 @@ def test_auto_precision_is_resolved_once_and_recorded_for_every_part(fakes, tmp_
 
     asked = []
 
-    def resolve(device=None, precision=None, announce=True):
+    def resolve(device=None, precision=None, announce=True, workload="train"):
         asked.append(precision)
         return runtime.Runtime(runtime.resolve_device("cpu"), measured if precision == "auto" else precision, "test")
 
