@@ -128,8 +128,10 @@ def continual_table(name: str = "continual-cw3.json") -> str:
 
 def continual_search_table(name: str = "continual-cw3-search.json", plain: str = "continual-cw3.json") -> str:
     """PathNet and muNet with a search at each later task's start (`compare --continual --search G`) beside
-    the same families' rows without one (same sequence, seeds, budget and evaluation seeds; separate runs)."""
-    d, p = _load(name), _load(plain)
+    the same families' rows without one (same sequence, seeds, budget and evaluation seeds; separate runs).
+    The search record names its baseline (`"baseline"`: a results file of the same machine) where it has one."""
+    d = _load(name)
+    p = _load(d.get("baseline", plain))
     s = d["settings"]
     rows = []
     for fam, row in d["families"].items():
@@ -146,7 +148,7 @@ def continual_search_table(name: str = "continual-cw3-search.json", plain: str =
                f"{s['search']} generations at each later task's start, PathNet's population "
                f"{s['search_size']} paths, every candidate trained {s['search_steps']} steps (batch 4); "
                f"candidate steps per later task are the mean over seeds, on top of the {s['steps']}. The rows "
-               f"without a search are the run of the table above ({p.get('date', '')}), a separate run._")
+               f"without a search are a separate run: {p.get('date', '')}, {p.get('machine', '')}._")
     return caption + "\n\n" + _md(["family", "search", "performance", "forgetting", "forward transfer",
                                     "parameters added per task", "candidate steps per later task", "minutes",
                                     "workers"], rows)

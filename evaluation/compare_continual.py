@@ -133,7 +133,7 @@ def search_row(works: list[Path]) -> dict[str, Any]:
 def _fmt(metric: dict[str, Any] | None) -> str:
     if metric is None:
         return "n/a"
-    if not np.isfinite(metric["mean"]):
+    if metric["mean"] is None or not np.isfinite(metric["mean"]):
         return "undefined"
     ci = metric.get("ci")
     return f"{metric['mean']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else " (1 seed)")

@@ -129,9 +129,21 @@ def seed_ci(values: Sequence[float], reps: int = 2000, seed: int = 0, confidence
     return SeedCI(float(x.mean()), [float(lo), float(hi)], int(x.size))
 
 
+def finite_or_none(obj: Any) -> Any:
+    """`obj` (nested dicts and lists) with each non-finite float replaced by None: an undefined metric (a
+    transfer whose baseline's AUC is 1) is JSON's null, never a NaN that strict JSON cannot hold."""
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
 def summarize(runs: Sequence[ContinualRun], reps: int = 2000) -> dict[str, Any]:
     """The continual table's row for one family: each metric over its seeds with CIs, the mean success matrix
-    (for the heat map) and the parameters added per task."""
+    (for the heat map) and the parameters added per task. The row is strict JSON: an undefined value is None."""
     if not runs:
         raise ConfigError("no runs to summarize")
     tasks = runs[0].tasks
@@ -147,4 +159,4 @@ def summarize(runs: Sequence[ContinualRun], reps: int = 2000) -> dict[str, Any]:
                              for r in np.mean([r.success for r in runs], axis=0)]
     row["params_added"] = np.mean([r.params_added for r in runs], axis=0).tolist() if runs[0].params_added else []
     row["per_run"] = per_run
-    return row
+    return finite_or_none(row)

@@ -70,6 +70,22 @@ def test_forward_transfer_is_continual_worlds_per_task_then_averaged(fakes, tmp_
     assert row["forward_transfer"]["ci"] is None  # one seed gives no interval
 
 
+def test_an_undefined_transfer_is_written_and_shown_not_a_crash(fakes, tmp_path, monkeypatch):
+    """A from-scratch reference that succeeds at every point leaves that task's transfer undefined (Continual
+    World's formula divides by 1 - AUC^b): continual.json records null and the table still writes."""
+    scored = cr.success
+
+    def solved_alone(checkpoint, task_id, s, record=None):
+        return 1.0 if checkpoint.parent.name == "alone-acrobot" else scored(checkpoint, task_id, s, record)
+
+    monkeypatch.setattr(cr, "success", solved_alone)
+    md = cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 2, BASE, text_model=None)
+    row = json.loads((tmp_path / "continual.json").read_text())["families"]["gato"]
+    assert [r["per_task"]["acrobot"]["forward_transfer"] for r in row["per_run"]] == [None, None]
+    assert row["forward_transfer"]["mean"] == pytest.approx(0.0)  # cartpole's, the only defined one
+    assert "| gato |" in md.read_text()
+
+
 def test_a_finished_family_is_not_run_again_and_other_settings_are_refused(fakes, tmp_path):
     cc.compare_continual(["gato"], TASKS, Path("data"), tmp_path, 1, BASE, text_model=None)
     n = len(fakes)

@@ -67,6 +67,22 @@ def test_summary_over_seeds():
         summarize([_run(), ContinualRun(("a", "c", "b"), SUCCESS, CURVES, REFERENCE)])
 
 
+def test_an_undefined_transfer_is_null_in_the_row_which_is_strict_json():
+    """c's baseline AUC is 1: its transfer is None in the row (a NaN would break strict JSON), and a family
+    whose every transfer is undefined has a None mean, not NaN."""
+    import json
+
+    row = summarize([_run(), _run()], reps=100)
+    assert row["per_run"][0]["per_task"]["c"]["forward_transfer"] is None
+    assert row["per_run"][0]["undefined_transfer"] == ["c"]
+    assert row["forward_transfer"]["mean"] == pytest.approx((0.0 + (2.2 / 3 - 0.5) / 0.5) / 2)
+    json.dumps(row, allow_nan=False)
+    solved = tuple(np.ones(3) for _ in range(3))  # every baseline solves its task from its first point
+    row = summarize([_run(reference=solved)], reps=100)
+    assert row["forward_transfer"] == {"mean": None, "ci": None, "seeds": 0}
+    json.dumps(row, allow_nan=False)
+
+
 def test_tasks_yet_to_come_may_be_unmeasured_but_seen_ones_may_not():
     upper = SUCCESS.copy()
     upper[0, 1:] = np.nan
