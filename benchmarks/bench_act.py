@@ -10,6 +10,11 @@ drift of a shared machine hits every family alike; the median over rounds is rep
 
     python benchmarks/bench_act.py                        # cartpole and dmc-cartpole-balance
     python benchmarks/bench_act.py --tasks cartpole --steps 40 --label quick
+    python benchmarks/bench_act.py --tasks mw-drawer-close --families gato,pathnet,munet --envs 5 \
+        --precision fp32,bf16 --label precision      # both precisions side by side, interleaved
+
+With several precisions, every (family, precision) policy is timed in the same rounds; a family's row keeps
+the first precision's time (and its ratio to Gato's) and adds `by_precision` and `ratio_to_first`.
 
 Writes benchmarks/results/act_latency.json (merged by label).
 """
@@ -66,6 +71,21 @@ def policies(task: str, families: list[str], folder: Path, precision: str) -> di
     return out
 
 
+def timed_rounds(pols: dict, stream: list, envs: int, warmup: int, steps: int, rounds: int) -> dict:
+    """Seconds per step of each policy, per round; every round times every policy once, in turn."""
+    times: dict = {k: [] for k in pols}
+    for _ in range(rounds):
+        for key, pol in pols.items():
+            pol.reset(envs)
+            for obs in stream[:warmup]:
+                pol.act(obs)
+            t0 = time.perf_counter()
+            for obs in stream[warmup:]:
+                pol.act(obs)
+            times[key].append((time.perf_counter() - t0) / steps)
+    return times
+
+
 def main() -> None:
     import torch
 
@@ -87,31 +107,32 @@ def main() -> None:
     families = a.families.split(",")
     if "gato" not in families:
         raise SystemExit("error: --families must include gato, the reference of the ratio")
-    rt = resolve("cpu", a.precision)
+    precisions = a.precision.split(",")
+    rt = resolve("cpu", precisions[0], workload="act")
     result = {"envs": a.envs, "steps": a.steps, "rounds": a.rounds, "threads": a.threads,
-              "runtime": rt.to_dict(), "tasks": {}}
+              "runtime": rt.to_dict(), "precisions": precisions, "tasks": {}}
     for task in a.tasks.split(","):
         stream = observations(task, a.envs, a.warmup + a.steps)
         with tempfile.TemporaryDirectory() as tmp:
-            pols = policies(task, families, Path(tmp), a.precision)
-            times: dict[str, list[float]] = {n: [] for n in families}
-            for _ in range(a.rounds):
-                for name, pol in pols.items():  # interleaved: every round times every family once
-                    pol.reset(a.envs)
-                    for obs in stream[:a.warmup]:
-                        pol.act(obs)
-                    t0 = time.perf_counter()
-                    for obs in stream[a.warmup:]:
-                        pol.act(obs)
-                    times[name].append((time.perf_counter() - t0) / a.steps)
-        med = {n: statistics.median(v) for n, v in times.items()}
-        result["tasks"][task] = {n: {"ms_per_step": round(1e3 * med[n], 3),
-                                     "ratio_to_gato": round(med[n] / med["gato"], 3),
-                                     "rounds_ms": [round(1e3 * x, 3) for x in times[n]]} for n in families}
+            pols = {(name, prec): pol for prec in precisions
+                    for name, pol in policies(task, families, Path(tmp) / prec, prec).items()}
+            times = timed_rounds(pols, stream, a.envs, a.warmup, a.steps, a.rounds)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        first, ref = precisions[0], med[("gato", precisions[0])]
+        result["tasks"][task] = {n: {"ms_per_step": round(1e3 * med[(n, first)], 3),
+                                     "ratio_to_gato": round(med[(n, first)] / ref, 3),
+                                     "rounds_ms": [round(1e3 * x, 3) for x in times[(n, first)]]} for n in families}
+        if len(precisions) > 1:
+            for n in families:
+                result["tasks"][task][n]["by_precision"] = {p: round(1e3 * med[(n, p)], 3) for p in precisions}
+                result["tasks"][task][n]["ratio_to_first"] = {p: round(med[(n, p)] / med[(n, first)], 3)
+                                                              for p in precisions}
         print(f"{task}: ms per step at {a.envs} envs (median of {a.rounds} rounds of {a.steps} steps), ratio to gato")
         for n in families:
             r = result["tasks"][task][n]
-            print(f"  {n:12s} {r['ms_per_step']:8.2f} ms   {r['ratio_to_gato']:5.2f}x")
+            rest = "".join(f"   {p} {r['by_precision'][p]:.2f} ms ({r['ratio_to_first'][p]:.2f}x)"
+                           for p in precisions[1:])
+            print(f"  {n:12s} {r['ms_per_step']:8.2f} ms   {r['ratio_to_gato']:5.2f}x{rest}")
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "act_latency.json"
     store = json.loads(path.read_text()) if path.is_file() else {}
