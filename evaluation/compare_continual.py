@@ -26,10 +26,8 @@ import numpy as np
 from gatosuite.atomic import write_json
 from gatosuite.errors import ConfigError
 from gatosuite.evaluation.continual import ContinualRun, seed_ci, summarize
+from gatosuite.evaluation.continual_jobs import MULTITASK, family_jobs, run_jobs
 from gatosuite.evaluation.continual_run import CW10, ContinualSettings
-
-MULTITASK = "gato-multitask"
-"""The upper-bound baseline: Gato trained on the whole sequence at once."""
 
 SEQUENCES: dict[str, tuple[str, ...]] = {
     "cw3": ("mw-reach", "mw-window-close", "mw-drawer-close"),
@@ -48,27 +46,6 @@ def sequence_tasks(sequence: str) -> tuple[str, ...]:
         raise ConfigError(f"--sequence must name a sequence ({', '.join(SEQUENCES)}) or list at least two task "
                           f"ids, got '{sequence}'")
     return tasks
-
-
-def multitask_success(s: ContinualSettings, root: Path, work: Path, text_model: Any) -> list[float]:
-    """Gato trained on all of `s.tasks` at once for `s.steps` per task; its success on each task at the end.
-    Resumable: a finished run's scores are read back from `work`/multitask.json."""
-    from gatosuite.agent.train import TrainArgs, train
-    from gatosuite.evaluation.continual_run import success
-
-    record = work / "multitask.json"
-    if record.is_file():
-        return list(json.loads(record.read_text())["success"])
-    work.mkdir(parents=True, exist_ok=True)
-    steps = s.steps * len(s.tasks)
-    args = TrainArgs(tasks=",".join(s.tasks), root=root, out=work / "train", model="gato", preset=s.preset,
-                     steps=steps, batch_size=s.batch_size, window=s.window, warmup=max(1, steps // 10),
-                     val_every=0, log_every=max(1, steps // 10), ckpt_every=10**9, seed=s.train_seed,
-                     device=s.device, precision=s.precision, resume=(work / "train" / "checkpoint").exists())
-    train(args, text_model, progress=False)
-    scores = [success(work / "train" / "checkpoint", t, s) for t in s.tasks]
-    write_json(record, {"tasks": list(s.tasks), "success": scores}, "free space on that disk, then rerun (it resumes)")
-    return scores
 
 
 def multitask_row(scores: list[list[float]], tasks: tuple[str, ...]) -> dict[str, Any]:
@@ -189,7 +166,6 @@ def compare_continual(models: list[str], tasks: tuple[str, ...], root: Path, out
 
     from gatosuite.agent.families import get_family
     from gatosuite.agent.runtime import resolve
-    from gatosuite.evaluation.continual_jobs import family_jobs, run_jobs
     from gatosuite.evaluation.continual_run import assemble
 
     for name in models:

@@ -3,7 +3,7 @@
 A family's runs over its training seeds split into parts that share nothing while they run:
 - per seed, the sequence itself (`continual_run.run_stages`: its stages one after another, each from the last);
 - per seed and later task, that task's reference run alone from scratch (`continual_run.run_reference`);
-- for the pseudo-family gato-multitask, one run per seed (`compare_continual.multitask_success`).
+- for the pseudo-family gato-multitask, one run per seed (`multitask_success`).
 
 Each part writes its own record under <out>/<family>/seed<k>, so the parts can run in any order and at the same
 time, and the family's row is assembled from the records once all are done. `workers=1` runs them one after
@@ -23,14 +23,18 @@ in the caller (`auto` is measured there, not by each worker on a busy machine), 
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from gatosuite.evaluation.compare_continual import MULTITASK
+from gatosuite.atomic import write_json
 from gatosuite.evaluation.continual_run import ContinualSettings
 from gatosuite.raytools import job_runner
+
+MULTITASK = "gato-multitask"
+"""The upper-bound baseline: Gato trained on the whole sequence at once."""
 
 TEXT_MODEL = "text-model"
 """Folder under the comparison's output where the text model is written once, for every job to load."""
@@ -50,6 +54,27 @@ def family_jobs(name: str, base: ContinualSettings, train_seeds: int, root: Path
             + [job("reference", k, t) for k in range(train_seeds) for t in base.tasks[1:]])
 
 
+def multitask_success(s: ContinualSettings, root: Path, work: Path, text_model: Any) -> list[float]:
+    """Gato trained on all of `s.tasks` at once for `s.steps` per task; its success on each task at the end.
+    Resumable: a finished run's scores are read back from `work`/multitask.json."""
+    from gatosuite.agent.train import TrainArgs, train
+    from gatosuite.evaluation.continual_run import success
+
+    record = work / "multitask.json"
+    if record.is_file():
+        return list(json.loads(record.read_text())["success"])
+    work.mkdir(parents=True, exist_ok=True)
+    steps = s.steps * len(s.tasks)
+    args = TrainArgs(tasks=",".join(s.tasks), root=root, out=work / "train", model="gato", preset=s.preset,
+                     steps=steps, batch_size=s.batch_size, window=s.window, warmup=max(1, steps // 10),
+                     val_every=0, log_every=max(1, steps // 10), ckpt_every=10**9, seed=s.train_seed,
+                     device=s.device, precision=s.precision, resume=(work / "train" / "checkpoint").exists())
+    train(args, text_model, progress=False)
+    scores = [success(work / "train" / "checkpoint", t, s) for t in s.tasks]
+    write_json(record, {"tasks": list(s.tasks), "success": scores}, "free space on that disk, then rerun (it resumes)")
+    return scores
+
+
 def run_job(job: dict[str, Any], text_model: Any = None) -> dict[str, Any]:
     """One job (a top-level function: a Ray worker imports it by name); returns what it measured. The text
     model is `text_model` in this process, or loaded from job["text_model"] in a Ray worker."""
@@ -64,8 +89,6 @@ def run_job(job: dict[str, Any], text_model: Any = None) -> dict[str, Any]:
     root, work = Path(job["root"]), Path(job["work"])
     text = TextModel.load(job["text_model"]) if job.get("text_model") else text_model
     if job["kind"] == "multitask":
-        from gatosuite.evaluation.compare_continual import multitask_success
-
         return {"success": multitask_success(s, root, work, text)}
     resume = True  # every part skips what its records hold (a comparison always goes on from where it stopped)
     if job["kind"] == "stages":
