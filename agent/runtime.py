@@ -30,8 +30,8 @@ bf16 autocast is a large win on some machines and a large loss on others, so `au
   Intel Xeon with AMX (the other job busy on the 2nd core)  61.4/81.1   946/234
   =======================================================  ==========  ==========
 
-  On both, training picks bf16 and acting fp32; on the Zen 4, acting whole policies in bf16 measured
-  5-10% slower per step than in fp32 (5 envs of a Meta-World task).
+  On both, training picks bf16 and acting fp32; whole policies acting 5 envs of a Meta-World task measured
+  5-10% (Zen 4) and 14-19% (AMX, benchmarks/bench_act.py) slower per step in bf16 than in fp32.
   `ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2` makes an AVX-512 CPU
   behave like an AVX2 one (third row), which is how the AVX2 path is tried on an AVX-512 machine.
 
