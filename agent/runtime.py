@@ -23,12 +23,12 @@ bf16 autocast is a large win on some machines and a large loss on others, so `au
   much as they save. So training and acting are measured apart (`WORKLOADS`: 256 rows and 8 rows of
   Linear(256, 512), one thread). Measured with `measure_cpu_matmul` (microseconds, fp32 / bf16):
 
-  =======================================================  ==========  ==========
-  CPU                                                       8 rows      256 rows
-  =======================================================  ==========  ==========
-  AMD EPYC Zen 4 with AVX-512-BF16 (5 and 256 rows)         40.0/40.5   659/341
-  Intel Xeon with AMX (the other job busy on the 2nd core)  61.4/81.1   946/234
-  =======================================================  ==========  ==========
+  =======================================================  ==========  ==========  ==========
+  CPU                                                       5 rows      8 rows      256 rows
+  =======================================================  ==========  ==========  ==========
+  AMD EPYC Zen 4 with AVX-512-BF16                          40.0/40.5   (not run)   659/341
+  Intel Xeon with AMX (the other job busy on the 2nd core)  44.6/81.4   61.4/81.1   946/234
+  =======================================================  ==========  ==========  ==========
 
   On both, training picks bf16 and acting fp32; whole policies acting 5 envs of a Meta-World task measured
   5-10% (Zen 4) and 14-19% (AMX, benchmarks/bench_act.py) slower per step in bf16 than in fp32.
